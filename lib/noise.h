@@ -21,8 +21,9 @@
  *   SEVMON_EPROTO   the peer sent a low-order public key (DH output all zeros)
  *   SEVMON_ENONCE   nonce 2^64-1 reached: the CipherState is dead, handshake again
  *   SEVMON_ENOTSUP  protocol name outside the supported set
- * Any failure inside a handshake wipes the HandshakeState and leaves it FAILED
- * (the spec deletes a HandshakeState on error); it cannot be resumed.
+ * In a handshake, EINVAL for a call in the wrong state or out of turn leaves the
+ * HandshakeState as it was; every other failure wipes it and leaves it FAILED (the
+ * spec deletes a HandshakeState on error): it cannot be resumed, start a new one.
  *
  * No function allocates. Every object lives in caller memory; wipe it with the
  * matching *_wipe() when done (it holds keys).
@@ -80,7 +81,8 @@ void noise_cipher_init(struct noise_cipher *c, const uint8_t key[NOISE_KEY_LEN])
 /* SetNonce (spec 11.4); for tests and out-of-order transports. */
 void noise_cipher_set_nonce(struct noise_cipher *c, uint64_t n);
 /* EncryptWithAd: writes len + 16 bytes (len bytes if k is empty) to out, which may
- * equal in. Returns 0, or ETOOBIG (cap), ENONCE (n == 2^64-1). n advances on success. */
+ * equal in. Returns 0, or ETOOBIG (cap too small, or len > NOISE_MAX_MSG: nothing in
+ * Noise encrypts more), ENONCE (n == 2^64-1). n advances on success only. */
 int noise_cipher_encrypt(struct noise_cipher *c, const uint8_t *ad, size_t adlen,
 			 const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 			 size_t *outlen) NOISE_WUR;

@@ -9,14 +9,10 @@
 /* Counts one message in a direction and rekeys when the interval is reached. */
 static int NOISE_WUR count_and_rekey(struct noise_cipher *c, uint64_t interval, uint64_t *count)
 {
-	int rc;
-
 	if (interval == 0 || ++*count < interval)
 		return 0;
 	*count = 0;
-	if ((rc = noise_cipher_rekey(c)) != 0)
-		return rc;
-	return 0;
+	return noise_cipher_rekey(c);
 }
 
 int noise_session_seal(struct noise_session *s, const uint8_t *in, size_t len, uint8_t *out,

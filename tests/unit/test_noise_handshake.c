@@ -176,6 +176,33 @@ TEST(noise_handshake_read_tampered_fails)
 	}
 }
 
+/* Random bytes of random lengths where message 1 and message 2 belong: always an
+ * error, never a crash (run under ASan in CI). */
+TEST(noise_handshake_read_random_bytes_fails)
+{
+	struct noise_keypair is, rs;
+	uint32_t x = 12345;
+
+	keypair(&is, 1);
+	keypair(&rs, 2);
+	for (int i = 0; i < 300; i++) {
+		size_t len;
+		init_xx(&is, &rs, NULL, NULL);
+		xx_msg1();
+		x = x * 1103515245u + 12345u;
+		len = (x >> 8) % 200;
+		for (size_t k = 0; k < len; k++) {
+			x = x * 1103515245u + 12345u;
+			m2[k] = (uint8_t)(x >> 16);
+		}
+		ASSERT_EQ(noise_handshake_read_message(&rsp, m1, n1, pl, sizeof pl, &pn), 0);
+		ASSERT_EQ(noise_handshake_write_message(&rsp, NULL, 0, m3, sizeof m3, &n3), 0);
+		int rc = noise_handshake_read_message(&ini, m2, len, pl, sizeof pl, &pn);
+		ASSERT(rc == SEVMON_ETRUNC || rc == SEVMON_EAUTH || rc == SEVMON_EPROTO);
+		ASSERT_EQ(ini.state, NOISE_HS_FAILED);
+	}
+}
+
 TEST(noise_handshake_prologue_mismatch_fails)
 {
 	struct noise_keypair is, rs;
