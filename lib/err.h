@@ -35,7 +35,8 @@
 	X(EAUTH, 22, "authentication failed")                                         \
 	X(EATTEST, 23, "attestation evidence rejected")                               \
 	X(EEXIST, 24, "already exists")                                               \
-	X(EPARTIAL, 25, "result incomplete")
+	X(EPARTIAL, 25, "result incomplete")                                          \
+	X(ENONCE, 26, "nonce space exhausted: a new handshake is needed")
 
 enum sevmon_err {
 	SEVMON_OK = 0,
