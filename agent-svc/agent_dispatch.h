@@ -7,6 +7,21 @@
  * Requests decode into static storage sized for the largest request of the service
  * (nanopb, fixed-size fields only, no allocation), so the dispatcher is not
  * reentrant: the agent is single-threaded and runs one method at a time.
+ *
+ * How replies carry bulk bytes (idl/sevmon.options): every large reply field is a
+ * nanopb callback (pb_callback_t) that the handler points at its own bounded arena;
+ * pb_encode calls it while agent_dispatch runs:
+ *   ReadResponse.data        bytes:   pb_encode_tag_for_field + pb_encode_string
+ *   GatherResponse.results   repeated RangeResult: per result, pb_encode_tag_for_field +
+ *                            pb_encode_submessage(RangeResult_fields, &rr), where
+ *                            rr.data is again a bytes callback; rr.status, rr.error[128]
+ *   WalkListResponse.nodes   repeated WalkNode: likewise; WalkNode.fields is a bytes
+ *                            callback; WalkNode.addr plain
+ * Small fields are fixed arrays: GetInfoResponse.agent_version[64], memory_source[16],
+ * phys_regions[64] (+_count), methods[32]; WalkListResponse.error[128]. Requests are
+ * fully static: GatherRequest.ranges[1024], WalkListRequest.fields[16].
+ * nanopb calls an encode callback of a submessage field twice (once to size it, once
+ * to write), so callbacks must be pure: same bytes every call, no consumed state.
  */
 #ifndef SEVMON_AGENT_DISPATCH_H
 #define SEVMON_AGENT_DISPATCH_H

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "google/protobuf/compiler/plugin.pb-c.h"
 #include "sevrpc_gen.h"
