@@ -176,14 +176,14 @@ int snp_sim_init(const char *dir)
 	X509 *ark = NULL, *ask = NULL, *vcek = NULL;
 	unsigned char *der = NULL;
 	BIO *kb = NULL;
-	uint8_t hwid[2 + SNP_CHIP_ID_LEN] = { 0x04, SNP_CHIP_ID_LEN };
+	uint8_t hwid[SNP_CHIP_ID_LEN]; /* bare bytes, as AMD's Milan/Genoa VCEKs */
 	static const uint8_t product[] = { 0x16, 3, 'S', 'i', 'm' }; /* IA5String "Sim" */
 	int err = SEVMON_EINTERNAL;
 
 	ark_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)SIM_RSA_BITS);
 	ask_key = ark_key ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)SIM_RSA_BITS) : NULL;
 	vcek_key = ask_key ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384") : NULL;
-	if (!vcek_key || RAND_bytes(hwid + 2, SNP_CHIP_ID_LEN) != 1)
+	if (!vcek_key || RAND_bytes(hwid, SNP_CHIP_ID_LEN) != 1)
 		goto out;
 
 	ark = new_cert(ark_key, "ARK-Sim", NULL, 1);

@@ -48,10 +48,11 @@ static int read_hwid(X509 *x, struct snp_vcek_info *out)
 		return 0;
 	const unsigned char *p = ASN1_STRING_get0_data(os);
 	long len = ASN1_STRING_length(os);
-	if (len == SNP_CHIP_ID_LEN) {
-		/* Raw form of early certificates. */
-		memcpy(out->hwid, p, SNP_CHIP_ID_LEN);
-		out->hwid_len = SNP_CHIP_ID_LEN;
+	if (len == SNP_CHIP_ID_LEN || len == SNP_HWID_LEN_TURIN) {
+		/* Raw form: Milan/Genoa VCEKs from KDS carry 64 bare bytes, Turin 8. A
+		 * DER-wrapped value is 2 bytes longer, so the length tells them apart. */
+		memcpy(out->hwid, p, (size_t)len);
+		out->hwid_len = (size_t)len;
 		out->have |= SNP_VCEK_HAVE_HWID;
 		return 0;
 	}

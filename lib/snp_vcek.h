@@ -3,8 +3,8 @@
  *
  * A VCEK names the TCB it was derived for and the chip it belongs to in private
  * extensions under 1.3.6.1.4.1.3704.1. Each TCB extension's value is a DER INTEGER;
- * the hwID is a DER OCTET STRING (64 bytes; 8 bytes on Turin). Some older
- * certificates carry the 64 hwID bytes without the OCTET STRING header: both are read.
+ * the hwID is the chip id as bare bytes (64; 8 on Turin), or in some certificates
+ * wrapped in a DER OCTET STRING: both forms are read.
  */
 #ifndef SEVMON_SNP_VCEK_H
 #define SEVMON_SNP_VCEK_H
