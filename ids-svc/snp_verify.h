@@ -123,6 +123,7 @@ struct snp_verdict {
  * cert chain (PEM: ASK first, then ARK, as AMD's KDS serves it). verdict may be NULL.
  * Returns 0 if every check above passes.
  */
+__attribute__((warn_unused_result))
 int snp_verify(const struct snp_policy *pol, const struct snp_trust *trust,
 	       const uint8_t *report, size_t report_len,
 	       const uint8_t *vcek_der, size_t vcek_len,
@@ -130,6 +131,7 @@ int snp_verify(const struct snp_policy *pol, const struct snp_trust *trust,
 	       struct snp_verdict *verdict);
 
 /* Stage 2 alone (for a chain with no report yet). Same return and verdict rules. */
+__attribute__((warn_unused_result))
 int snp_verify_chain(const struct snp_trust *trust, time_t now,
 		     const uint8_t *vcek_der, size_t vcek_len,
 		     const uint8_t *chain_pem, size_t chain_len,
