@@ -218,6 +218,12 @@ static int connected(struct xport_connecting *c, int *want_events)
 	return 0;
 }
 
+/* During connect a reset is a refusal (vsock answers a port without listener so). */
+static int connect_errno(int e)
+{
+	return e == ECONNRESET ? SEVMON_ECONNREFUSED : xport__errno(e);
+}
+
 static int fail(struct xport_connecting *c, int err)
 {
 	c->state = XPORT_CS_FAILED;
@@ -311,7 +317,7 @@ static int start(const struct xport_addr *a, int timeout_ms, int bounded_unix,
 		return fail(c, rc);
 	if (ss.ss_family == AF_UNIX && e == EAGAIN)
 		return fail(c, SEVMON_EBUSY); /* async: full unix backlog, see xport.h */
-	return fail(c, xport__errno(e));
+	return fail(c, connect_errno(e));
 }
 
 int xport_connect_start(const struct xport_addr *a, int timeout_ms, struct xport_connecting *c,
@@ -336,7 +342,7 @@ int xport_connect_step(struct xport_connecting *c, int *want_events)
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &l) != 0)
 			return fail(c, xport__errno(errno));
 		if (soerr != 0)
-			return fail(c, xport__errno(soerr));
+			return fail(c, connect_errno(soerr));
 		/* Writable and no error means connected; a spurious wake-up is neither. */
 		struct pollfd p = { c->fd, POLLOUT, 0 };
 		if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT))

@@ -126,8 +126,9 @@ int xport_listen(const struct xport_addr *a, int backlog, int *fd);
  * (EAGAIN, or the peer gave up before accept: ECONNABORTED), so an event loop just
  * waits for the next readiness; negative on error (SEVMON_ESYS for fd exhaustion:
  * the caller should shed load). When peer is not NULL it receives a description of the
- * peer for logs, NUL-terminated and truncated to peercap: "tcp://1.2.3.4:5678",
- * "vsock://3:1025", "unix:pid=12,uid=0" (or "unix:" when credentials are unknown).
+ * peer for logs, NUL-terminated: "tcp://1.2.3.4:5678", "vsock://3:1025",
+ * "unix:pid=12,uid=0" ("unix:" when credentials are unknown), or "?" when that does
+ * not fit in peercap (XPORT_PEER_MAX always fits); never a cut address.
  */
 int xport_accept(int lfd, int *fd, char *peer, size_t peercap);
 

@@ -63,8 +63,12 @@ void xport__unix_peer(int fd, char *buf, size_t cap)
 {
 	struct ucred cr;
 	socklen_t l = sizeof cr;
+	int n;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0 && l == sizeof cr)
-		snprintf(buf, cap, "unix:pid=%ld,uid=%lu", (long)cr.pid, (unsigned long)cr.uid);
+		n = snprintf(buf, cap, "unix:pid=%ld,uid=%lu", (long)cr.pid,
+			     (unsigned long)cr.uid);
 	else
-		snprintf(buf, cap, "unix:");
+		n = snprintf(buf, cap, "unix:");
+	if (n < 0 || (size_t)n >= cap)
+		snprintf(buf, cap, "?"); /* a cut pid would mislead */
 }

@@ -300,9 +300,12 @@ TEST(xport_connect_tcp_hostname_needs_resolve)
 	ASSERT_EQ(xport_connect(&a, 1000, &fd, NULL), SEVMON_EURI);
 	ASSERT_EQ(fd, -1);
 	ASSERT_EQ(xport_listen(&a, 1, &fd), SEVMON_EURI);
-	ASSERT_EQ(xport_resolve(&a, &r), 0);
-	ASSERT(strcmp(r.host, "127.0.0.1") == 0 || strcmp(r.host, "::1") == 0);
-	ASSERT_EQ(r.port, 9);
+	/* "localhost" comes from /etc/hosts; a bare initramfs guest may have none */
+	if (access("/etc/hosts", R_OK) == 0) {
+		ASSERT_EQ(xport_resolve(&a, &r), 0);
+		ASSERT(strcmp(r.host, "127.0.0.1") == 0 || strcmp(r.host, "::1") == 0);
+		ASSERT_EQ(r.port, 9);
+	}
 	ASSERT_EQ(xport_parse("tcp://no-such-host.invalid:9", &a), 0);
 	ASSERT_EQ(xport_resolve(&a, &r), SEVMON_ENOENT);
 	/* numeric and non-tcp addresses pass through unchanged */
