@@ -352,8 +352,10 @@ int xport_connect_step(struct xport_connecting *c, int *want_events)
 	case XPORT_CS_HYBRID_SEND:
 	case XPORT_CS_HYBRID_RECV: {
 		int rc = xport__hybrid_step(c, want_events);
-		if (rc != XPORT_IN_PROGRESS)
-			return rc < 0 ? fail(c, rc) : (c->state = XPORT_CS_DONE, 0);
+		if (rc < 0)
+			return fail(c, rc);
+		if (rc == 0)
+			return 0; /* xport__hybrid_step marked it DONE */
 		break;
 	}
 	default:

@@ -17,6 +17,9 @@
  *                                recognised, not implemented yet: parse succeeds (so
  *                                configs and logs work), listen/connect give SEVMON_ENOTSUP
  *
+ * Not supported: percent-encoding, IPv6 zone ids ("[fe80::1%25eth0]"), abstract
+ * unix sockets; add them when a deployment needs one.
+ *
  * Host names: xport_parse accepts them but listen/connect take numeric addresses only,
  * and give SEVMON_EURI for a name. Call xport_resolve() (lib/xport_resolve.c, the only
  * user of getaddrinfo) first. The static agent never calls it, so it does not link the

@@ -454,6 +454,32 @@ TEST(xport_connect_start_tcp_async_many)
 	close(lfd);
 }
 
+TEST(xport_connect_start_unix_immediate)
+{
+	mkdir_tmp();
+	struct xport_addr a;
+	unix_addr(&a, "async.sock");
+	int lfd = -1;
+	ASSERT_EQ(xport_listen(&a, 4, &lfd), 0);
+	struct xport_connecting c;
+	int fd = -1, want = 7;
+	/* unix connects synchronously: done at start, nothing to wait for */
+	ASSERT_EQ(xport_connect_start(&a, 1000, &c, &fd, &want), 0);
+	ASSERT_EQ(want, 0);
+	ASSERT(fd >= 0);
+	assert_nonblock_cloexec(fd);
+	int sfd = accept_one(lfd, NULL, 0);
+	exchange(fd, sfd);
+	close(sfd);
+	close(fd);
+	close(lfd);
+	/* and refused at start, with no fd left open */
+	ASSERT_EQ(xport_connect_start(&a, 1000, &c, &fd, &want), SEVMON_ECONNREFUSED);
+	ASSERT_EQ(fd, -1);
+	unlink(a.path);
+	rmdir(dir);
+}
+
 TEST(xport_connect_start_tcp_refused_async)
 {
 	struct xport_addr b;

@@ -149,6 +149,61 @@ TEST(xport_parse_invalid_table_leaves_out_untouched)
 	}
 }
 
+/* Mutated URIs: whatever the parser accepts must survive format -> parse unchanged,
+ * whatever it refuses must leave the output alone. Deterministic seed: reproducible. */
+TEST(xport_parse_mutations_round_trip_or_untouched)
+{
+	static const char alphabet[] = "/:[]0123456789abfxAF.-+% @\t";
+	unsigned seed = 12345;
+	int accepted = 0, refused = 0;
+	for (int iter = 0; iter < 20000; iter++) {
+		char uri[XPORT_URI_MAX];
+		const char *base = goods[(unsigned)iter % (sizeof goods / sizeof goods[0])].uri;
+		snprintf(uri, sizeof uri, "%s", base);
+		size_t n = strlen(uri);
+		int edits = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 3;
+		for (int e = 0; e < edits && n > 0; e++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t pos = (seed >> 8) % n;
+			seed = seed * 1103515245u + 12345u;
+			char ch = alphabet[(seed >> 8) % (sizeof alphabet - 1)];
+			switch ((seed >> 20) % 3) {
+			case 0: /* replace */
+				uri[pos] = ch;
+				break;
+			case 1: /* delete */
+				memmove(uri + pos, uri + pos + 1, n - pos);
+				n--;
+				break;
+			default: /* insert */
+				if (n + 1 < sizeof uri) {
+					memmove(uri + pos + 1, uri + pos, n - pos + 1);
+					uri[pos] = ch;
+					n++;
+				}
+			}
+		}
+		struct xport_addr a, b, before;
+		memset(&a, 0x77, sizeof a);
+		before = a;
+		int rc = xport_parse(uri, &a);
+		if (rc != 0) {
+			ASSERT_EQ(rc, SEVMON_EURI);
+			ASSERT_MEMEQ(&a, &before, sizeof a);
+			refused++;
+			continue;
+		}
+		char buf[XPORT_URI_MAX];
+		ASSERT(xport_format(&a, buf, sizeof buf) > 0);
+		if (xport_parse(buf, &b) != 0)
+			FAIL_AT("\"%s\" parsed, its format \"%s\" did not", uri, buf);
+		ASSERT_MEMEQ(&a, &b, sizeof a);
+		accepted++;
+	}
+	ASSERT(accepted > 100);
+	ASSERT(refused > 100);
+}
+
 TEST(xport_parse_path_length_limit)
 {
 	char uri[16 + XPORT_PATH_MAX + 8];
