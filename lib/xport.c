@@ -243,18 +243,23 @@ static int set_nonblock(int fd, int on)
 static int unix_connect_bounded(int s, const struct sockaddr_storage *ss, socklen_t len,
 				const struct xport_connecting *c, int *err)
 {
-	int ms = xport_connect_remaining_ms(c);
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	if (ms <= 0 || setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
-	    set_nonblock(s, 0) != 0) {
-		*err = ms <= 0 ? ETIMEDOUT : errno;
+	if (set_nonblock(s, 0) != 0) {
+		*err = errno;
 		return -1;
 	}
-	int rc;
-	do
+	int rc = -1;
+	*err = ETIMEDOUT;
+	for (int ms; (ms = xport_connect_remaining_ms(c)) > 0;) {
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+			*err = errno;
+			break;
+		}
 		rc = connect(s, (const struct sockaddr *)ss, len);
-	while (rc < 0 && errno == EINTR && xport_connect_remaining_ms(c) > 0);
-	*err = errno;
+		*err = errno;
+		if (rc == 0 || errno != EINTR)
+			break; /* after a signal: again, with what is left of the deadline */
+	}
 	struct timeval zero = { 0, 0 };
 	if (set_nonblock(s, 1) != 0 ||
 	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof zero) != 0) {
