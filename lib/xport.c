@@ -297,6 +297,12 @@ static int start(const struct xport_addr *a, int timeout_ms, int bounded_unix,
 	if ((rc = new_socket(&ss, &s)) < 0)
 		return fail(c, rc);
 
+	if (ss.ss_family == AF_VSOCK) {
+		/* vsock has its own connect timeout (2 s by default) that would cut a longer
+		 * deadline short; ours governs. Best effort: step enforces it regardless. */
+		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+		(void)setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof tv);
+	}
 	int crc, e;
 	if (ss.ss_family == AF_UNIX && bounded_unix) {
 		crc = unix_connect_bounded(s, &ss, len, c, &e);

@@ -36,7 +36,8 @@
  *                        without a reply, which is what it does when the guest port
  *                        has no listener)
  *   SEVMON_ETIMEDOUT     deadline passed (connect or hybrid handshake)
- *   SEVMON_EPROTO        hybrid reply that is not "OK <number>\n" within the length bound
+ *   SEVMON_EPROTO        hybrid reply that is not "OK <number>\n" within the length bound,
+ *                        or a reply line cut short by the peer closing
  *   SEVMON_EEXIST        address in use (tcp/vsock bind, or a live unix socket at path)
  * Every fd handed out is non-blocking and close-on-exec; the caller owns and closes it.
  */
@@ -51,10 +52,12 @@
 /* A DNS name is at most 253 characters; an IPv6 literal at most 45; plus NUL, rounded. */
 #define XPORT_HOST_MAX 256
 /* Longest URI xport_format can produce: scheme (15) + "://" + host or path + ":" +
- * port (10 digits) + brackets, rounded up. A buffer this size never truncates. */
+ * port (10 digits) + brackets, rounded up. A buffer this size never truncates, and
+ * xport_parse refuses input this long or longer without scanning past it. */
 #define XPORT_URI_MAX 400
-/* Longest hybrid reply line accepted, "\n" included. "OK 4294967295\n" is 14 bytes;
- * the slack tolerates whitespace variants, anything longer is not this protocol. */
+/* Most bytes read while waiting for the hybrid reply's "\n". The longest valid reply,
+ * "OK 4294967295\n", is 14 bytes (and is parsed strictly); the bound only says when to
+ * stop reading a peer that is not speaking this protocol. */
 #define XPORT_HYBRID_LINE_MAX 32
 /* Room for a peer description from xport_accept ("tcp://[v6]:port", "unix:pid=..."). */
 #define XPORT_PEER_MAX 80
@@ -170,8 +173,9 @@ struct xport_connecting {
  *   XPORT_IN_PROGRESS    wait until *fd shows *want_events (POLLIN or POLLOUT), then
  *                        call xport_connect_step
  *   negative             failed; no fd is left open (*fd = -1)
- * step returns the same three outcomes. After a negative return from step, *fd is
- * still open and the caller closes it (after removing it from its poller).
+ * step returns the same three outcomes; once done it keeps returning 0, once failed
+ * the same error. After a negative return from step, *fd is still open and the caller
+ * closes it (after removing it from its poller). c holds no pointers: it may be moved.
  * The loop must also call step when xport_connect_remaining_ms() reaches 0, even
  * without an event: step then fails with SEVMON_ETIMEDOUT.
  * Unix sockets connect synchronously; a unix listener whose backlog is full gives
@@ -187,6 +191,7 @@ int xport_connect_remaining_ms(const struct xport_connecting *c);
  * Blocking connect with a deadline (CLI, tests, the agent's outbound mode): returns a
  * connected non-blocking fd in *fd, including the vsock-hybrid CONNECT/OK exchange.
  * timeout_ms > 0. A full unix backlog waits until the deadline (SEVMON_ETIMEDOUT).
+ * vsock CID "any" is for listening: connecting to it is SEVMON_EINVAL (also for start).
  * When hostport is not NULL, it receives the hybrid host-side port (0 for other kinds).
  */
 int xport_connect(const struct xport_addr *a, int timeout_ms, int *fd, uint32_t *hostport);

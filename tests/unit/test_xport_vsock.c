@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <linux/vm_sockets.h>
 
 static int listen_local(struct xport_addr *bound)
@@ -82,8 +83,14 @@ TEST(xport_connect_start_vsock_loopback_async)
 	int lfd = listen_local(&b);
 	struct xport_connecting c;
 	int fd = -1, want = 0;
-	int rc = xport_connect_start(&b, 2000, &c, &fd, &want);
+	int rc = xport_connect_start(&b, 4500, &c, &fd, &want);
 	ASSERT(fd >= 0);
+	/* our deadline, not the kernel's 2 s default, bounds the vsock connect */
+	struct timeval tv;
+	socklen_t tl = sizeof tv;
+	ASSERT_EQ(getsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, &tl), 0);
+	ASSERT_EQ(tv.tv_sec, 4);
+	ASSERT_EQ(tv.tv_usec, 500000);
 	while (rc == XPORT_IN_PROGRESS) {
 		struct pollfd p = { fd, (short)want, 0 };
 		ASSERT(poll(&p, 1, xport_connect_remaining_ms(&c)) >= 0);
