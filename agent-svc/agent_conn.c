@@ -349,50 +349,79 @@ static void on_message(struct agent_conn *c, const uint8_t *msg, size_t len)
 	struct agent_partial *p;
 	int rc;
 
-	if ((rc = rpc_hdr_parse(msg, len, &h, &frag, &flen)))
-		{ agent_conn_fail(c, 1, "protocol error: bad envelope (%s)", sevmon_errname(rc)); return; }
-	if (h.flags & RPC_F_ERROR)
-		{ agent_conn_fail(c, 1, "protocol error: id=%u: ERROR flag in a request", h.id); return; }
-	if (h.status)
-		{ agent_conn_fail(c, 1, "protocol error: id=%u: status set in a request", h.id); return; }
+	if ((rc = rpc_hdr_parse(msg, len, &h, &frag, &flen))) {
+		/* name the usual culprits: a peer's developer reads this line */
+		const char *why = len < RPC_HDR_LEN		  ? "shorter than its header"
+				  : msg[6] & ~RPC_F_KNOWN	  ? "unknown flags"
+				  : msg[7]			  ? "reserved byte set"
+				  : (msg[6] & RPC_F_CANCEL)	  ? "CANCEL with other flags"
+				  : (msg[6] & RPC_F_ERROR)	  ? "ERROR flag in a request"
+								  : "fragment longer than total_len";
+		agent_conn_fail(c, 1, "protocol error: bad envelope: %s (%s)", why,
+				sevmon_errname(rc));
+		return;
+	}
+	if (h.flags & RPC_F_ERROR) {
+		agent_conn_fail(c, 1, "protocol error: id=%u: ERROR flag in a request", h.id);
+		return;
+	}
+	if (h.status) {
+		agent_conn_fail(c, 1, "protocol error: id=%u: status set in a request", h.id);
+		return;
+	}
 	if (h.flags & RPC_F_CANCEL) {
-		if (h.total_len || flen)
-			{ agent_conn_fail(c, 1, "protocol error: id=%u: CANCEL with payload", h.id); return; }
-		{ cancel(c, h.id); return; }
+		if (h.total_len || flen) {
+			agent_conn_fail(c, 1, "protocol error: id=%u: CANCEL with payload", h.id);
+			return;
+		}
+		cancel(c, h.id);
+		return;
 	}
 	p = find_partial(c, h.id);
 	if (h.flags & RPC_F_CONT) {
-		if (!p)
-			{ agent_conn_fail(c, 1, "protocol error: id=%u: continuation without start",
-					       h.id); return; }
-		if (p->method != h.method)
-			{ agent_conn_fail(c, 1, "protocol error: id=%u: fragment method differs",
-					       h.id); return; }
+		if (!p) {
+			agent_conn_fail(c, 1, "protocol error: id=%u: continuation without start",
+				h.id);
+			return;
+		}
+		if (p->method != h.method) {
+			agent_conn_fail(c, 1, "protocol error: id=%u: fragment method differs",
+				h.id);
+			return;
+		}
 	} else {
-		if (p || find_queued(c, h.id) >= 0)
-			{ agent_conn_fail(c, 1, "protocol error: id=%u: duplicate request id",
-					       h.id); return; }
-		if (h.total_len > cfg->max_request)
-			{ agent_conn_fail(c, 1,
-					       "protocol error: id=%u method=%u: request of %u bytes over the limit %zu",
-					       h.id, h.method, h.total_len, cfg->max_request); return; }
+		if (p || find_queued(c, h.id) >= 0) {
+			agent_conn_fail(c, 1, "protocol error: id=%u: duplicate request id",
+				h.id);
+			return;
+		}
+		if (h.total_len > cfg->max_request) {
+			agent_conn_fail(c, 1,
+				"protocol error: id=%u method=%u: request of %u bytes over the limit %zu",
+				h.id, h.method, h.total_len, cfg->max_request);
+			return;
+		}
 	}
 
 	if (!p && (h.flags & RPC_F_END)) { /* the common case: a request in one message */
 		struct rpc_reasm ra = { 0 };
 		rc = rpc_reasm_add(&ra, &h, frag, flen, cfg->max_request);
-		if (rc == 1)
-			{ enqueue(c, &h, agent_now_ns(), ra.buf, ra.len); return; }
+		if (rc == 1) {
+			enqueue(c, &h, agent_now_ns(), ra.buf, ra.len);
+			return;
+		}
 		rpc_reasm_reset(&ra);
-		{ agent_conn_fail(c, rc != SEVMON_ENOMEM,
-				       "protocol error: id=%u: bad fragment (%s)", h.id,
-				       sevmon_errname(rc < 0 ? rc : SEVMON_EPROTO)); return; }
+		agent_conn_fail(c, rc != SEVMON_ENOMEM, "protocol error: id=%u: bad fragment (%s)",
+				h.id, sevmon_errname(rc < 0 ? rc : SEVMON_EPROTO));
+		return;
 	}
 	if (!p) {
-		if (c->npartial >= cfg->max_partial)
-			{ agent_conn_fail(c, 1,
-					       "protocol error: more than %u partial requests",
-					       cfg->max_partial); return; }
+		if (c->npartial >= cfg->max_partial) {
+			agent_conn_fail(c, 1,
+				"protocol error: more than %u partial requests",
+				cfg->max_partial);
+			return;
+		}
 		for (unsigned i = 0; i < cfg->max_partial && !p; i++)
 			if (!c->partials[i].used)
 				p = &c->partials[i];
@@ -414,9 +443,9 @@ static void on_message(struct agent_conn *c, const uint8_t *msg, size_t len)
 	note_inbound(c);
 	if (rc < 0) {
 		drop_partial(c, p);
-		{ agent_conn_fail(c, rc != SEVMON_ENOMEM,
-				       "protocol error: id=%u: bad fragment (%s)", h.id,
-				       sevmon_errname(rc)); return; }
+		agent_conn_fail(c, rc != SEVMON_ENOMEM, "protocol error: id=%u: bad fragment (%s)",
+				h.id, sevmon_errname(rc));
+		return;
 	}
 	if (rc == 1) {
 		struct rpc_hdr first = { .id = p->id, .method = p->method,
@@ -437,18 +466,24 @@ static void on_frame(struct agent_conn *c, const uint8_t *body, size_t n)
 
 	if (c->ch.open) {
 		long m = c->ch.open(c->ch.ctx, body, n, c->loop->plain, sizeof c->loop->plain);
-		if (m < 0)
-			{ agent_conn_fail(c, 1, "channel open failed: %s", sevmon_errname((int)m)); return; }
+		if (m < 0) {
+			agent_conn_fail(c, 1, "channel open failed: %s", sevmon_errname((int)m));
+			return;
+		}
 		if (m == 0)
 			return; /* consumed by the channel (handshake) */
-		if ((size_t)m > sizeof c->loop->plain)
-			{ agent_conn_fail(c, 0, "channel open overran its buffer"); return; }
+		if ((size_t)m > sizeof c->loop->plain) {
+			agent_conn_fail(c, 0, "channel open overran its buffer");
+			return;
+		}
 		msg = c->loop->plain;
 		len = (size_t)m;
 	}
-	if (len > c->ch.max_msg)
-		{ agent_conn_fail(c, 1, "protocol error: message of %zu bytes over %zu", len,
-				       c->ch.max_msg); return; }
+	if (len > c->ch.max_msg) {
+		agent_conn_fail(c, 1, "protocol error: message of %zu bytes over %zu", len,
+				c->ch.max_msg);
+		return;
+	}
 	on_message(c, msg, len);
 }
 
@@ -459,8 +494,10 @@ void agent_conn_parse(struct agent_conn *c)
 		size_t blen;
 		long used = frame_reader_feed(&c->fr, c->in + c->in_off, c->in_len - c->in_off,
 					      &body, &blen);
-		if (used < 0)
-			{ agent_conn_fail(c, 1, "protocol error: zero-length frame"); return; }
+		if (used < 0) {
+			agent_conn_fail(c, 1, "protocol error: zero-length frame");
+			return;
+		}
 		c->in_off += (size_t)used;
 		if (body)
 			on_frame(c, body, blen);
@@ -472,10 +509,14 @@ void agent_conn_parse(struct agent_conn *c)
 static void on_eof(struct agent_conn *c)
 {
 	c->rd_eof = 1;
-	if (frame_reader_pending(&c->fr))
-		{ agent_conn_fail(c, 1, "protocol error: truncated frame at EOF"); return; }
-	if (c->npartial)
-		{ agent_conn_fail(c, 1, "protocol error: EOF inside a fragmented request"); return; }
+	if (frame_reader_pending(&c->fr)) {
+		agent_conn_fail(c, 1, "protocol error: truncated frame at EOF");
+		return;
+	}
+	if (c->npartial) {
+		agent_conn_fail(c, 1, "protocol error: EOF inside a fragmented request");
+		return;
+	}
 }
 
 void agent_conn_on_readable(struct agent_conn *c)
@@ -499,8 +540,10 @@ void agent_conn_on_readable(struct agent_conn *c)
 			return;
 		} else {
 			if (errno == ECONNRESET)
-				{ agent_conn_fail(c, 0, "connection reset by peer"); return; }
-			{ agent_conn_fail(c, 0, "read failed: %s", strerror(errno)); return; }
+				agent_conn_fail(c, 0, "connection reset by peer");
+			else
+				agent_conn_fail(c, 0, "read failed: %s", strerror(errno));
+			return;
 		}
 	}
 }
@@ -514,8 +557,10 @@ static void dispatch_one(struct agent_conn *c, struct agent_pending *q)
 	char errmsg[RPC_MAX_ERRMSG + 1];
 	int rc;
 
-	if (q->deadline_ms && now - q->received_ns >= (uint64_t)q->deadline_ms * NS_PER_MS)
-		{ send_error(c, q, SEVMON_ETIMEDOUT, "deadline passed before the request ran"); return; }
+	if (q->deadline_ms && now - q->received_ns >= (uint64_t)q->deadline_ms * NS_PER_MS) {
+		send_error(c, q, SEVMON_ETIMEDOUT, "deadline passed before the request ran");
+		return;
+	}
 
 	struct agent_request req = { .id = q->id, .method = q->method,
 				     .deadline_ms = q->deadline_ms, .payload = q->payload,
@@ -531,7 +576,8 @@ static void dispatch_one(struct agent_conn *c, struct agent_pending *q)
 		rc = SEVMON_EINTERNAL;
 	if (rc < 0) {
 		errmsg[sizeof errmsg - 1] = '\0';
-		{ send_error(c, q, rc, errmsg); return; }
+		send_error(c, q, rc, errmsg);
+		return;
 	}
 	struct rpc_hdr h = { .id = q->id, .method = q->method };
 	send_envelope(c, &h, out.p, out.len <= l->cfg.max_reply ? out.len : 0);

@@ -195,6 +195,7 @@ static int add_conn(struct agent_loop *l, int fd, const char *label)
 		l->st.refused++;
 		return SEVMON_ENOMEM;
 	}
+	c->ch.max_msg = FRAME_MAX_BODY; /* the default, so hooks.open may already send */
 	if (l->cfg.hooks.open &&
 	    (rc = l->cfg.hooks.open(l->cfg.hooks.ctx, c, &c->session, &c->ch)) < 0) {
 		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: %s",
