@@ -1,6 +1,7 @@
 /*
  * agent_conn.c — one connection of the agent: frames → (channel) → envelopes →
- * reassembly → FIFO of requests → dispatch → fragments → (channel) → frames → write queue.
+ * reassembly → FIFO of requests → dispatch → fragments → (channel) → frames →
+ * write queue.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -35,6 +36,7 @@ struct agent_conn *agent_conn_new(struct agent_loop *l, int fd, const char *peer
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	frame_reader_init(&c->fr);
 	c->last_activity_ns = agent_now_ns();
+	c->idle_timeout_ms = l->cfg.idle_timeout_ms;
 	return c;
 }
 
@@ -74,6 +76,11 @@ void agent_conn_fail(struct agent_conn *c, int protocol, const char *fmt, ...)
 void agent_conn_close(struct agent_conn *c, const char *reason)
 {
 	agent_conn_fail(c, 0, "%s", reason ? reason : "closed by the agent");
+}
+
+void agent_conn_set_timeout(struct agent_conn *c, uint32_t ms)
+{
+	c->idle_timeout_ms = ms ? ms : c->loop->cfg.idle_timeout_ms;
 }
 
 const char *agent_conn_peer(const struct agent_conn *c) { return c->peer; }

@@ -282,15 +282,14 @@ static void close_conn(struct agent_loop *l, unsigned i, const char *why)
 /* Closes what failed, finished or idled out. */
 static void sweep(struct agent_loop *l, uint64_t now)
 {
-	uint64_t idle_ns = (uint64_t)l->cfg.idle_timeout_ms * 1000000ull;
-
 	for (unsigned i = 0; i < l->nconns;) {
 		struct agent_conn *c = l->conns[i];
+		uint64_t idle_ns = (uint64_t)c->idle_timeout_ms * 1000000ull;
 		if (c->closing)
 			close_conn(l, i, c->reason);
 		else if (agent_conn_done(c))
 			close_conn(l, i, "peer closed");
-		else if (l->cfg.idle_timeout_ms != UINT32_MAX && now - c->last_activity_ns >= idle_ns)
+		else if (c->idle_timeout_ms != UINT32_MAX && now - c->last_activity_ns >= idle_ns)
 			close_conn(l, i, "idle timeout");
 		else
 			i++;
@@ -305,8 +304,8 @@ static int poll_timeout(struct agent_loop *l, uint64_t now)
 		struct agent_conn *c = l->conns[i];
 		if (agent_conn_has_work(c))
 			return 0;
-		if (l->cfg.idle_timeout_ms != UINT32_MAX) {
-			uint64_t due = c->last_activity_ns + (uint64_t)l->cfg.idle_timeout_ms * 1000000ull;
+		if (c->idle_timeout_ms != UINT32_MAX) {
+			uint64_t due = c->last_activity_ns + (uint64_t)c->idle_timeout_ms * 1000000ull;
 			uint64_t w = due > now ? due - now : 0;
 			if (w < wait_ns)
 				wait_ns = w;

@@ -205,6 +205,10 @@ uint64_t agent_conn_id(const struct agent_conn *c);
 int agent_conn_send_raw(struct agent_conn *c, const uint8_t *msg, size_t n);
 /* Queues one plaintext message (1..max_msg bytes) through seal, e.g. the evidence. */
 int agent_conn_send_message(struct agent_conn *c, const uint8_t *msg, size_t n);
+/* Sets this connection's idle timeout (UINT32_MAX: never; 0: back to the loop's). For a
+ * channel: a short one from hooks.open until the handshake completes, so that connections
+ * that never authenticate cannot hold the max_conns slots for the generous default. */
+void agent_conn_set_timeout(struct agent_conn *c, uint32_t ms);
 /* Closes the connection after the current call returns (logged with reason, a static
  * string). Its queued requests are dropped, unsent bytes discarded. */
 void agent_conn_close(struct agent_conn *c, const char *reason);

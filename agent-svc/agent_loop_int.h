@@ -73,6 +73,7 @@ struct agent_conn {
 
 	struct agent_obuf out;
 	uint64_t last_activity_ns;
+	uint32_t idle_timeout_ms; /* UINT32_MAX: never */
 	int rd_eof;
 	int closing; /* reason[] holds why */
 	char reason[AGENT_REASON_LEN];
