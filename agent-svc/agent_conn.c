@@ -124,9 +124,13 @@ static uint8_t *obuf_reserve(struct agent_conn *c, size_t need)
 		o->off = 0;
 	}
 	if (o->cap - o->len < need) {
-		size_t ncap = o->cap ? o->cap * 2 : 4096;
-		while (ncap - o->len < need)
-			ncap *= 2;
+		/* grow by half, or to the exact need: a reply reserves its whole size at once
+		 * (send_envelope), and doubling would hold twice the biggest reply */
+		size_t ncap = o->cap + o->cap / 2;
+		if (ncap < 4096)
+			ncap = 4096;
+		if (ncap - o->len < need)
+			ncap = o->len + need;
 		uint8_t *np = realloc(o->p, ncap);
 		if (!np) {
 			agent_conn_fail(c, 0, "out of memory for the write queue");
@@ -152,8 +156,10 @@ int agent_conn_send_raw(struct agent_conn *c, const uint8_t *msg, size_t n)
 
 	if (c->closing)
 		return SEVMON_ECONNRESET;
-	if (!msg && n)
+	if (!msg || n == 0)
 		return SEVMON_EINVAL;
+	if (n > FRAME_MAX_BODY)
+		return SEVMON_ETOOBIG;
 	if (!(p = obuf_reserve(c, FRAME_HDR_LEN + n)))
 		return SEVMON_ENOMEM;
 	if ((rc = frame_header_write(p, n)))
@@ -196,6 +202,13 @@ static void send_envelope(struct agent_conn *c, const struct rpc_hdr *h, const u
 	struct rpc_frag f;
 	size_t n;
 
+	size_t room = c->ch.max_msg - RPC_HDR_LEN;
+	size_t nfrag = len ? (len + room - 1) / room : 1;
+	/* Reserve the whole envelope at once, so the buffer grows once. A sealed frame is at
+	 * most FRAME_MAX_BODY; the slack covers the last, short fragment. */
+	size_t per_frag = FRAME_HDR_LEN + RPC_HDR_LEN + (FRAME_MAX_BODY - c->ch.max_msg);
+	if (!obuf_reserve(c, len + nfrag * per_frag + FRAME_HDR_LEN + FRAME_MAX_BODY))
+		return;
 	rpc_frag_init(&f, h, payload, len, c->ch.max_msg);
 	for (;;) {
 		if (c->ch.seal) {

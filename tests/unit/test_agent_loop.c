@@ -459,10 +459,10 @@ TEST(agent_loop_run_big_reply_fragmented)
 		struct ob o = { 0 };
 		struct reply r;
 		size_t room = FRAME_MAX_BODY - RPC_HDR_LEN;
-		ob_req32(&o, (uint32_t)k + 1, M_BIG, 0, (uint32_t)sizes[k]);
-		ob_send(c, &o);
 		struct timespec t0, t1;
+		ob_req32(&o, (uint32_t)k + 1, M_BIG, 0, (uint32_t)sizes[k]);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ob_send(c, &o);
 		ASSERT_EQ(cl_reply(c, &r), 1);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
