@@ -246,11 +246,15 @@ static void accept_some(struct agent_loop *l, int lfd)
 			return;
 		if (errno == EMFILE || errno == ENFILE) {
 			if (l->spare_fd >= 0) {
+				/* EMFILE comes before the backlog is looked at: it does not
+				 * mean a client is waiting, the spare accept tells */
 				close(l->spare_fd);
 				fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 				if (fd >= 0)
 					close(fd);
 				l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				if (fd < 0)
+					return;
 				agent_logf(l, AGENT_LOG_WARN,
 					   "conn refused: out of file descriptors");
 				l->st.refused++;

@@ -29,6 +29,10 @@
  * - Connections over max_conns are accepted and closed at once with a log line, so the
  *   client sees EOF immediately instead of hanging in the listen backlog.
  * - Library code never prints: everything goes through the optional log callback.
+ * - Worst-case memory per connection with the defaults: ~80 KiB fixed (frame reader, read
+ *   chunk) + partial requests 8 x 256 KiB + queued requests ~1.25 MiB + write queue
+ *   256 KiB + one framed reply (~4.2 MiB); plus one shared AGENT_MAX_REPLY buffer. Before a
+ *   channel lets messages through (handshake), only the fixed part and handshake frames.
  */
 #ifndef SEVMON_AGENT_LOOP_H
 #define SEVMON_AGENT_LOOP_H
@@ -201,7 +205,8 @@ const char *agent_conn_peer(const struct agent_conn *c);
 /* Loop-unique number of the connection (as in the log lines). */
 uint64_t agent_conn_id(const struct agent_conn *c);
 /* Queues msg (1..FRAME_MAX_BODY bytes) as one frame as is, bypassing seal: for handshake
- * messages. SEVMON_EINVAL / SEVMON_ETOOBIG on a bad length. */
+ * messages. SEVMON_EINVAL / SEVMON_ETOOBIG on a bad length. Neither send call checks
+ * max_wqueue: a caller that streams (a future Dump) must bound what it queues itself. */
 int agent_conn_send_raw(struct agent_conn *c, const uint8_t *msg, size_t n);
 /* Queues one plaintext message (1..max_msg bytes) through seal, e.g. the evidence. */
 int agent_conn_send_message(struct agent_conn *c, const uint8_t *msg, size_t n);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -869,6 +870,74 @@ TEST(agent_loop_run_reader_that_never_reads_is_bounded)
 	ASSERT(F.st.inbound_peak <= AGENT_MAX_QUEUED_BYTES + AGENT_MAX_REQUEST);
 	/* only a few of the big replies were produced */
 	ASSERT(F.st.requests < 20 + 16);
+}
+
+struct drain_arg {
+	struct cl *c;
+	int want;
+	volatile int got; /* read by the main thread: a progress hint only */
+};
+
+static void *drain_thread(void *arg)
+{
+	struct drain_arg *d = arg;
+	struct reply r;
+	while (d->got < d->want && cl_reply(d->c, &r) == 1) {
+		free(r.p);
+		__atomic_add_fetch(&d->got, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+TEST(agent_loop_run_busy_client_does_not_starve_others)
+{
+	fx_start(NULL);
+	struct cl *busy = cl_connect(), *other = cl_connect();
+	struct drain_arg d = { busy, 1000, 0 };
+	pthread_t th;
+	ASSERT_EQ(pthread_create(&th, NULL, drain_thread, &d), 0);
+	struct ob o = { 0 };
+	for (uint32_t i = 0; i < (uint32_t)d.want; i++)
+		ob_req32(&o, i, M_BIG, 0, 65536);
+	ob_send(busy, &o); /* 64 MB of replies asked for */
+	for (uint32_t i = 0; i < 20; i++)
+		echo_ok(other, i);
+	int got = __atomic_load_n(&d.got, __ATOMIC_RELAXED);
+	printf("# other client done while the busy one had %d of %d replies\n", got, d.want);
+	ASSERT(got < d.want);
+	ASSERT_EQ(pthread_join(th, NULL), 0);
+	ASSERT_EQ(d.got, d.want);
+	cl_close(busy);
+	cl_close(other);
+	fx_stop();
+}
+
+TEST(agent_loop_run_out_of_fds_sheds_connection)
+{
+	fx_start(NULL);
+	struct cl *a = cl_connect();
+	echo_ok(a, 1);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT(s >= 0);
+	/* no descriptor above s may be made now: the agent's accept4 gets EMFILE */
+	struct rlimit old, lim;
+	ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)s + 1;
+	ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	ASSERT_EQ(connect(s, (struct sockaddr *)&F.sa, F.salen), 0);
+	struct cl *c = cl_wrap(s);
+	cl_expect_eof(c); /* shed through the spare descriptor, not left in the backlog */
+	ASSERT(log_wait("out of file descriptors", 1));
+	echo_ok(a, 2);
+	ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	cl_close(c);
+	struct cl *b = cl_connect();
+	echo_ok(b, 3);
+	cl_close(b);
+	cl_close(a);
+	fx_stop();
+	ASSERT_EQ(F.st.refused, 1);
 }
 
 TEST(agent_loop_run_max_conns)
