@@ -1,0 +1,117 @@
+/*
+ * agent_loop_int.h — private to the agent loop library (agent_loop.c, agent_conn.c):
+ * the connection and loop structures. Not part of the contract; see agent_loop.h.
+ */
+#ifndef SEVMON_AGENT_LOOP_INT_H
+#define SEVMON_AGENT_LOOP_INT_H
+
+#include <stdint.h>
+
+#include "agent_loop.h"
+#include "frame.h"
+#include "rpc_wire.h"
+
+/* One read(2) fills at most this much; it is parsed before the next read, so an input
+ * that is not parsed yet (backpressure) never exceeds it. */
+#define AGENT_READ_CHUNK (16u * 1024u)
+/* A write queue bigger than this is freed once drained, so an idle connection does not
+ * keep the memory of its biggest reply. */
+#define AGENT_OBUF_KEEP (128u * 1024u)
+/* Connections accepted per listener per wakeup: keeps a connect flood from delaying the
+ * service of open connections. */
+#define AGENT_ACCEPT_BUDGET 16u
+/* Pause of the listeners when out of file descriptors and the spare fd is gone. */
+#define AGENT_ACCEPT_PAUSE_MS 100u
+/* Room for the close reason text in the log line. */
+#define AGENT_REASON_LEN 160u
+#define AGENT_PEER_LEN 96u
+
+struct agent_partial {
+	int used;
+	uint32_t id;
+	uint16_t method;
+	uint32_t deadline_ms;
+	uint64_t received_ns;
+	struct rpc_reasm ra;
+};
+
+struct agent_pending {
+	uint32_t id;
+	uint16_t method;
+	uint32_t deadline_ms;
+	uint64_t received_ns;
+	uint8_t *payload; /* owned; from rpc_reasm */
+	size_t len;
+};
+
+struct agent_obuf { /* bytes queued for writing are p[off..len) */
+	uint8_t *p;
+	size_t off, len, cap;
+};
+
+struct agent_conn {
+	struct agent_loop *loop;
+	int fd;
+	int is_sock; /* send(MSG_NOSIGNAL) works; else plain write() */
+	uint64_t id;
+	char peer[AGENT_PEER_LEN];
+	void *session;
+	struct agent_channel ch;
+	int hooked; /* hooks.open accepted: hooks.close is owed */
+
+	uint8_t in[AGENT_READ_CHUNK];
+	size_t in_off, in_len;
+	struct frame_reader fr;
+
+	struct agent_partial *partials; /* max_partial slots */
+	unsigned npartial;
+	size_t partial_bytes;
+
+	struct agent_pending *queue; /* ring of max_queued */
+	unsigned qhead, qcount;
+	size_t queued_bytes;
+
+	struct agent_obuf out;
+	uint64_t last_activity_ns;
+	uint32_t idle_timeout_ms; /* UINT32_MAX: never */
+	int rd_eof;
+	int closing; /* reason[] holds why */
+	char reason[AGENT_REASON_LEN];
+};
+
+struct agent_loop {
+	struct agent_loop_config cfg;
+	int listen_fds[AGENT_MAX_LISTENERS];
+	int stop_rd, stop_wr;
+	int spare_fd;
+	uint64_t accept_paused_until_ns;
+	struct agent_conn **conns;
+	unsigned nconns;
+	unsigned rr; /* round-robin start */
+	uint64_t next_conn_id;
+	uint8_t *reply;                /* max_reply bytes, shared by every dispatch */
+	uint8_t plain[FRAME_MAX_BODY]; /* channel.open output */
+	uint8_t msg[FRAME_MAX_BODY];   /* one outgoing plaintext message before seal */
+	struct agent_loop_stats st;
+};
+
+uint64_t agent_now_ns(void);
+void agent_logf(struct agent_loop *l, enum agent_log_level lv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* agent_conn.c */
+struct agent_conn *agent_conn_new(struct agent_loop *l, int fd, const char *peer);
+void agent_conn_free(struct agent_conn *c); /* hooks.close if owed, close(fd), free */
+void agent_conn_fail(struct agent_conn *c, int protocol, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void agent_conn_on_readable(struct agent_conn *c);
+void agent_conn_parse(struct agent_conn *c);
+void agent_conn_dispatch_some(struct agent_conn *c);
+void agent_conn_flush(struct agent_conn *c);
+int agent_conn_in_stalled(const struct agent_conn *c);
+int agent_conn_wants_read(const struct agent_conn *c);
+int agent_conn_has_work(const struct agent_conn *c);
+int agent_conn_done(const struct agent_conn *c); /* peer half-closed and all answered */
+static inline size_t agent_conn_wq(const struct agent_conn *c) { return c->out.len - c->out.off; }
+
+#endif
