@@ -321,7 +321,10 @@ static int on_message(struct rpc_client *c, const uint8_t *msg, size_t len)
 		/* the common case: the whole reply in one frame, delivered without a copy */
 		if (flen != h.total_len)
 			return SEVMON_EPROTO;
-		deliver(c, r, h.status, h.flags, frag, flen);
+		if (flen > c->lim.max_reply)
+			give_up(c, r, SEVMON_ETOOBIG); /* a limit set below one frame */
+		else
+			deliver(c, r, h.status, h.flags, frag, flen);
 		return 0;
 	}
 	if (first && !r->reasm.started) {

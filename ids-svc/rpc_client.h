@@ -63,8 +63,8 @@
 /* Bytes waiting to be written: a slow or stalled peer makes calls fail with EBUSY past
  * this, instead of growing memory. Two maximal requests fit. */
 #define RPC_CLIENT_MAX_WRITE_QUEUED (32u << 20)
-/* Bytes read per loop wake-up: four maximal frames amortise the wake-up, and another
- * connection on the same loop waits at most that long. */
+/* Bytes read (and, separately, written) per loop wake-up: four maximal frames amortise the
+ * wake-up, and another connection on the same loop waits at most that long. */
 #define RPC_CLIENT_READ_BUDGET (256u << 10)
 
 /* Zero in any field means "the default above". */

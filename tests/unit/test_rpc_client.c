@@ -503,14 +503,16 @@ TEST(rpc_client_call_echo_roundtrip)
 	rpc_client_get_stats(fx.c, &st);
 	ASSERT_EQ(st.in_flight, 1);
 	ASSERT(st.write_queued > 0);
-	uv_run(&fx.loop, UV_RUN_ONCE);
-	while (!k.done) {
-		rpc_client_get_stats(fx.c, &st);
+	fx.remaining++; /* keep it open for the stats */
+	while (!k.done)
 		uv_run(&fx.loop, UV_RUN_ONCE);
-	}
-	/* stats taken in the last turn before the reply: bytes went both ways */
+	rpc_client_get_stats(fx.c, &st);
 	ASSERT_EQ(st.requests, 1);
+	ASSERT_EQ(st.replies, 1);
+	ASSERT_EQ(st.in_flight, 0);
 	ASSERT_UEQ(st.bytes_sent, FRAME_HDR_LEN + RPC_HDR_LEN + k.want_len);
+	ASSERT_UEQ(st.bytes_received, FRAME_HDR_LEN + RPC_HDR_LEN + k.want_len);
+	fx_one_done(&fx);
 	fx_run(&fx);
 	assert_echo(&k);
 	ASSERT_EQ(fx.pe->requests, 1);
@@ -632,6 +634,8 @@ TEST(rpc_client_call_reply_over_limit_etoobig_connection_kept)
 	fx.remaining++; /* keep the client open to read stats */
 	while (!k.done)
 		uv_run(&fx.loop, UV_RUN_ONCE);
+	fx_sync(&fx); /* sent after the CANCEL */
+	int saw = peer_saw_cancel(fx.pe, id);
 	rpc_client_get_stats(fx.c, &st);
 	fx_one_done(&fx);
 	fx_run(&fx);
@@ -639,7 +643,7 @@ TEST(rpc_client_call_reply_over_limit_etoobig_connection_kept)
 	ASSERT(big.got_null);
 	assert_echo(&k);
 	ASSERT(big.order < k.order);
-	ASSERT(peer_saw_cancel(fx.pe, id));
+	ASSERT(saw);
 	ASSERT_EQ(st.dropped, 3); /* the other fragments of the 200000-byte reply */
 	ASSERT_EQ(st.cancels, 1);
 	ASSERT_EQ(fx.disconnects, 0);
