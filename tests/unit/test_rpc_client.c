@@ -652,6 +652,25 @@ TEST(rpc_client_call_reply_over_limit_etoobig_connection_kept)
 	fx_free(&fx);
 }
 
+TEST(rpc_client_call_single_frame_reply_over_limit_etoobig)
+{
+	struct fx fx;
+	struct call big = { 0 }, k = { 0 };
+	struct rpc_client_limits lim = { .max_reply = 100 };
+	uint8_t buf[101] = { 0 };
+
+	fx_open(&fx, &lim, 0, 0, 0);
+	fx_call(&fx, &big, PM_ECHO, buf, sizeof buf, 0);
+	k.want = random_bytes(k.want_len = 100, 2);
+	fx_call(&fx, &k, PM_ECHO, k.want, k.want_len, 0);
+	fx_run(&fx);
+	ASSERT_EQ(big.status, SEVMON_ETOOBIG);
+	assert_echo(&k);
+	call_free(&big);
+	call_free(&k);
+	fx_free(&fx);
+}
+
 TEST(rpc_client_call_reassembly_budget_etoobig)
 {
 	struct fx fx;
