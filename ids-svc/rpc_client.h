@@ -137,6 +137,10 @@ void rpc_client_on_disconnect(struct rpc_client *c, rpc_client_disconnect_cb cb,
  * fails locally with ETIMEDOUT once it passes, whatever the peer does.
  * *out_id (may be NULL) gets the request id, never 0; 0 when the call was accepted but is
  * already failing (EBUSY, ETOOBIG, ECONNRESET are then delivered from the loop).
+ * Backpressure: EBUSY once max_in_flight requests are pending, or when the request would
+ * push the write queue past max_write_queued; an empty queue takes any one request (up to
+ * max_request), so a request larger than the queue limit is still sent. CANCELs are queued
+ * past the limit (one per request at most).
  */
 int rpc_client_call(struct rpc_client *c, uint16_t method, const uint8_t *payload, size_t len,
 		    uint32_t timeout_ms, rpc_reply_cb cb, void *user, uint32_t *out_id);

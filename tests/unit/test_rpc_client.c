@@ -31,6 +31,8 @@ enum {
 	PM_RAW = 6,     /* write the payload raw on the socket, then shut down writing */
 	PM_STATUS = 7,  /* payload: be32 status || data -> reply with status, no ERROR flag */
 	PM_FOREIGN = 8, /* reply to an id never sent, then echo */
+	PM_ILV = 9,     /* payload: be32 n, u8 seed; two held -> both big replies, fragments
+			 * interleaved; byte i of a reply is i * 7 + seed */
 };
 enum { ORDER_FIFO, ORDER_REVERSE, ORDER_RANDOM };
 
@@ -65,6 +67,8 @@ struct peer {
 	uint32_t nholds;
 	struct held silent[PEER_MAX_HELD];
 	uint32_t nsilent;
+	struct held ilv[2];
+	uint32_t nilv;
 	int shut;
 };
 
@@ -122,28 +126,83 @@ static void write_all(int fd, const uint8_t *p, size_t n)
 	}
 }
 
+static void peer_frame(struct peer *pe, const uint8_t *msg, size_t n)
+{
+	static uint8_t sealed[FRAME_MAX_BODY];
+	const uint8_t *body = msg;
+	uint8_t hdr[FRAME_HDR_LEN];
+
+	if (pe->codec) {
+		n = (size_t)codec_seal(NULL, msg, n, sealed, sizeof sealed);
+		body = sealed;
+	}
+	frame_header_write(hdr, n);
+	write_all(pe->fd, hdr, sizeof hdr);
+	write_all(pe->fd, body, n);
+}
+
+static size_t peer_max_msg(const struct peer *pe)
+{
+	return pe->codec ? FRAME_MAX_BODY - CODEC_TAG : FRAME_MAX_BODY;
+}
+
 static void peer_send(struct peer *pe, uint32_t id, uint16_t method, uint8_t flags,
 		      uint32_t status, const uint8_t *payload, size_t len)
 {
-	static uint8_t msg[FRAME_MAX_BODY], sealed[FRAME_MAX_BODY];
+	static uint8_t msg[FRAME_MAX_BODY];
 	struct rpc_hdr h = { .id = id, .method = method, .flags = flags, .status = status };
 	struct rpc_frag f;
 	size_t n;
 
 	if (pe->shut)
 		return;
-	rpc_frag_init(&f, &h, payload, len, pe->codec ? FRAME_MAX_BODY - CODEC_TAG : FRAME_MAX_BODY);
-	while ((n = rpc_frag_next(&f, msg)) > 0) {
-		const uint8_t *body = msg;
-		uint8_t hdr[FRAME_HDR_LEN];
-		if (pe->codec) {
-			n = (size_t)codec_seal(NULL, msg, n, sealed, sizeof sealed);
-			body = sealed;
-		}
-		frame_header_write(hdr, n);
-		write_all(pe->fd, hdr, sizeof hdr);
-		write_all(pe->fd, body, n);
+	rpc_frag_init(&f, &h, payload, len, peer_max_msg(pe));
+	while ((n = rpc_frag_next(&f, msg)) > 0)
+		peer_frame(pe, msg, n);
+}
+
+static uint8_t *pattern(uint32_t n, uint8_t seed)
+{
+	uint8_t *p = malloc(n + 1);
+	for (uint32_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + seed);
+	return p;
+}
+
+/* Both held PM_ILV replies, one fragment of each in turn. */
+static void peer_send_interleaved(struct peer *pe)
+{
+	static uint8_t msg[FRAME_MAX_BODY];
+	struct rpc_frag f[2];
+	uint8_t *body[2];
+	int live = 2;
+
+	for (int i = 0; i < 2; i++) {
+		struct held *hd = &pe->ilv[i];
+		struct rbuf r = rbuf_make(hd->p, hd->len);
+		struct rpc_hdr h = { .id = hd->id, .method = hd->method };
+		uint32_t n = 0;
+		uint8_t seed = 0;
+		rbuf_get_be32(&r, &n);
+		rbuf_get_u8(&r, &seed);
+		body[i] = pattern(n, seed);
+		rpc_frag_init(&f[i], &h, body[i], n, peer_max_msg(pe));
 	}
+	while (live > 0) {
+		live = 0;
+		for (int i = 0; i < 2; i++) {
+			size_t n = rpc_frag_next(&f[i], msg);
+			if (n > 0) {
+				peer_frame(pe, msg, n);
+				live++;
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		free(body[i]);
+		free(pe->ilv[i].p);
+	}
+	pe->nilv = 0;
 }
 
 static void peer_reply_held(struct peer *pe)
@@ -202,13 +261,16 @@ static void peer_request(struct peer *pe, const struct rpc_hdr *h, uint8_t *p, s
 		break;
 	case PM_BIG: {
 		rbuf_get_be32(&r, &v);
-		uint8_t *big = malloc(v + 1);
-		for (uint32_t i = 0; i < v; i++)
-			big[i] = (uint8_t)(i * 7 + 3);
+		uint8_t *big = pattern(v, 3);
 		peer_send(pe, h->id, h->method, 0, 0, big, v);
 		free(big);
 		break;
 	}
+	case PM_ILV:
+		pe->ilv[pe->nilv++] = (struct held){ h->id, h->method, p, len };
+		if (pe->nilv == 2)
+			peer_send_interleaved(pe);
+		return; /* p kept */
 	case PM_RAW:
 		write_all(pe->fd, p, len);
 		shutdown(pe->fd, SHUT_WR);
@@ -315,6 +377,8 @@ out:
 		free(pe->holds[i].p);
 	for (uint32_t i = 0; i < pe->nsilent; i++)
 		free(pe->silent[i].p);
+	for (uint32_t i = 0; i < pe->nilv; i++)
+		free(pe->ilv[i].p);
 	close(pe->fd);
 	return NULL;
 }
@@ -597,6 +661,80 @@ TEST(rpc_client_call_reply_1mib_reassembled)
 		if (k.got[i] != (uint8_t)(i * 7 + 3))
 			FAIL_AT("byte %u differs", i);
 	call_free(&k);
+	fx_free(&fx);
+}
+
+TEST(rpc_client_call_interleaved_fragmented_replies)
+{
+	struct fx fx;
+	struct call k[2] = { 0 };
+	const uint32_t n[2] = { 300000, 200000 };
+
+	fx_open(&fx, NULL, 0, 0, 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t req[5];
+		store_be32(req, n[i]);
+		req[4] = (uint8_t)(11 + i);
+		fx_call(&fx, &k[i], PM_ILV, req, sizeof req, 0);
+	}
+	fx_run(&fx);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(k[i].status, 0);
+		ASSERT_EQ(k[i].got_len, n[i]);
+		for (uint32_t j = 0; j < n[i]; j++)
+			if (k[i].got[j] != (uint8_t)(j * 7 + 11 + i))
+				FAIL_AT("reply %d byte %u differs", i, j);
+		call_free(&k[i]);
+	}
+	ASSERT(k[1].order < k[0].order); /* the shorter one ended first */
+	fx_free(&fx);
+}
+
+/* Each reply makes the next call from inside the callback, until CHAIN calls were made. */
+#define CHAIN 200
+struct chain {
+	struct fx *fx;
+	int n;
+	int bad;
+};
+
+static void on_chain(void *user, int status, const char *errmsg, const uint8_t *payload,
+		     size_t len)
+{
+	struct chain *ch = user;
+	uint8_t want[4], next[4];
+
+	(void)errmsg;
+	store_be32(want, (uint32_t)ch->n);
+	if (status != 0 || len != 4 || memcmp(payload, want, 4) != 0)
+		ch->bad++;
+	if (++ch->n == CHAIN) {
+		rpc_client_close(ch->fx->c, on_closed, ch->fx);
+		return;
+	}
+	store_be32(next, (uint32_t)ch->n);
+	if (rpc_client_call(ch->fx->c, PM_ECHO, next, 4, 1000, on_chain, ch, NULL) != 0)
+		ch->bad++;
+}
+
+TEST(rpc_client_call_from_callback_chain)
+{
+	struct fx fx;
+	struct chain ch = { &fx, 0, 0 };
+	uint8_t first[4] = { 0 };
+	struct rpc_client_stats st;
+
+	fx_open(&fx, NULL, 0, 0, 0);
+	ASSERT_EQ(rpc_client_call(fx.c, PM_ECHO, first, 4, 1000, on_chain, &ch, NULL), 0);
+	rpc_client_get_stats(fx.c, &st);
+	ASSERT_EQ(st.in_flight, 1);
+	uv_run(&fx.loop, UV_RUN_DEFAULT);
+	ASSERT_EQ(fx.closed, 1);
+	ASSERT_EQ(uv_loop_close(&fx.loop), 0);
+	ASSERT_EQ(pthread_join(fx.pe->th, NULL), 0);
+	ASSERT_EQ(ch.n, CHAIN);
+	ASSERT_EQ(ch.bad, 0);
+	ASSERT_EQ(fx.pe->requests, CHAIN);
 	fx_free(&fx);
 }
 
