@@ -151,6 +151,8 @@ static void conn_fail(struct rpc_client *c, int reason)
 		return;
 	c->dead = reason;
 	io_update(c);
+	if (c->is_sock)
+		shutdown(c->fd, SHUT_RDWR); /* the peer learns now, not when the owner closes */
 	uv_timer_stop(&c->timer);
 	c->timer_due = 0;
 	rpc_wq_fini(&c->wq); /* nobody will write these bytes */
