@@ -1,0 +1,65 @@
+/*
+ * agent.h — the agent service: what sevmon-agent serves and within which bounds.
+ *
+ * The handlers (agent_handlers.c) implement the methods of idl/sevmon.proto over a
+ * memory source (mem.h). They never interpret guest data beyond following the list
+ * pointers WalkList is asked to follow, and never write guest memory.
+ *
+ * Every reply's bytes are staged in one arena owned by the agent, reset per request, so a
+ * request can make the agent hold at most AGENT_ARENA_BYTES of guest data; the nanopb
+ * encode callbacks stream from it.
+ */
+#ifndef SEVMON_AGENT_H
+#define SEVMON_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent_loop.h"
+#include "mem.h"
+
+/* Largest single ReadPhys / ReadVirt / Gather range: a 1 MiB read is ~ms of work, keeps a
+ * reply well under the loop's reply cap, and is what the memory layer accepts. */
+#define AGENT_MAX_READ MEM_MAX_READ
+/* Ranges per Gather: the nanopb request storage holds this many (sevmon.options). */
+#define AGENT_MAX_RANGES 1024u
+/* Guest bytes staged for one reply. With encoding overhead (< 48 bytes per Gather range or
+ * WalkList node, counted against the same budget) a reply stays under AGENT_MAX_REPLY. */
+#define AGENT_ARENA_BYTES (3u * 1024u * 1024u)
+/* Nodes one WalkList may visit: enough for ~30k processes in one round trip. The
+ * visited set is sized for it (twice as many slots, open addressing). */
+#define AGENT_MAX_WALK_NODES 32768u
+/* Field windows per node (sevmon.options) and the most bytes one window may ask for. */
+#define AGENT_MAX_WALK_FIELDS 16u
+#define AGENT_MAX_WALK_WINDOW 4096u
+/* Encoding overhead charged per Gather result / WalkList node against the arena budget. */
+#define AGENT_REPLY_OVERHEAD 48u
+
+#define AGENT_PROTOCOL_VERSION 1u
+
+struct agent {
+	struct mem_source *mem;
+	uint8_t *arena;
+	size_t arena_used;
+	uint64_t *walk_seen; /* 2 * AGENT_MAX_WALK_NODES slots */
+	uint64_t vmcoreinfo_phys;
+	uint32_t vmcoreinfo_size;
+};
+
+/* The per-request context the generated dispatch hands to each handler. */
+struct agent_call {
+	struct agent *agent;
+	const struct agent_request *req;
+	char *errmsg; /* a handler may explain its error here (errcap bytes) */
+	size_t errcap;
+};
+
+/* Allocates the arena and walk set for mem (which stays the caller's). */
+int agent_init(struct agent *a, struct mem_source *mem);
+void agent_fini(struct agent *a);
+
+/* An agent_dispatch_fn (agent_loop.h) over the generated method table; ctx is the agent. */
+int agent_serve_request(void *ctx, const struct agent_request *req, struct wbuf *out,
+			char *errmsg, size_t errcap);
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * agent_handlers.c — the methods of service sevmon.v1.Agent, over a memory source.
+ *
+ * Bounds every handler enforces (constants in agent.h):
+ *   ReadPhys/ReadVirt  len <= AGENT_MAX_READ; all bytes or an error, never zero-filled.
+ *   Gather             <= AGENT_MAX_RANGES ranges (decoder), each <= AGENT_MAX_READ, all
+ *                      of them within the arena budget; a range that fails carries its own
+ *                      status and the others still succeed.
+ *   WalkList           <= AGENT_MAX_WALK_NODES nodes, <= AGENT_MAX_WALK_FIELDS windows of
+ *                      <= AGENT_MAX_WALK_WINDOW bytes; a visited set stops cycles; the
+ *                      arena budget stops the walk with WALK_STOP_BUDGET; the request's
+ *                      deadline is checked while walking.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pb_encode.h>
+
+#include "agent.h"
+#include "agent_dispatch.h"
+#include "err.h"
+#include "sevmon.pb.h"
+#include "sevmon.sevrpc-agent.h"
+
+#ifndef SEVMON_VERSION
+#define SEVMON_VERSION "0"
+#endif
+
+/* ---- arena: where reply bytes wait for the encoder ---- */
+
+static void *arena_alloc(struct agent *a, size_t n)
+{
+	size_t off = (a->arena_used + 15u) & ~(size_t)15u;
+	if (off > AGENT_ARENA_BYTES || AGENT_ARENA_BYTES - off < n)
+		return NULL;
+	a->arena_used = off + n;
+	return a->arena + off;
+}
+
+static size_t arena_left(const struct agent *a)
+{
+	return AGENT_ARENA_BYTES - a->arena_used;
+}
+
+struct bytes_ref {
+	const uint8_t *p;
+	size_t n;
+};
+
+static bool encode_bytes_ref(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
+{
+	const struct bytes_ref *b = *arg;
+	return pb_encode_tag_for_field(s, f) && pb_encode_string(s, b->p, b->n);
+}
+
+static void call_error(struct agent_call *call, const char *fmt, uint64_t a, uint64_t b)
+{
+	if (call->errmsg && call->errcap)
+		snprintf(call->errmsg, call->errcap, fmt, a, b);
+}
+
+static int read_space(struct agent *a, int virt, uint64_t addr, void *buf, size_t len)
+{
+	return virt ? mem_read_virt(a->mem, addr, buf, len) : mem_read_phys(a->mem, addr, buf, len);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int deadline_passed(const struct agent_call *call)
+{
+	const struct agent_request *r = call->req;
+	if (!r || r->deadline_ms == 0)
+		return 0;
+	return now_ns() - r->received_ns > (uint64_t)r->deadline_ms * 1000000u;
+}
+
+/* ---- GetInfo ---- */
+
+int agent_handle_get_info(struct agent_call *call, const sevmon_v1_GetInfoRequest *req,
+			  sevmon_v1_GetInfoResponse *resp)
+{
+	struct agent *a = call->agent;
+	const struct mem_region *regions;
+	size_t n = 0;
+
+	(void)req;
+	snprintf(resp->agent_version, sizeof resp->agent_version, "sevmon-agent %s", SEVMON_VERSION);
+	resp->protocol_version = AGENT_PROTOCOL_VERSION;
+	snprintf(resp->memory_source, sizeof resp->memory_source, "%s", mem_kind(a->mem));
+	if (mem_regions(a->mem, &regions, &n) == 0) {
+		size_t cap = sizeof resp->phys_regions / sizeof resp->phys_regions[0];
+		if (n > cap)
+			n = cap; /* GetInfo is informative; reads are checked against the source */
+		for (size_t i = 0; i < n; i++) {
+			resp->phys_regions[i].start = regions[i].start;
+			resp->phys_regions[i].size = regions[i].size;
+		}
+		resp->phys_regions_count = (pb_size_t)n;
+	}
+	resp->virt_supported = strcmp(mem_kind(a->mem), "kcore") == 0;
+	resp->max_read = AGENT_MAX_READ;
+	resp->max_ranges = AGENT_MAX_RANGES;
+	resp->max_gather_bytes = AGENT_ARENA_BYTES;
+	resp->max_walk_nodes = AGENT_MAX_WALK_NODES;
+	size_t mcap = sizeof resp->methods / sizeof resp->methods[0];
+	for (size_t i = 0; i < sevmon_agent_methods_count && i < mcap; i++)
+		resp->methods[resp->methods_count++] = sevmon_agent_methods[i].id;
+	resp->vmcoreinfo_phys = a->vmcoreinfo_phys;
+	resp->vmcoreinfo_size = a->vmcoreinfo_size;
+	return 0;
+}
+
+/* ---- ReadPhys / ReadVirt ---- */
+
+static int handle_read(struct agent_call *call, int virt, uint64_t addr, uint32_t len,
+		       sevmon_v1_ReadResponse *resp)
+{
+	struct agent *a = call->agent;
+	if (len > AGENT_MAX_READ) {
+		call_error(call, "read of %" PRIu64 " bytes exceeds the limit of %" PRIu64, len,
+			   AGENT_MAX_READ);
+		return SEVMON_ETOOBIG;
+	}
+	struct bytes_ref *ref = arena_alloc(a, sizeof *ref);
+	uint8_t *buf = arena_alloc(a, len);
+	if (!ref || !buf)
+		return SEVMON_ETOOBIG;
+	int rc = read_space(a, virt, addr, buf, len);
+	if (rc < 0) {
+		call_error(call, "cannot read 0x%" PRIx64 "+%" PRIu64, addr, len);
+		return rc;
+	}
+	ref->p = buf;
+	ref->n = len;
+	resp->data.funcs.encode = encode_bytes_ref;
+	resp->data.arg = ref;
+	return 0;
+}
+
+int agent_handle_read_phys(struct agent_call *call, const sevmon_v1_ReadPhysRequest *req,
+			   sevmon_v1_ReadResponse *resp)
+{
+	return handle_read(call, 0, req->addr, req->len, resp);
+}
+
+int agent_handle_read_virt(struct agent_call *call, const sevmon_v1_ReadVirtRequest *req,
+			   sevmon_v1_ReadResponse *resp)
+{
+	return handle_read(call, 1, req->addr, req->len, resp);
+}
+
+/* ---- Gather ---- */
+
+struct gather_item {
+	uint64_t addr;
+	const uint8_t *data;
+	uint32_t len;
+	int32_t status;
+};
+
+struct gather_list {
+	struct gather_item *items;
+	size_t n;
+};
+
+static bool encode_gather_results(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
+{
+	const struct gather_list *gl = *arg;
+	for (size_t i = 0; i < gl->n; i++) {
+		const struct gather_item *it = &gl->items[i];
+		sevmon_v1_RangeResult rr = sevmon_v1_RangeResult_init_zero;
+		struct bytes_ref ref = { it->data, it->len };
+		rr.status = it->status;
+		if (it->status == 0) {
+			rr.data.funcs.encode = encode_bytes_ref;
+			rr.data.arg = &ref;
+		} else {
+			snprintf(rr.error, sizeof rr.error, "0x%" PRIx64 "+%" PRIu32 ": %s", it->addr,
+				 it->len, sevmon_strerror(it->status));
+		}
+		if (!pb_encode_tag_for_field(s, f) ||
+		    !pb_encode_submessage(s, sevmon_v1_RangeResult_fields, &rr))
+			return false;
+	}
+	return true;
+}
+
+int agent_handle_gather(struct agent_call *call, const sevmon_v1_GatherRequest *req,
+			sevmon_v1_GatherResponse *resp)
+{
+	struct agent *a = call->agent;
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < req->ranges_count; i++)
+		if (req->ranges[i].len <= AGENT_MAX_READ)
+			total += (uint64_t)req->ranges[i].len + AGENT_REPLY_OVERHEAD;
+	if (total > AGENT_ARENA_BYTES) {
+		call_error(call, "gather asks for %" PRIu64 " bytes; the limit is %" PRIu64
+				 " per request: split it", total, AGENT_ARENA_BYTES);
+		return SEVMON_ETOOBIG;
+	}
+	struct gather_list *gl = arena_alloc(a, sizeof *gl);
+	struct gather_item *items = arena_alloc(a, (req->ranges_count + 1) * sizeof *items);
+	if (!gl || !items)
+		return SEVMON_ETOOBIG;
+	for (size_t i = 0; i < req->ranges_count; i++) {
+		const sevmon_v1_Range *r = &req->ranges[i];
+		struct gather_item *it = &items[i];
+		it->addr = r->addr;
+		it->len = r->len;
+		it->data = NULL;
+		if (r->len > AGENT_MAX_READ) {
+			it->status = SEVMON_ETOOBIG;
+			continue;
+		}
+		uint8_t *buf = arena_alloc(a, r->len);
+		if (!buf) {
+			it->status = SEVMON_ETOOBIG;
+			continue;
+		}
+		int rc = read_space(a, r->space == sevmon_v1_AddrSpace_ADDR_SPACE_VIRT, r->addr, buf,
+				    r->len);
+		it->status = rc < 0 ? rc : 0;
+		it->data = rc < 0 ? NULL : buf;
+	}
+	gl->items = items;
+	gl->n = req->ranges_count;
+	resp->results.funcs.encode = encode_gather_results;
+	resp->results.arg = gl;
+	return 0;
+}
+
+/* ---- WalkList ---- */
+
+struct walk_node {
+	uint64_t addr;
+	const uint8_t *fields;
+	uint32_t len;
+};
+
+struct walk_list {
+	struct walk_node *nodes;
+	size_t n;
+};
+
+static bool encode_walk_nodes(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
+{
+	const struct walk_list *wl = *arg;
+	for (size_t i = 0; i < wl->n; i++) {
+		sevmon_v1_WalkNode wn = sevmon_v1_WalkNode_init_zero;
+		struct bytes_ref ref = { wl->nodes[i].fields, wl->nodes[i].len };
+		wn.addr = wl->nodes[i].addr;
+		wn.fields.funcs.encode = encode_bytes_ref;
+		wn.fields.arg = &ref;
+		if (!pb_encode_tag_for_field(s, f) ||
+		    !pb_encode_submessage(s, sevmon_v1_WalkNode_fields, &wn))
+			return false;
+	}
+	return true;
+}
+
+#define WALK_SET_SLOTS (2u * AGENT_MAX_WALK_NODES)
+
+/* Returns 1 if v was already in the set, 0 after inserting it. The set never fills:
+ * it has twice as many slots as a walk may insert. 0 is never inserted (NULL stops). */
+static int walk_seen_insert(uint64_t *set, uint64_t v)
+{
+	uint64_t h = v * 0x9e3779b97f4a7c15ull;
+	for (uint32_t i = (uint32_t)(h >> 40) % WALK_SET_SLOTS;; i = (i + 1) % WALK_SET_SLOTS) {
+		if (set[i] == v)
+			return 1;
+		if (set[i] == 0) {
+			set[i] = v;
+			return 0;
+		}
+	}
+}
+
+static void walk_stop(sevmon_v1_WalkListResponse *resp, sevmon_v1_WalkStop why, int status,
+		      uint64_t addr)
+{
+	resp->stop = why;
+	resp->status = status;
+	if (status)
+		snprintf(resp->error, sizeof resp->error, "at 0x%" PRIx64 ": %s", addr,
+			 sevmon_strerror(status));
+}
+
+int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequest *req,
+			   sevmon_v1_WalkListResponse *resp)
+{
+	struct agent *a = call->agent;
+	int virt = req->space == sevmon_v1_AddrSpace_ADDR_SPACE_VIRT;
+	uint32_t node_bytes = 0;
+
+	for (size_t i = 0; i < req->fields_count; i++) {
+		if (req->fields[i].len > AGENT_MAX_WALK_WINDOW) {
+			call_error(call, "field window of %" PRIu64 " bytes exceeds %" PRIu64,
+				   req->fields[i].len, AGENT_MAX_WALK_WINDOW);
+			return SEVMON_ETOOBIG;
+		}
+		node_bytes += req->fields[i].len;
+	}
+	if (req->next_offset > UINT32_MAX - 8u)
+		return SEVMON_EINVAL;
+	uint32_t max_nodes = req->max_nodes;
+	if (max_nodes == 0 || max_nodes > AGENT_MAX_WALK_NODES)
+		max_nodes = AGENT_MAX_WALK_NODES;
+
+	struct walk_list *wl = arena_alloc(a, sizeof *wl);
+	struct walk_node *nodes = arena_alloc(a, (size_t)max_nodes * sizeof *nodes);
+	if (!wl || !nodes)
+		return SEVMON_ETOOBIG;
+	wl->nodes = nodes;
+	wl->n = 0;
+	memset(a->walk_seen, 0, WALK_SET_SLOTS * sizeof *a->walk_seen);
+	resp->nodes.funcs.encode = encode_walk_nodes;
+	resp->nodes.arg = wl;
+
+	uint64_t link = 0;
+	int rc = read_space(a, virt, req->head + req->next_offset, &link, sizeof link);
+	if (rc < 0) {
+		call_error(call, "cannot read the list head at 0x%" PRIx64 "%s", req->head, 0);
+		return rc;
+	}
+	for (;;) {
+		if (link == req->head) {
+			walk_stop(resp, sevmon_v1_WalkStop_WALK_STOP_HEAD, 0, link);
+			break;
+		}
+		if (link == 0) {
+			walk_stop(resp, sevmon_v1_WalkStop_WALK_STOP_NULL, 0, link);
+			break;
+		}
+		if (wl->n >= max_nodes) {
+			walk_stop(resp, sevmon_v1_WalkStop_WALK_STOP_MAX_NODES, 0, link);
+			break;
+		}
+		if (walk_seen_insert(a->walk_seen, link)) {
+			walk_stop(resp, sevmon_v1_WalkStop_WALK_STOP_CYCLE, 0, link);
+			break;
+		}
+		if ((wl->n & 255u) == 255u && deadline_passed(call))
+			return SEVMON_ETIMEDOUT;
+		if (arena_left(a) < (size_t)node_bytes + AGENT_REPLY_OVERHEAD + 16u) {
+			walk_stop(resp, sevmon_v1_WalkStop_WALK_STOP_BUDGET, 0, link);
+			break;
+		}
+		uint64_t base = link - req->link_offset;
+		uint8_t *fields = arena_alloc(a, node_bytes);
+		uint32_t off = 0;
+		for (size_t i = 0; i < req->fields_count && rc == 0; i++) {
+			rc = read_space(a, virt, base + req->fields[i].offset, fields + off,
+					req->fields[i].len);
+			off += req->fields[i].len;
+		}
+		uint64_t next = 0;
+		if (rc == 0)
+			rc = read_space(a, virt, link + req->next_offset, &next, sizeof next);
+		if (rc < 0) {
+			walk_stop(resp, sevmon_v1_WalkStop_WALK_STOP_FAULT, rc, base);
+			break;
+		}
+		nodes[wl->n].addr = base;
+		nodes[wl->n].fields = fields;
+		nodes[wl->n].len = node_bytes;
+		wl->n++;
+		link = next;
+	}
+	return 0;
+}
+
+/* ---- the agent ---- */
+
+int agent_init(struct agent *a, struct mem_source *mem)
+{
+	memset(a, 0, sizeof *a);
+	a->mem = mem;
+	a->arena = malloc(AGENT_ARENA_BYTES);
+	a->walk_seen = calloc(WALK_SET_SLOTS, sizeof *a->walk_seen);
+	if (!a->arena || !a->walk_seen) {
+		agent_fini(a);
+		return SEVMON_ENOMEM;
+	}
+	if (mem_vmcoreinfo(mem, &a->vmcoreinfo_phys, &a->vmcoreinfo_size) < 0) {
+		a->vmcoreinfo_phys = 0;
+		a->vmcoreinfo_size = 0;
+	}
+	return 0;
+}
+
+void agent_fini(struct agent *a)
+{
+	free(a->arena);
+	free(a->walk_seen);
+	a->arena = NULL;
+	a->walk_seen = NULL;
+}
+
+int agent_serve_request(void *ctx, const struct agent_request *req, struct wbuf *out,
+			char *errmsg, size_t errcap)
+{
+	struct agent *a = ctx;
+	const struct sevrpc_agent_method *m = sevmon_agent_method_find(req->method);
+	if (!m)
+		return SEVMON_EUNMETHOD;
+	struct agent_call call = { .agent = a, .req = req, .errmsg = errmsg, .errcap = errcap };
+	a->arena_used = 0;
+	return agent_dispatch(m, &call, req->payload, req->len, out);
+}

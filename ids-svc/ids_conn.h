@@ -1,0 +1,40 @@
+/*
+ * ids_conn.h — one IDS connection to one agent, for command-line tools.
+ *
+ * Owns a private libuv loop, the transport fd and the RPC client on it. Calls made on
+ * c->rpc (the generated sevmon_agent_* stubs) complete while ids_conn_wait runs the
+ * loop. Not for sevmond, which keeps many connections on one shared loop.
+ */
+#ifndef SEVMON_IDS_CONN_H
+#define SEVMON_IDS_CONN_H
+
+#include <uv.h>
+
+#include "rpc_client.h"
+
+/* How long a CLI waits to connect when the user gives no --timeout. */
+#define IDS_CONNECT_TIMEOUT_MS 10000
+
+struct ids_conn {
+	uv_loop_t loop;
+	struct rpc_client *rpc;
+	int lost;       /* connection failure status once the peer went away, else 0 */
+	char uri[512];
+};
+
+/*
+ * Connect to uri ("unix://", "tcp://", "vsock://", "vsock-hybrid://", or "fd://N" for an
+ * already-connected socket inherited from the parent) within timeout_ms. Host names in tcp
+ * URIs are resolved here. Returns 0 or a negative SEVMON_E*; on failure nothing is left
+ * open.
+ */
+int ids_conn_open(struct ids_conn *c, const char *uri, int timeout_ms);
+
+/* Run the loop until *done becomes non-zero or the connection is lost (then returns
+ * c->lost, after the pending callbacks ran). Returns 0 when *done was set. */
+int ids_conn_wait(struct ids_conn *c, const int *done);
+
+/* Close the client and the loop; every pending callback has run when this returns. */
+void ids_conn_close(struct ids_conn *c);
+
+#endif
