@@ -329,7 +329,8 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 	uint64_t link = 0;
 	int rc = read_space(a, virt, req->head + req->next_offset, &link, sizeof link);
 	if (rc < 0) {
-		call_error(call, "cannot read the list head at 0x%" PRIx64 "%s", req->head, 0);
+		call_error(call, "cannot read the list head at 0x%" PRIx64 " + %" PRIu64, req->head,
+			   req->next_offset);
 		return rc;
 	}
 	for (;;) {
