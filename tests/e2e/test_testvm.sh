@@ -12,7 +12,7 @@ MEM_BYTES=$((512 << 20))
 # Arguments given at `run` time, which the stand-in agent echoes back over the forwarded port.
 RUN_AGENT_ARGS='--listen tcp://0.0.0.0:7000 --memory kcore --tag e2e'
 
-N=16
+N=18
 echo "1..$N"
 if ! command -v qemu-system-x86_64 >/dev/null; then
   for ((i = 1; i <= N; i++)); do echo "ok $i # SKIP qemu-system-x86_64 not installed"; done
@@ -97,6 +97,20 @@ fi
 # shellcheck disable=SC2016  # the $HOME must reach the guest unexpanded
 out=$("$TESTVM" exec "$G" -- printf '%s|' 'a  b' '$HOME' "it's" '' 2>&1)
 check "testvm_exec_passes_argv_verbatim" [ "$out" = 'a  b|$HOME|it'"'"'s||' ]
+
+# QEMU takes one client per chardev: concurrent callers must queue, not fail or mix replies.
+for i in 1 2 3; do
+  "$TESTVM" exec "$G" -- sh -c "sleep 0.3; echo job$i" >"$WORK/job$i" 2>&1 &
+done
+wait
+check "testvm_exec_concurrent_callers_queue" \
+  bash -c 'for i in 1 2 3; do [ "$(cat "$1/job$i")" = "job$i" ] || exit 1; done' _ "$WORK"
+
+"$TESTVM" run "$G" >/dev/null 2>"$WORK/err"
+rc=$?
+check "testvm_run_refuses_a_running_dir" \
+  bash -c '[ "$1" -eq 255 ] && grep -q "already running" "$2" && "$3" status "$4" >/dev/null' \
+  _ "$rc" "$WORK/err" "$TESTVM" "$G"
 
 reply=
 if [ -n "$PORT" ]; then
