@@ -35,6 +35,12 @@
 /* Encoding overhead charged per Gather result / WalkList node against the arena budget. */
 #define AGENT_REPLY_OVERHEAD 48u
 
+/* Scan: hits returned at most (sevmon.options), bytes searched per request (a whole guest's
+ * RAM in one request; the deadline is checked per chunk), and the chunk read at a time. */
+#define AGENT_MAX_SCAN_HITS 4096u
+#define AGENT_MAX_SCAN_BYTES (64ull << 30)
+#define AGENT_SCAN_CHUNK (1u << 20)
+
 #define AGENT_PROTOCOL_VERSION 1u
 
 struct agent {

@@ -380,6 +380,72 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 	return 0;
 }
 
+/* ---- Scan ---- */
+
+int agent_handle_scan(struct agent_call *call, const sevmon_v1_ScanRequest *req,
+		      sevmon_v1_ScanResponse *resp)
+{
+	struct agent *a = call->agent;
+	size_t plen = req->pattern.size;
+	uint64_t align = req->align ? req->align : 1, total = 0;
+	uint32_t max_hits = req->max_hits;
+
+	if (plen == 0)
+		return SEVMON_EINVAL;
+	if (max_hits == 0 || max_hits > AGENT_MAX_SCAN_HITS)
+		max_hits = AGENT_MAX_SCAN_HITS;
+	for (size_t i = 0; i < req->ranges_count; i++) {
+		if (req->ranges[i].space != sevmon_v1_AddrSpace_ADDR_SPACE_PHYS)
+			return SEVMON_ENOTSUP;
+		total += req->ranges[i].len;
+	}
+	if (total > AGENT_MAX_SCAN_BYTES) {
+		call_error(call, "scan of %" PRIu64 " bytes exceeds %" PRIu64, total, AGENT_MAX_SCAN_BYTES);
+		return SEVMON_ETOOBIG;
+	}
+	/* The chunk buffer keeps the last plen-1 bytes of the previous chunk in front, so a
+	 * pattern that straddles two chunks is still found. */
+	uint8_t *buf = arena_alloc(a, AGENT_SCAN_CHUNK + plen);
+	if (!buf)
+		return SEVMON_ETOOBIG;
+	for (size_t i = 0; i < req->ranges_count && !resp->truncated; i++) {
+		uint64_t start = req->ranges[i].addr, end = start + req->ranges[i].len;
+		size_t carry = 0;
+		if (end < start)
+			return SEVMON_EINVAL;
+		for (uint64_t at = start; at < end && !resp->truncated; at += AGENT_SCAN_CHUNK) {
+			size_t n = end - at < AGENT_SCAN_CHUNK ? (size_t)(end - at) : AGENT_SCAN_CHUNK;
+			if (deadline_passed(call))
+				return SEVMON_ETIMEDOUT;
+			if (mem_read_phys(a->mem, at, buf + carry, n) < 0) {
+				resp->unreadable_bytes += n;
+				carry = 0;
+				continue;
+			}
+			resp->scanned_bytes += n;
+			size_t have = carry + n;
+			uint64_t base = at - carry;
+			for (size_t off = 0; off + plen <= have;) {
+				const uint8_t *hit = memmem(buf + off, have - off, req->pattern.bytes, plen);
+				if (!hit)
+					break;
+				uint64_t addr = base + (uint64_t)(hit - buf);
+				if (addr % align == 0) {
+					if (resp->hits_count == max_hits) {
+						resp->truncated = true;
+						break;
+					}
+					resp->hits[resp->hits_count++] = addr;
+				}
+				off = (size_t)(hit - buf) + 1;
+			}
+			carry = plen - 1 < have ? plen - 1 : have;
+			memmove(buf, buf + have - carry, carry);
+		}
+	}
+	return 0;
+}
+
 /* ---- the agent ---- */
 
 int agent_init(struct agent *a, struct mem_source *mem)

@@ -218,7 +218,9 @@ TEST(sevrpc_client_method_names)
 	ASSERT_STREQ(sevmon_agent_method_name(SEVMON_AGENT_METHOD_READ_PHYS), "ReadPhys");
 	ASSERT_STREQ(sevmon_agent_method_name(5), "WalkList");
 	ASSERT(sevmon_agent_method_name(0) == NULL);
-	ASSERT(sevmon_agent_method_name(6) == NULL);
+	ASSERT_STREQ(sevmon_agent_method_name(6), "Scan");
+	ASSERT(sevmon_agent_method_name(7) == NULL);
+	ASSERT(sevmon_agent_method_name(999) == NULL);
 }
 
 TEST_MAIN()
