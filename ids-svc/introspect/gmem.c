@@ -87,13 +87,17 @@ int gmem_walk_generic(struct gmem *g, const struct gmem_walk_req *req, struct gm
 		return SEVMON_ENOMEM;
 	s.mask = cap - 1;
 
-	int rc = gmem_read(g, req->head + req->next_off, req->space, nextb, 8);
-	uint64_t link = load_le64(nextb);
+	r[0] = (struct gmem_range){ .addr = req->head + req->next_off, .len = 8,
+		.space = req->space, .out = nextb };
+	int rc = gmem_gather(g, r, 1);
 	out->n = 0;
-	out->status = rc;
 	out->stop = GMEM_STOP_FAULT;
 	if (rc < 0)
-		goto done;
+		goto done; /* the round trip itself failed */
+	out->status = r[0].status;
+	if (r[0].status < 0)
+		goto done; /* a fault ends the walk; it is not an error of the call */
+	uint64_t link = load_le64(nextb);
 	for (;;) {
 		if (link == req->head) {
 			out->stop = GMEM_STOP_HEAD;
@@ -121,6 +125,8 @@ int gmem_walk_generic(struct gmem *g, const struct gmem_walk_req *req, struct gm
 		r[req->nwin] = (struct gmem_range){ .addr = link + req->next_off, .len = 8,
 			.space = req->space, .out = nextb };
 		rc = gmem_gather(g, r, req->nwin + 1);
+		if (rc < 0)
+			goto done; /* the round trip itself failed */
 		for (size_t i = 0; rc == 0 && i <= req->nwin; i++)
 			rc = r[i].status;
 		if (rc < 0) {
