@@ -84,7 +84,8 @@ int ktypes_offsetof(const struct btf *btf, const char *type_name, const char *pa
 		id = btf__find_by_name_kind(btf, type_name, BTF_KIND_UNION);
 	if (id < 0)
 		return SEVMON_ENOENT;
-	if (strlen(path) > KTYPES_MAX_PATH)
+	size_t plen = strlen(path);
+	if (!plen || plen > KTYPES_MAX_PATH || path[plen - 1] == '.')
 		return SEVMON_EINVAL;
 	uint64_t bits = 0;
 	const char *p = path;
