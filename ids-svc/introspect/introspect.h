@@ -131,6 +131,12 @@ struct ksyms_loc {
 };
 /* From VMCOREINFO SYMBOL(kallsyms_*) entries (present in Debian's 6.1 kernels). */
 int ksyms_loc_vmci(struct ksyms_loc *loc, const struct vmcoreinfo *vi);
+/* Find the tables by their structure in kernel-virtual [start, start+len) (the kernel image
+ * from _stext on): the token table/index pair, then a relative_base/num_syms/names run whose
+ * decoded entry offsets equal the markers after it. One read of the window (holes read as
+ * zeros). ENOENT if nothing verifies. */
+#define KSYMS_SCAN_MAX (64ull << 20) /* a 6.1 image's .rodata ends ~30 MiB after _stext */
+int ksyms_loc_scan(struct ksyms_loc *loc, struct gmem *g, uint64_t start, uint64_t len);
 /* Decode the tables (CONFIG_KALLSYMS_BASE_RELATIVE + ABSOLUTE_PERCPU, x86-64's 6.1 layout).
  * g must serve GMEM_VIRT. A few round trips (the tables are read whole). */
 int ksyms_load(struct ksyms *ks, struct gmem *g, const struct ksyms_loc *loc);

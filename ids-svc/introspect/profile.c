@@ -122,14 +122,19 @@ int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi)
 	k->g = g;
 	if ((rc = from_vmci(&k->p, &k->vi)) < 0)
 		goto fail;
-	/* Kernels without SYMBOL(kallsyms_*) need the structural locator: not built yet. */
-	if ((rc = ksyms_loc_vmci(&loc, &k->vi)) < 0) {
-		rc = rc == SEVMON_ENOENT ? SEVMON_ENOTSUP : rc;
-		goto fail;
+	/* Kernels without SYMBOL(kallsyms_*) in VMCOREINFO: find the tables by structure in the
+	 * image after _stext. */
+	int via = KSYMS_VIA_VMCOREINFO;
+	rc = ksyms_loc_vmci(&loc, &k->vi);
+	if (rc == SEVMON_ENOENT) {
+		if (vmci_symbol(&k->vi, "_stext", &vstext) < 0)
+			vstext = X86_START_KERNEL + k->p.slide;
+		via = KSYMS_VIA_STRUCTURE;
+		rc = ksyms_loc_scan(&loc, g, vstext, KSYMS_SCAN_MAX);
 	}
-	if ((rc = ksyms_load(&k->ks, g, &loc)) < 0)
+	if (rc < 0 || (rc = ksyms_load(&k->ks, g, &loc)) < 0)
 		goto fail;
-	k->p.ksyms_via = k->ks.located_by = KSYMS_VIA_VMCOREINFO;
+	k->p.ksyms_via = k->ks.located_by = via;
 	k->p.nsyms = k->ks.n;
 	if ((rc = ksym_lookup(&k->ks, "init_task", &k->p.sym_init_task)) ||
 	    (rc = ksym_lookup(&k->ks, "linux_banner", &k->p.sym_linux_banner)) ||

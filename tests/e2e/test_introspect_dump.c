@@ -341,4 +341,64 @@ TEST(introspect_banner_costs_one_trip)
 	printf("# profile build: agent %" PRIu64 " trips / %" PRIu64 " bytes\n", t0, b0);
 }
 
+/* VMCOREINFO text with some keys dropped or replaced (the rest kept in order). */
+static void vmci_edit(struct vmcoreinfo *out, const struct vmcoreinfo *in, const char *drop_prefix,
+	const char *key, const char *val)
+{
+	size_t cap = VMCI_MAX_BYTES, n = 0;
+	char *t = malloc(cap);
+	ASSERT(t != NULL);
+	for (size_t i = 0; i < in->n; i++) {
+		if (drop_prefix && !strncmp(in->e[i].key, drop_prefix, strlen(drop_prefix)))
+			continue;
+		const char *v = key && !strcmp(in->e[i].key, key) ? val : in->e[i].val;
+		n += (size_t)snprintf(t + n, cap - n, "%s=%s\n", in->e[i].key, v);
+		ASSERT(n < cap);
+	}
+	ASSERT_EQ(vmci_parse(out, t, n), 0);
+	free(t);
+}
+
+TEST(introspect_ksyms_structural_locator_matches_vmcoreinfo)
+{
+	struct env *e = env_open();
+	struct ksyms_loc want, got;
+	ASSERT_EQ(ksyms_loc_vmci(&want, &e->k.vi), 0);
+	struct vmcoreinfo stripped;
+	vmci_edit(&stripped, &e->k.vi, "SYMBOL(kallsyms_", NULL, NULL);
+	ASSERT_EQ(ksyms_loc_vmci(&got, &stripped), SEVMON_ENOENT);
+	uint64_t t0 = e->agent.trips, b0 = e->agent.bytes;
+	struct kintro k2;
+	ASSERT_EQ(kintro_open(&k2, &e->agent, &stripped), 0);
+	printf("# structural kallsyms: %" PRIu64 " trips, %" PRIu64 " bytes (whole open)\n",
+		e->agent.trips - t0, e->agent.bytes - b0);
+	ASSERT_EQ(k2.p.ksyms_via, KSYMS_VIA_STRUCTURE);
+	ASSERT_UEQ(k2.ks.n, e->k.ks.n);
+	ASSERT_UEQ(k2.p.sym_init_task, e->k.p.sym_init_task);
+	uint64_t stext = 0;
+	ASSERT_EQ(vmci_symbol(&e->k.vi, "_stext", &stext), 0);
+	ASSERT_EQ(ksyms_loc_scan(&got, &e->agent, stext, KSYMS_SCAN_MAX), 0);
+	ASSERT_UEQ(got.names, want.names);
+	ASSERT_UEQ(got.num_syms, want.num_syms);
+	ASSERT_UEQ(got.token_table, want.token_table);
+	ASSERT_UEQ(got.token_index, want.token_index);
+	ASSERT_UEQ(got.offsets, want.offsets);
+	ASSERT_UEQ(got.relative_base, want.relative_base);
+	kintro_close(&k2);
+}
+
+TEST(introspect_open_rejects_wrong_slide)
+{
+	struct env *e = env_open();
+	struct vmcoreinfo bad;
+	char v[32];
+	snprintf(v, sizeof v, "%" PRIx64, (uint64_t)(e->k.p.slide + KASLR_ALIGN));
+	vmci_edit(&bad, &e->k.vi, NULL, "KERNELOFFSET", v);
+	struct kintro k2;
+	ASSERT_EQ(kintro_open(&k2, &e->agent, &bad), SEVMON_EDECODE);
+	/* A release string the kernel's own data does not carry is refused too. */
+	vmci_edit(&bad, &e->k.vi, NULL, "OSRELEASE", "6.1.0-99-amd64");
+	ASSERT_EQ(kintro_open(&k2, &e->agent, &bad), SEVMON_EDECODE);
+}
+
 TEST_MAIN()
