@@ -17,6 +17,7 @@
 struct piece {
 	size_t range; /* index of the caller's range */
 	size_t slot;  /* index in the physical gather, or SIZE_MAX if it faulted */
+	int walk;     /* translated through the page tables (else pa is already known) */
 	uint64_t va;
 	uint64_t pa;
 	uint32_t len;
@@ -60,7 +61,7 @@ static int xlate_gather(void *ctx, struct gmem_range *r, size_t n)
 			while (left) {
 				uint64_t in = XLATE_PAGE - (a & (XLATE_PAGE - 1));
 				uint32_t l = (uint32_t)(in < left ? in : left);
-				p[k] = (struct piece){ .range = i, .va = a, .len = l, .out = o };
+				p[k] = (struct piece){ .range = i, .va = a, .len = l, .out = o, .walk = 1 };
 				va[nwalk++] = a;
 				k++;
 				a += l;
@@ -73,7 +74,7 @@ static int xlate_gather(void *ctx, struct gmem_range *r, size_t n)
 		goto out;
 	size_t w = 0, nr = 0;
 	for (size_t j = 0; j < k; j++) {
-		if (p[j].va) {
+		if (p[j].walk) {
 			size_t t = w++;
 			if (st[t] < 0) {
 				r[p[j].range].status = st[t];
