@@ -52,6 +52,7 @@ int kcheck_ps(struct kintro *k, struct kproc *out, size_t max, int *partial)
 		{ p->task_real_parent.off, 8 },
 		{ p->task_cred.off, 8 },
 		{ p->task_mm.off, 8 },
+		{ p->task_exit_state.off, 4 },
 	};
 	const struct gmem_walk_req req = {
 		.head = p->sym_init_task + p->task_tasks.off,
@@ -83,10 +84,11 @@ int kcheck_ps(struct kintro *k, struct kproc *out, size_t max, int *partial)
 			.task = wo.nodes[i],
 			.pid = (int32_t)load_le32(d),
 			.tgid = (int32_t)load_le32(d + 4),
-			.kthread = load_le64(d + 8 + KPROC_COMM_LEN + 16) == 0,
+			.exiting = load_le32(d + 8 + KPROC_COMM_LEN + 24) != 0,
 			.ppid = -1,
 			.uid = UINT32_MAX,
 		};
+		out[i].kthread = load_le64(d + 8 + KPROC_COMM_LEN + 16) == 0 && !out[i].exiting;
 		copy_name(out[i].comm, d + 8, KPROC_COMM_LEN);
 		r[2 * i] = (struct gmem_range){ .addr = load_le64(d + 8 + KPROC_COMM_LEN) + p->task_tgid.off,
 			.len = 4, .space = GMEM_VIRT, .out = ids + 8 * i };

@@ -178,6 +178,7 @@ const char *ktypes_enum_name(const struct btf *btf, const char *type_name, int64
 	X(task_real_parent, "task_struct", "real_parent")                                 \
 	X(task_cred, "task_struct", "cred")                                               \
 	X(task_mm, "task_struct", "mm")                                                   \
+	X(task_exit_state, "task_struct", "exit_state")                                   \
 	X(cred_uid, "cred", "uid")                                                        \
 	X(module_list, "module", "list")                                                  \
 	X(module_name, "module", "name")                                                  \
@@ -248,7 +249,10 @@ struct kproc {
 	uint64_t task;
 	int32_t pid, tgid, ppid;
 	uint32_t uid;
-	int kthread; /* mm == NULL (PF_KTHREAD is a #define, absent from BTF) */
+	/* Kernel thread: mm == NULL and not exiting (PF_KTHREAD is a #define, absent from BTF;
+	 * an exited task, e.g. a zombie, has dropped its mm too, so exit_state tells them apart). */
+	int kthread;
+	int exiting; /* exit_state != 0 (EXIT_ZOMBIE / EXIT_DEAD) */
 	char comm[KPROC_COMM_LEN + 1];
 };
 struct kmod {

@@ -63,7 +63,7 @@ static int offsets(struct kprofile *p, const struct btf *btf)
 	/* The checks copy these into fixed buffers and read them as fixed widths. */
 	if (p->task_comm.size != KPROC_COMM_LEN || p->module_name.size > KMOD_NAME_LEN ||
 	    p->task_pid.size != 4 || p->task_tgid.size != 4 || p->cred_uid.size != 4 ||
-	    p->task_real_parent.size != 8 || p->task_cred.size != 8 || p->task_mm.size != 8 ||
+	    p->task_real_parent.size != 8 || p->task_exit_state.size != 4 || p->task_cred.size != 8 || p->task_mm.size != 8 ||
 	    p->module_state.size != 4 || p->uts_release.size < 2 ||
 	    p->uts_release.size > KPROFILE_MAX_RELEASE)
 		return SEVMON_EDECODE;

@@ -288,6 +288,8 @@ TEST(introspect_ps_matches_guest)
 			ASSERT_EQ(p[j].ppid, t[i].ppid);
 			ASSERT_UEQ(p[j].uid, t[i].uid);
 			ASSERT(strncmp(t[i].name, p[j].comm, strlen(p[j].comm)) == 0);
+			if (p[j].kthread != (p[j].ppid == 2 || p[j].pid == 2))
+				fprintf(stderr, "kthread? pid %d %s ppid %d\n", p[j].pid, p[j].comm, p[j].ppid);
 			ASSERT_EQ(p[j].kthread, p[j].ppid == 2 || p[j].pid == 2);
 		}
 		if (!found)
