@@ -153,6 +153,12 @@ const char *ksym_name(const struct ksyms *ks, size_t i);
 struct btf;
 /* Read __start_BTF..__stop_BTF from the guest and parse it with libbpf. */
 int ktypes_load(struct btf **out, struct gmem *g, const struct ksyms *ks);
+/* Without a guest: the .BTF section of the vmlinux inside a package's vmlinuz (XZ payload,
+ * as Debian 6.1 ships it). Bounded: the file by KTYPES_MAX_VMLINUZ, the decompressed image
+ * by KTYPES_MAX_VMLINUX. ENOENT if no payload with .BTF is found. */
+#define KTYPES_MAX_VMLINUZ (64u << 20)  /* Debian's 6.1 vmlinuz is ~8 MiB */
+#define KTYPES_MAX_VMLINUX (512u << 20) /* its vmlinux ~60 MiB; debug builds are bigger */
+int ktypes_load_vmlinuz(struct btf **out, const char *path);
 /* Offset in bytes of a member path ("tasks", "se.vruntime", "uid.val") in struct/union
  * type_name, descending through anonymous members and typedefs. size gets the member's size
  * (may be NULL). ENOENT if absent, ENOTSUP for a bitfield. */

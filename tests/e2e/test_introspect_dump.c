@@ -14,6 +14,8 @@
 #include "harness.h"
 #include "introspect.h"
 
+#include <bpf/btf.h>
+
 /* Test-only bounds on the ground-truth files. */
 #define TRUTH_MAX_PROCS 1024
 #define TRUTH_MAX_MODS 256
@@ -341,6 +343,29 @@ TEST(introspect_banner_costs_one_trip)
 	ASSERT_STREQ(b, e->k.p.banner);
 	printf("# banner: 1 trip, %" PRIu64 " bytes: %s\n", e->agent.bytes - b0, b);
 	printf("# profile build: agent %" PRIu64 " trips / %" PRIu64 " bytes\n", t0, b0);
+}
+
+TEST(introspect_btf_from_vmlinuz_matches_guest_btf)
+{
+	struct env *e = env_open();
+	char path[4096];
+	snprintf(path, sizeof path, "%s/vm/vmlinuz", dir()); /* the booted kernel's image */
+	struct btf *b = NULL;
+	int rc = ktypes_load_vmlinuz(&b, path);
+	if (rc)
+		fprintf(stderr, "ktypes_load_vmlinuz: %s\n", sevmon_errname(rc));
+	ASSERT_EQ(rc, 0);
+#define SAME(name, type, mpath)                                                            \
+	do {                                                                               \
+		uint32_t o = 0, sz = 0;                                                    \
+		ASSERT_EQ(ktypes_offsetof(b, type, mpath, &o, &sz), 0);                    \
+		ASSERT_UEQ(o, e->k.p.name.off);                                            \
+		ASSERT_UEQ(sz, e->k.p.name.size);                                          \
+	} while (0);
+	KPROFILE_OFFSETS(SAME)
+#undef SAME
+	btf__free(b);
+	ASSERT_EQ(ktypes_load_vmlinuz(&b, "/nonexistent/vmlinuz"), SEVMON_ENOENT);
 }
 
 /* VMCOREINFO text with some keys dropped or replaced (the rest kept in order). */

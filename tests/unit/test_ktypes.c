@@ -127,4 +127,21 @@ TEST(ktypes_enum_lookup)
 	btf__free(b);
 }
 
+TEST(ktypes_load_vmlinuz_rejects_junk)
+{
+	char path[] = "/tmp/sevmon-vmlinuz-XXXXXX";
+	int fd = mkstemp(path);
+	ASSERT(fd >= 0);
+	/* XZ magics followed by garbage, one cut short at the end of the file. */
+	static const uint8_t junk[] = { 'M', 'Z', 0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3, 4, 5, 6, 7,
+		0xfd, '7', 'z', 'X', 'Z', 0 };
+	ASSERT_EQ(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+	close(fd);
+	struct btf *b = (struct btf *)1;
+	ASSERT_EQ(ktypes_load_vmlinuz(&b, path), SEVMON_ENOENT);
+	ASSERT(b == NULL);
+	unlink(path);
+	ASSERT_EQ(ktypes_load_vmlinuz(&b, path), SEVMON_ENOENT);
+}
+
 TEST_MAIN()
