@@ -100,6 +100,12 @@ struct xlate {
 	int64_t phys_base;
 };
 void xlate_gmem(struct gmem *out, struct xlate *x);
+/* Set up pw and x for a physical-only gmem from VMCOREINFO: init_top_pgt (a kernel-image
+ * symbol, so its physical address is va - __START_KERNEL_map + phys_base), levels from
+ * pgtable_l5_enabled, the C-bit from sme_mask. Then xlate_gmem(out, x). EDECODE if the note
+ * lacks SYMBOL(init_top_pgt) or NUMBER(phys_base). pw must later be pw_reset(). */
+int xlate_from_vmci(struct xlate *x, struct pagewalk *pw, struct gmem *phys,
+	const struct vmcoreinfo *vi);
 
 /* ---- kallsyms ------------------------------------------------------------------------- */
 

@@ -110,3 +110,22 @@ void xlate_gmem(struct gmem *out, struct xlate *x)
 		/* Ranges are split into pages inside: keep the outer batches moderate. */
 		.max_ranges = 1024 };
 }
+
+int xlate_from_vmci(struct xlate *x, struct pagewalk *pw, struct gmem *phys,
+	const struct vmcoreinfo *vi)
+{
+	uint64_t top;
+	int64_t pb, l5 = 0, sme = 0;
+	if (vmci_symbol(vi, "init_top_pgt", &top) < 0 || vmci_number(vi, "NUMBER", "phys_base", &pb) < 0 ||
+	    top < X86_START_KERNEL_MAP || top - X86_START_KERNEL_MAP >= X86_KERNEL_IMAGE_SIZE)
+		return SEVMON_EDECODE;
+	(void)vmci_number(vi, "NUMBER", "pgtable_l5_enabled", &l5);
+	(void)vmci_number(vi, "NUMBER", "sme_mask", &sme);
+	memset(pw, 0, sizeof *pw);
+	pw->phys = phys;
+	pw->top_pa = top - X86_START_KERNEL_MAP + (uint64_t)pb;
+	pw->levels = l5 ? 5 : 4;
+	pw->sme_mask = (uint64_t)sme;
+	*x = (struct xlate){ .pw = pw, .phys_base = pb };
+	return 0;
+}

@@ -86,15 +86,10 @@ static struct env *env_open(void)
 	ASSERT_EQ(elfcore_open(&e->ec, path, &e->phys), 0);
 	env_vmci_location(e);
 	ASSERT_EQ(vmci_read(&vi, &e->phys, e->vmci_pa, e->vmci_size), 0);
-	int64_t pb = 0, l5 = 0;
-	uint64_t top = 0;
-	ASSERT_EQ(vmci_number(&vi, "NUMBER", "phys_base", &pb), 0);
-	ASSERT_EQ(vmci_symbol(&vi, "init_top_pgt", &top), 0);
+	ASSERT_EQ(xlate_from_vmci(&e->x, &e->pw, &e->phys, &vi), 0);
+	int64_t l5 = 0;
 	ASSERT_EQ(vmci_number(&vi, "NUMBER", "pgtable_l5_enabled", &l5), 0);
-	e->pw.phys = &e->phys;
-	e->pw.top_pa = top - X86_START_KERNEL_MAP + (uint64_t)pb;
-	e->pw.levels = l5 ? 5 : 4;
-	e->x = (struct xlate){ .pw = &e->pw, .phys_base = pb };
+	ASSERT_EQ(e->pw.levels, l5 ? 5 : 4);
 	xlate_gmem(&e->virt, &e->x);
 	e->agent = (struct gmem){ .ops = &agent_ops, .ctx = e, .virt = 1 };
 	int rc = kintro_open(&e->k, &e->agent, &vi);
