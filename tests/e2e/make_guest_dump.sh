@@ -17,8 +17,9 @@ GUEST=$OUT/vm
 [ -x "$TESTVM" ] || { echo "make_guest_dump: $TESTVM not found (set TESTVM=)" >&2; exit 1; }
 mkdir -p "$OUT"
 "$TESTVM" build --kernel-package "$PKG" --out "$GUEST" >&2
-# TCG on purpose: its `max` CPU has LA57, so the kernel runs 5-level page tables.
-"$TESTVM" run "$GUEST" --mem 256M --accel tcg >&2
+# TCG on purpose: its `max` CPU has LA57, so the kernel runs 5-level page tables
+# (INTROSPECT_CPU='max,la57=off' gives a 4-level guest).
+"$TESTVM" run "$GUEST" --mem 256M --accel tcg --cpu "${INTROSPECT_CPU:-max}" >&2
 trap '"$TESTVM" stop "$GUEST" >&2 || true' EXIT
 x() { "$TESTVM" exec "$GUEST" -- "$@"; }
 x cat /proc/kallsyms > "$OUT/kallsyms.txt"
