@@ -1,0 +1,106 @@
+/*
+ * gmem.h — guest memory as the introspection code sees it.
+ *
+ * The introspection library never reads guest memory directly: it asks a struct gmem, which
+ * may be a live agent (each call = one RPC round trip), a memory image, or a test buffer.
+ * The calls are batched on purpose: one gmem_gather() is one Gather request, one gmem_walk()
+ * one WalkList request. The shapes mirror idl/sevmon.proto (Range, RangeResult, WalkList).
+ *
+ * Contract of a backend's gather(): fill r[i].out with r[i].len bytes and set r[i].status
+ * to 0, or set r[i].status to a negative SEVMON_E* for that range alone (its out bytes are
+ * then unspecified). Return 0 if the call itself went through (even when ranges failed), or a
+ * negative SEVMON_E* when the whole round trip failed (then every status is meaningless).
+ * A backend with walk == NULL gets the generic walk built on gather (several round trips).
+ */
+#ifndef SEVMON_GMEM_H
+#define SEVMON_GMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum gmem_space { GMEM_PHYS = 0, GMEM_VIRT = 1 }; /* = sevmon.v1.AddrSpace */
+
+struct gmem_range {
+	uint64_t addr;
+	uint32_t len;
+	uint8_t space; /* enum gmem_space */
+	void *out;     /* caller-owned, len bytes */
+	int status;    /* per-range result, set by the backend */
+};
+
+/* A field window of a list node: offset from the node base (= link address - link_off). */
+struct gmem_window {
+	uint32_t off;
+	uint32_t len;
+};
+
+enum gmem_walk_stop { /* = sevmon.v1.WalkStop */
+	GMEM_STOP_HEAD = 0,
+	GMEM_STOP_MAX_NODES = 1,
+	GMEM_STOP_CYCLE = 2,
+	GMEM_STOP_FAULT = 3,
+	GMEM_STOP_NULL = 4,
+	GMEM_STOP_BUDGET = 5,
+};
+
+struct gmem_walk_req {
+	uint64_t head;     /* address of the list head (a list_head) */
+	uint32_t next_off; /* offset of the next pointer within a link (0 for list_head) */
+	uint32_t link_off; /* offset of the link within a node (container_of) */
+	const struct gmem_window *win;
+	size_t nwin;
+	size_t max_nodes;
+	uint8_t space;
+};
+
+/* Caller-owned output: nodes[max_nodes] and data[max_nodes * sum(win[].len)]. */
+struct gmem_walk_out {
+	uint64_t *nodes; /* node base addresses */
+	uint8_t *data;   /* node i's windows, concatenated, at data + i * stride */
+	size_t n;        /* nodes filled */
+	int stop;        /* enum gmem_walk_stop */
+	int status;      /* the fault that stopped the walk, else 0 */
+};
+
+struct gmem_ops {
+	int (*gather)(void *ctx, struct gmem_range *r, size_t n);
+	int (*walk)(void *ctx, const struct gmem_walk_req *req, struct gmem_walk_out *out);
+};
+
+struct gmem {
+	const struct gmem_ops *ops;
+	void *ctx;
+	int virt;            /* the backend serves GMEM_VIRT ranges (placement (a)) */
+	uint32_t max_ranges; /* most ranges in one gather (agent's GetInfo.max_ranges), 0 = default */
+	uint32_t max_bytes;  /* most bytes in one gather (GetInfo.max_gather_bytes), 0 = default */
+	uint64_t trips;      /* round trips made through this gmem */
+	uint64_t bytes;      /* payload bytes requested */
+};
+
+/* Most nodes one walk may visit: the kernel's pid_max ceiling is 4M, but a task list longer
+ * than this in a monitored VM is already an anomaly worth a partial result. */
+#define GMEM_WALK_MAX_NODES 65536u
+/* Most windows per node and bytes per node: a handful of fields, never whole structs. */
+#define GMEM_WALK_MAX_WINDOWS 16u
+#define GMEM_WALK_MAX_STRIDE 4096u
+
+/* One round trip. Splits into several when n > g->max_ranges (each counted). Returns 0 or
+ * the backend's error; per-range results are in r[i].status. */
+int gmem_gather(struct gmem *g, struct gmem_range *r, size_t n);
+/* Read one range; returns 0 or that range's error. */
+int gmem_read(struct gmem *g, uint64_t addr, uint8_t space, void *out, uint32_t len);
+/* Largest range gmem_read_big puts in one gather entry: the agent's default max_read. */
+#define GMEM_CHUNK (64u << 10)
+/* Read len bytes as ceil(len / GMEM_CHUNK) ranges in as few round trips as the limits allow.
+ * Returns 0 or the first failing range's error. */
+int gmem_read_big(struct gmem *g, uint64_t addr, uint8_t space, void *out, size_t len);
+/* WalkList: the backend's walk, or the fallback (one gather per node). Validates req
+ * (windows, max_nodes <= GMEM_WALK_MAX_NODES, stride <= GMEM_WALK_MAX_STRIDE). */
+int gmem_walk(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_out *out);
+/* The walk done with gathers on g: one round trip per node. This is what gmem_walk falls back
+ * to, and what a backend that walks locally (an agent, a memory image) can run on itself. */
+int gmem_walk_generic(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_out *out);
+/* Bytes of one node's windows in out->data. */
+size_t gmem_walk_stride(const struct gmem_walk_req *req);
+
+#endif
