@@ -167,6 +167,8 @@ static char g_path[256];
 
 static void write_core(const uint8_t *img, size_t len)
 {
+	if (g_path[0])
+		unlink(g_path); /* the previous version, if still there */
 	close(ttmp(g_path, sizeof(g_path)));
 	twrite_file(g_path, img, len);
 }

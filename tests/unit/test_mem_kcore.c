@@ -1,5 +1,7 @@
 /* Tests for the kcore memory source (agent-svc/mem_kcore.c): a synthetic kcore laid out as
  * fs/proc/kcore.c does on x86-64, and the host's own /proc/kcore when it can be opened. */
+#include <sys/utsname.h>
+
 #include "err.h"
 #include "harness.h"
 #include "mem.h"
@@ -242,6 +244,19 @@ TEST(mem_kcore_proc_kcore_kernel_text_virt_equals_phys)
 	size_t n;
 	ASSERT_EQ(mem_regions(m, &r, &n), 0);
 	ASSERT(n > 0);
+	/* Since Linux 4.19 kcore carries VMCOREINFO in its own notes. */
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+	ASSERT_EQ(uname(&u), 0);
+	ASSERT(sscanf(u.release, "%u.%u", &maj, &min) == 2);
+	const uint8_t *d;
+	size_t dl;
+	rc = mem_vmcoreinfo_note(m, &d, &dl);
+	if (maj > 4 || (maj == 4 && min >= 19)) {
+		ASSERT_EQ(rc, 0);
+		ASSERT(dl > 10);
+		ASSERT_MEMEQ(d, "OSRELEASE=", 10);
+	}
 	uint64_t vphys;
 	uint32_t vsize;
 	if (mem_vmcoreinfo(m, &vphys, &vsize) == 0) {
