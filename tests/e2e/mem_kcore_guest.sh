@@ -3,10 +3,17 @@
 # so the kcore source is checked against a real /proc/kcore even where the host kernel has
 # none. Prints the guest's TAP; exits with the guest test's status.
 # Usage: mem_kcore_guest.sh TEST_BINARY
-# Kernel: $SEVMON_GUEST_KERNEL, else the newest /boot/vmlinuz-*; none -> the case is skipped.
+# Kernel: $SEVMON_GUEST_KERNEL, else Debian's current generic kernel fetched by deploy/testvm
+# into .cache (the same package the other guest tests use).
 set -euo pipefail
 bin=$1
-kernel=${SEVMON_GUEST_KERNEL:-$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1 || true)}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+kernel=${SEVMON_GUEST_KERNEL:-}
+if [ -z "$kernel" ]; then
+  vm=$repo/.cache/vm/kcore-guest
+  [ -s "$vm/vmlinuz" ] || "$repo/deploy/testvm" build --kernel-package linux-image-amd64 --out "$vm" >&2
+  kernel=$vm/vmlinuz
+fi
 busybox=$(command -v busybox || true)
 if [ -z "$kernel" ] || [ ! -r "$kernel" ] || [ -z "$busybox" ]; then
   echo "1..0 # SKIP no guest kernel (set SEVMON_GUEST_KERNEL) or no busybox"
