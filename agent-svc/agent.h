@@ -32,8 +32,13 @@
 /* Field windows per node (sevmon.options) and the most bytes one window may ask for. */
 #define AGENT_MAX_WALK_FIELDS 16u
 #define AGENT_MAX_WALK_WINDOW 4096u
-/* Encoding overhead charged per Gather result / WalkList node against the arena budget. */
+/* Encoding overhead charged per Gather result / WalkList node against the arena budget:
+ * covers the arena's 16-byte alignment, the per-range bookkeeping and protobuf framing. */
 #define AGENT_REPLY_OVERHEAD 48u
+/* Gather bytes advertised in GetInfo: any request within max_ranges and this many bytes
+ * fits the arena whatever its shape, so a client that splits by these limits never
+ * meets ETOOBIG. */
+#define AGENT_MAX_GATHER_BYTES (AGENT_ARENA_BYTES - AGENT_MAX_RANGES * AGENT_REPLY_OVERHEAD - 4096u)
 
 /* Scan: hits returned at most (sevmon.options), bytes searched per request (a whole guest's
  * RAM in one request; the deadline is checked per chunk), and the chunk read at a time. */

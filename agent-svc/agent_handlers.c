@@ -109,7 +109,7 @@ int agent_handle_get_info(struct agent_call *call, const sevmon_v1_GetInfoReques
 	resp->virt_supported = strcmp(mem_kind(a->mem), "kcore") == 0;
 	resp->max_read = AGENT_MAX_READ;
 	resp->max_ranges = AGENT_MAX_RANGES;
-	resp->max_gather_bytes = AGENT_ARENA_BYTES;
+	resp->max_gather_bytes = AGENT_MAX_GATHER_BYTES;
 	resp->max_walk_nodes = AGENT_MAX_WALK_NODES;
 	size_t mcap = sizeof resp->methods / sizeof resp->methods[0];
 	for (size_t i = 0; i < sevmon_agent_methods_count && i < mcap; i++)
@@ -203,7 +203,7 @@ int agent_handle_gather(struct agent_call *call, const sevmon_v1_GatherRequest *
 	for (size_t i = 0; i < req->ranges_count; i++)
 		if (req->ranges[i].len <= AGENT_MAX_READ)
 			total += (uint64_t)req->ranges[i].len + AGENT_REPLY_OVERHEAD;
-	if (total > AGENT_ARENA_BYTES) {
+	if (total > AGENT_ARENA_BYTES - 4096u) {
 		call_error(call, "gather asks for %" PRIu64 " bytes; the limit is %" PRIu64
 				 " per request: split it", total, AGENT_ARENA_BYTES);
 		return SEVMON_ETOOBIG;

@@ -20,6 +20,10 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "info", cmd_info, "what an agent serves: memory source, regions, limits, methods" },
 	{ "read", cmd_read, "bytes of guest memory (--phys / --virt ADDR LEN) to stdout" },
+	{ "banner", cmd_banner, "the guest kernel's version banner (linux_banner)" },
+	{ "ps", cmd_ps, "the guest's processes, from the kernel's task list (--json)" },
+	{ "modules", cmd_modules, "the guest's loaded kernel modules (--json)" },
+	{ "profile", cmd_profile, "the kernel profile: release, KASLR slide, symbols, offsets" },
 	{ "bench", cmd_bench, "round-trip latency, Gather and WalkList figures against an agent" },
 	{ "attest", cmd_attest, "verify an SEV-SNP report (verify), make a test chain (sim-init)" },
 };

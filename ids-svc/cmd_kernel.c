@@ -1,0 +1,235 @@
+/*
+ * sevmon banner | ps | modules | profile URI — a running Linux kernel through an agent.
+ * Offsets come from the kernel's BTF, symbols from its kallsyms, the slide from VMCOREINFO
+ * (ids_kernel.h); nothing here knows a struct layout.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "err.h"
+#include "ids_kernel.h"
+
+/* Most processes / modules one command lists: GMEM_WALK_MAX_NODES bounds the walk anyway. */
+#define KLIST_MAX GMEM_WALK_MAX_NODES
+
+enum kcmd { KCMD_BANNER, KCMD_PS, KCMD_MODULES, KCMD_PROFILE };
+
+static const char *const kcmd_usage[] = {
+	[KCMD_BANNER] = "usage: sevmon banner URI [--stats] [--timeout MS]\n"
+			"Print the kernel's linux_banner (what /proc/version shows).\n",
+	[KCMD_PS] = "usage: sevmon ps URI [--json] [--stats] [--timeout MS]\n"
+		    "List processes by walking init_task's task list: pid, tgid, ppid, uid, name;\n"
+		    "kernel threads are marked. 'partial' means the list was torn or looped.\n",
+	[KCMD_MODULES] = "usage: sevmon modules URI [--json] [--stats] [--timeout MS]\n"
+			 "List loaded kernel modules (the kernel's modules list).\n",
+	[KCMD_PROFILE] = "usage: sevmon profile URI [--timeout MS]\n"
+			 "Show the kernel profile: release, slide, symbol count, the offsets in use.\n",
+};
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void print_stats(struct ids_conn *c, const struct ids_kernel *kk, uint64_t req0,
+			uint64_t bytes0)
+{
+	struct rpc_client_stats st;
+	rpc_client_get_stats(c->rpc, &st);
+	fprintf(stderr, "# %" PRIu64 " requests, %" PRIu64 " bytes on the wire (check only; %s; %s)\n",
+		st.requests - req0, st.bytes_sent + st.bytes_received - bytes0,
+		kk->from_cache ? "profile from cache" : "profile built", kk->translated
+		? "kernel addresses translated by the IDS (physical-only agent)" : "agent reads kernel-virtual memory");
+}
+
+static int run_ps(struct ids_kernel *kk, int json)
+{
+	struct kproc *procs = calloc(KLIST_MAX, sizeof *procs);
+	int partial = 0;
+	if (!procs)
+		return SEVMON_ENOMEM;
+	int n = kcheck_ps(&kk->k, procs, KLIST_MAX, &partial);
+	if (n < 0) {
+		free(procs);
+		return n;
+	}
+	if (json) {
+		printf("{\"processes\":[");
+		for (int i = 0; i < n; i++) {
+			const struct kproc *p = &procs[i];
+			printf("%s{\"pid\":%" PRId32 ",\"tgid\":%" PRId32 ",\"ppid\":%" PRId32
+			       ",\"uid\":%" PRIu32 ",\"comm\":",
+			       i ? "," : "", p->pid, p->tgid, p->ppid, p->uid);
+			json_str(p->comm);
+			printf(",\"kthread\":%s,\"exiting\":%s}", p->kthread ? "true" : "false",
+			       p->exiting ? "true" : "false");
+		}
+		printf("],\"partial\":%s}\n", partial ? "true" : "false");
+	} else {
+		printf("%7s %7s %7s %6s  %s\n", "PID", "TGID", "PPID", "UID", "COMMAND");
+		for (int i = 0; i < n; i++) {
+			const struct kproc *p = &procs[i];
+			printf("%7" PRId32 " %7" PRId32 " %7" PRId32 " %6" PRIu32 "  %s%s%s%s\n", p->pid,
+			       p->tgid, p->ppid, p->uid, p->kthread ? "[" : "", p->comm,
+			       p->kthread ? "]" : "", p->exiting ? " <exiting>" : "");
+		}
+		if (partial)
+			printf("(partial: the task list did not come back to its head)\n");
+	}
+	free(procs);
+	return partial ? SEVMON_EPARTIAL : 0;
+}
+
+static int run_modules(struct ids_kernel *kk, int json)
+{
+	struct kmod *mods = calloc(KLIST_MAX, sizeof *mods);
+	int partial = 0;
+	if (!mods)
+		return SEVMON_ENOMEM;
+	int n = kcheck_modules(&kk->k, mods, KLIST_MAX, &partial);
+	if (n < 0) {
+		free(mods);
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *state = kk->k.btf ? ktypes_enum_name(kk->k.btf, "module_state", mods[i].state) : NULL;
+		static const char *const fallback[] = { "MODULE_STATE_LIVE", "MODULE_STATE_COMING",
+							"MODULE_STATE_GOING", "MODULE_STATE_UNFORMED" };
+		if (!state)
+			state = mods[i].state >= 0 && mods[i].state < 4 ? fallback[mods[i].state] : "?";
+		if (!strncmp(state, "MODULE_STATE_", 13))
+			state += 13;
+		if (json) {
+			printf("%s{\"name\":", i ? "," : "{\"modules\":[");
+			json_str(mods[i].name);
+			printf(",\"state\":\"%s\",\"addr\":\"0x%" PRIx64 "\"}", state, mods[i].addr);
+		} else {
+			printf("%-24s %-10s 0x%016" PRIx64 "\n", mods[i].name, state, mods[i].addr);
+		}
+	}
+	if (json)
+		printf("%s],\"partial\":%s}\n", n ? "" : "{\"modules\":[", partial ? "true" : "false");
+	free(mods);
+	return partial ? SEVMON_EPARTIAL : 0;
+}
+
+static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int json = 0, stats = 0, c;
+	uint64_t timeout = CLI_DEFAULT_TIMEOUT_MS;
+	while ((c = getopt_long(argc, argv, "jst:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 's':
+			stats = 1;
+			break;
+		case 't':
+			if (cli_parse_u64(optarg, UINT32_MAX, &timeout) == 0)
+				break;
+			/* fall through */
+		default:
+			fprintf(stderr, "%s", kcmd_usage[which]);
+			return CLI_EUSAGE;
+		case 'h':
+			printf("%s", kcmd_usage[which]);
+			return CLI_OK;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "%s", kcmd_usage[which]);
+		return CLI_EUSAGE;
+	}
+	const char *uri = argv[optind];
+	struct ids_conn conn;
+	int rc = ids_conn_open(&conn, uri, (int)timeout);
+	if (rc < 0) {
+		cli_error(name, uri, rc, NULL);
+		return cli_exit_for_connect(rc);
+	}
+	struct ids_kernel kk;
+	char err[256];
+	rc = ids_kernel_open(&kk, &conn, err, sizeof err);
+	if (rc < 0) {
+		ids_conn_close(&conn);
+		cli_error(name, "kernel", rc, err);
+		return cli_exit_for_request(rc);
+	}
+	struct rpc_client_stats st0;
+	rpc_client_get_stats(conn.rpc, &st0);
+	switch (which) {
+	case KCMD_BANNER: {
+		char banner[KPROFILE_MAX_BANNER];
+		rc = kcheck_banner(&kk.k, banner, sizeof banner);
+		if (rc == 0)
+			printf("%s%s", banner, strchr(banner, '\n') ? "" : "\n");
+		break;
+	}
+	case KCMD_PS:
+		rc = run_ps(&kk, json);
+		break;
+	case KCMD_MODULES:
+		rc = run_modules(&kk, json);
+		break;
+	case KCMD_PROFILE:
+		kprofile_print(&kk.k.p, stdout);
+		printf("vmcoreinfo at 0x%" PRIx64 "; %s; %s\n", kk.vmci_phys,
+		       kk.from_cache ? "profile from cache" : "profile built from guest memory",
+		       kk.translated ? "IDS walks the guest page tables" : "agent reads kernel-virtual memory");
+		break;
+	}
+	if (stats)
+		print_stats(&conn, &kk, st0.requests, st0.bytes_sent + st0.bytes_received);
+	ids_kernel_close(&kk);
+	ids_conn_close(&conn);
+	if (rc == SEVMON_EPARTIAL)
+		return CLI_EREMOTE;
+	if (rc < 0) {
+		cli_error(name, "check", rc, NULL);
+		return cli_exit_for_request(rc);
+	}
+	fflush(stdout);
+	return ferror(stdout) ? CLI_ELOCAL : CLI_OK;
+}
+
+int cmd_banner(int argc, char **argv)
+{
+	return cmd_kernel(KCMD_BANNER, "banner", argc, argv);
+}
+
+int cmd_ps(int argc, char **argv)
+{
+	return cmd_kernel(KCMD_PS, "ps", argc, argv);
+}
+
+int cmd_modules(int argc, char **argv)
+{
+	return cmd_kernel(KCMD_MODULES, "modules", argc, argv);
+}
+
+int cmd_profile(int argc, char **argv)
+{
+	return cmd_kernel(KCMD_PROFILE, "profile", argc, argv);
+}

@@ -1,0 +1,129 @@
+#include "ids_kernel.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "rbuf.h"
+
+/* Notes found by Scan that are tried: the kernel keeps one VMCOREINFO note; a few more
+ * hits allow for stale copies in freed memory. */
+#define VMCI_SCAN_MAX_HITS 16u
+
+/* The note as it sits in memory: namesz 11, descsz, type 0, "VMCOREINFO\0" (padded to 12).
+ * The pattern starts at the type, so a hit is 8 bytes into the note header. */
+static const uint8_t vmci_pattern[] = { 0, 0, 0, 0, 'V', 'M', 'C', 'O', 'R', 'E', 'I', 'N', 'F', 'O', 0 };
+
+static int find_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, char *err, size_t cap)
+{
+	if (kk->info.vmci_phys) {
+		kk->vmci_phys = kk->info.vmci_phys;
+		int rc = vmci_read(vi, &kk->agent.g, kk->info.vmci_phys, kk->info.vmci_size);
+		if (rc < 0)
+			snprintf(err, cap, "VMCOREINFO at 0x%llx: %s",
+				 (unsigned long long)kk->info.vmci_phys, sevmon_strerror(rc));
+		return rc;
+	}
+	uint64_t hits[VMCI_SCAN_MAX_HITS];
+	int n = ids_gmem_scan(&kk->agent, &kk->info, vmci_pattern, sizeof vmci_pattern, 4, hits,
+			      VMCI_SCAN_MAX_HITS);
+	if (n < 0) {
+		snprintf(err, cap, "scanning for VMCOREINFO: %s", sevmon_strerror(n));
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		uint8_t hdr[12];
+		uint64_t note = hits[i] - 8;
+		if (hits[i] < 8 || gmem_read(&kk->agent.g, note, GMEM_PHYS, hdr, sizeof hdr) < 0)
+			continue;
+		uint32_t namesz = load_le32(hdr), descsz = load_le32(hdr + 4);
+		if (namesz != 11 || descsz == 0 || descsz > VMCI_MAX_BYTES)
+			continue;
+		if (vmci_read(vi, &kk->agent.g, note, VMCI_NOTE_HDR + descsz) == 0) {
+			kk->vmci_phys = note;
+			return 0;
+		}
+	}
+	snprintf(err, cap, "no VMCOREINFO note in guest memory (%d candidates): is this a Linux guest?", n);
+	return SEVMON_ENOENT;
+}
+
+/* The cached profile of this build, re-based on this boot's slide and checked against the
+ * kernel itself (linux_banner must carry the release). */
+static int profile_from_cache(struct ids_kernel *kk, const struct vmcoreinfo *vi)
+{
+	char dir[512];
+	const char *build_id = vmci_get(vi, "BUILD-ID");
+	const char *koff = vmci_get(vi, "KERNELOFFSET");
+	unsigned long long slide = 0;
+	int64_t phys_base = 0;
+	struct kprofile p;
+	if (!build_id || !koff || sscanf(koff, "%llx", &slide) != 1)
+		return SEVMON_ENOENT;
+	if (kprofile_cache_dir(dir, sizeof dir) < 0 || kprofile_load(&p, dir, build_id) < 0)
+		return SEVMON_ENOENT;
+	uint64_t delta = (uint64_t)slide - p.slide;
+	p.sym_init_task += delta;
+	p.sym_linux_banner += delta;
+	p.sym_modules += delta;
+	p.sym_init_uts_ns += delta;
+	p.slide = slide;
+	if (vmci_number(vi, "NUMBER", "phys_base", &phys_base) == 0)
+		p.phys_base = phys_base;
+	kk->k.p = p;
+	kk->k.g = kk->translated ? &kk->virt : &kk->agent.g;
+	char banner[KPROFILE_MAX_BANNER];
+	if (kcheck_banner(&kk->k, banner, sizeof banner) < 0 || strncmp(banner, "Linux version ", 14) ||
+	    !strstr(banner, p.release)) {
+		memset(&kk->k, 0, sizeof kk->k);
+		return SEVMON_ENOENT;
+	}
+	return 0;
+}
+
+int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap)
+{
+	struct vmcoreinfo vi;
+	int rc;
+
+	memset(kk, 0, sizeof *kk);
+	err[0] = 0;
+	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
+		return rc;
+	ids_gmem_init(&kk->agent, c, &kk->info);
+	if ((rc = find_vmcoreinfo(kk, &vi, err, errcap)) < 0)
+		return rc;
+	if (!kk->info.virt) {
+		rc = xlate_from_vmci(&kk->x, &kk->pw, &kk->agent.g, &vi);
+		if (rc < 0) {
+			snprintf(err, errcap, "page-table walk set-up from VMCOREINFO: %s", sevmon_strerror(rc));
+			vmci_free(&vi);
+			return rc;
+		}
+		xlate_gmem(&kk->virt, &kk->x);
+		kk->translated = 1;
+	}
+	if (profile_from_cache(kk, &vi) == 0) {
+		kk->from_cache = 1;
+		kk->k.vi = vi; /* kintro_close frees it */
+		return 0;
+	}
+	rc = kintro_open(&kk->k, kk->translated ? &kk->virt : &kk->agent.g, &vi);
+	if (rc < 0) {
+		snprintf(err, errcap, "building the kernel profile: %s", sevmon_strerror(rc));
+		if (kk->translated)
+			pw_reset(&kk->pw);
+		return rc;
+	}
+	char dir[512];
+	if (kprofile_cache_dir(dir, sizeof dir) == 0)
+		(void)kprofile_save(&kk->k.p, dir); /* a cache that cannot be written only costs time */
+	return 0;
+}
+
+void ids_kernel_close(struct ids_kernel *kk)
+{
+	kintro_close(&kk->k);
+	if (kk->translated)
+		pw_reset(&kk->pw);
+}

@@ -1,0 +1,34 @@
+/*
+ * ids_kernel.h — a Linux kernel seen through one agent: profile, KASLR, address translation.
+ *
+ * Opens in as few round trips as it can: GetInfo, VMCOREINFO (where the agent says it is,
+ * or found with one Scan), then the profile from the cache (keyed by BUILD-ID, re-based on
+ * this boot's KERNELOFFSET and checked against linux_banner) or built from the kernel's
+ * own kallsyms and BTF and cached. An agent that serves only physical memory (placement
+ * (b): a guest-RAM file) gets kernel-virtual reads translated here by walking the guest's
+ * page tables.
+ */
+#ifndef SEVMON_IDS_KERNEL_H
+#define SEVMON_IDS_KERNEL_H
+
+#include "ids_conn.h"
+#include "ids_gmem.h"
+#include "introspect.h"
+
+struct ids_kernel {
+	struct ids_agent_info info;
+	struct ids_gmem agent;
+	struct pagewalk pw;
+	struct xlate x;
+	struct gmem virt; /* the translating gmem (placement (b)) */
+	struct kintro k;
+	int translated;  /* 1: kernel-virtual reads go through our page walk */
+	int from_cache;  /* 1: the profile came from the cache */
+	uint64_t vmci_phys;
+};
+
+/* err gets a one-line explanation on failure. */
+int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap);
+void ids_kernel_close(struct ids_kernel *kk);
+
+#endif
