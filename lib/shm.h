@@ -69,7 +69,8 @@
  *   In a session each call checks peer.state in {ATTACHING, READY}, peer.epoch unchanged
  *   and peer.ack == own epoch; otherwise SEVMON_ECONNRESET.
  *
- * Wake-up: a waiter first spins (pause loop, SHM_SPIN_NS_DEFAULT), then sleeps:
+ * Wake-up: a waiter first spins (pause loop, then pause + sched_yield, for
+ *   SHM_SPIN_NS_DEFAULT), then sleeps:
  *   - futex mode (host processes sharing the file): set own waiting flag, re-check, then
  *     FUTEX_WAIT (not private: the futex key is the shared page) on own doorbell seq with a
  *     timeout of at most SHM_FUTEX_SLICE_NS. After publishing an index a side issues a
@@ -144,9 +145,12 @@ enum shm_state { SHM_STATE_DOWN = 0, SHM_STATE_ATTACHING = 1, SHM_STATE_READY = 
 enum shm_side { SHM_SIDE_A = 0 /* IDS */, SHM_SIDE_B = 1 /* agent */ };
 enum shm_wake { SHM_WAKE_FUTEX = 0, SHM_WAKE_POLL = 1 };
 
-/* Spin before sleeping: a round trip between two busy host processes is ~1 us, so a few us
- * of spinning catches the reply of a small RPC without a syscall on either side. */
-#define SHM_SPIN_NS_DEFAULT 5000u
+/* Spin before sleeping: a round trip between two busy processes is ~1 us, and an agent
+ * decrypts, serves and encrypts a small request in ~10 us; a sleep costs 10-50 us to wake
+ * from in a VM. 50 us of spinning catches such replies with no syscall, and costs at most
+ * 50 us of CPU per idle transition. After the first 2 us the spin yields the CPU each
+ * round, so a peer sharing our CPU still runs (see tests/bench/bench_shm.c). */
+#define SHM_SPIN_NS_DEFAULT 50000u
 /* Poll-mode backoff: start near one cross-VM cache-line round trip, cap at 1 ms so an idle
  * guest wakes at most ~1000 times a second and a reply is never late by more than that. */
 #define SHM_POLL_MIN_NS 1000u

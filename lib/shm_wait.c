@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,9 @@
 
 /* Clock reads are ~20 ns: look at the clock once per this many pause instructions. */
 #define SPIN_BATCH 32
+/* Spin without yielding this long: a reply from a peer busy on another CPU comes back in
+ * about 1 us, and a sched_yield() syscall per batch would add ~0.5 us to that. */
+#define SPIN_PURE_NS 2000
 
 static inline void cpu_relax(void)
 {
@@ -97,6 +101,10 @@ int shm_wait_for(struct shm_conn *c, shm_pred_fn pred, unsigned events, size_t s
 		if (now < spin_end) {
 			for (int i = 0; i < SPIN_BATCH; i++)
 				cpu_relax();
+			/* If the peer shares this CPU, spinning only delays it: let it run. With the
+			 * CPU to ourselves this returns at once. */
+			if (now - start >= SPIN_PURE_NS)
+				sched_yield();
 			continue;
 		}
 		int64_t left = deadline_ns - now;
