@@ -1,6 +1,7 @@
 /* Connections over a real /dev/shm region: URIs, attach, data both ways, resets,
  * deadlines, wake-up, and two processes moving 100,000 frames each way. */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -270,6 +271,56 @@ TEST(shm_conn_poll_timeout_backs_off_while_idle)
 	shm_conn_close(&b);
 	ASSERT_EQ(shm_conn_poll_timeout_ms(&a, 0), 0); /* the reset is news too */
 	ASSERT_EQ(shm_conn_recv_nb(&a, out, sizeof out), SEVMON_ECONNRESET);
+}
+
+/* How the agent's poll(2) loop drives the region: sleep at most poll_timeout_ms, then
+ * drain without blocking. The child sends in bursts with pauses. */
+TEST(shm_conn_poll_loop_receives_everything)
+{
+	struct shm_region r;
+	region_new(&r, SHM_REGION_DEFAULT);
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	struct shm_opts o = opts_spin0(SHM_WAKE_POLL);
+	if (pid == 0) {
+		struct shm_conn b;
+		if (shm_conn_attach(&b, &r, SHM_SIDE_B, &o, shm_deadline_after_ms(5000)) != 0)
+			_exit(10);
+		for (int i = 0; i < 40; i++) {
+			fill(in, 100 + (size_t)i, (uint64_t)i);
+			if (shm_conn_send(&b, in, 100 + (size_t)i, shm_deadline_after_ms(5000)) != 0)
+				_exit(11);
+			if (i % 8 == 7)
+				usleep(3000);
+		}
+		_exit(0);
+	}
+	struct shm_conn a;
+	ASSERT_EQ(shm_conn_attach(&a, &r, SHM_SIDE_A, &o, shm_deadline_after_ms(5000)), 0);
+	int got = 0, sleeps = 0;
+	int64_t end = shm_deadline_after_ms(10000);
+	while (got < 40 && shm_now_ns() < end) {
+		int ms = shm_conn_poll_timeout_ms(&a, 0);
+		ASSERT(ms >= 0 && ms <= SHM_LOOP_MAX_MS_DEFAULT);
+		if (ms > 0) {
+			poll(NULL, 0, ms); /* the loop's other fds would go here */
+			sleeps++;
+			continue;
+		}
+		int n;
+		while ((n = shm_conn_recv_nb(&a, out, sizeof out)) > 0) {
+			fill(in, 100 + (size_t)got, (uint64_t)got);
+			ASSERT_EQ(n, 100 + got);
+			ASSERT_MEMEQ(in, out, (size_t)n);
+			got++;
+		}
+		ASSERT_EQ(n, 0);
+	}
+	ASSERT_EQ(got, 40);
+	ASSERT(sleeps > 0);
+	int st;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* Child attaches as B and echoes frames; used by the cross-process cases. */
