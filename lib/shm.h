@@ -163,8 +163,11 @@ enum shm_wake { SHM_WAKE_FUTEX = 0, SHM_WAKE_POLL = 1 };
 
 /* ---- the region: a shared mapping of a file ---- */
 
+/* Room for /sys/bus/pci/devices/DDDD:BB:DD.F/resource2 and any sensible /dev/shm name. */
+#define SHM_PATH_MAX 256
+
 struct shm_uri {
-	char path[256];   /* file to map: /dev/shm/NAME or /sys/bus/pci/devices/BDF/resource2 */
+	char path[SHM_PATH_MAX];   /* file to map: /dev/shm/NAME or /sys/bus/pci/devices/BDF/resource2 */
 	size_t size;      /* size to create with (shm:// only); 0 for shm+pci */
 	bool may_create;  /* shm:// : side B may create the file */
 	enum shm_wake wake;
@@ -189,8 +192,10 @@ struct shm_region {
 /*
  * Map the whole file at path read-write and shared. With SHM_MAP_CREATE a missing or empty
  * file is created/sized to create_size. The size is taken from fstat and must be within
- * SHM_REGION_MIN..SHM_REGION_MAX (else SEVMON_ETOOBIG / SEVMON_EINVAL). Returns 0,
- * SEVMON_ENOENT (no such file), SEVMON_EDENIED (permission), SEVMON_ESYS.
+ * SHM_REGION_MIN..SHM_REGION_MAX (else SEVMON_ETOOBIG / SEVMON_EINVAL). The last path
+ * component must be a regular file, not a symlink (SEVMON_EDENIED) nor a FIFO or device
+ * (SEVMON_EINVAL). Returns 0, SEVMON_ENOENT (no such file), SEVMON_EDENIED (permission),
+ * SEVMON_ESYS.
  * Works for /dev/shm files and for sysfs PCI resource files alike.
  */
 int shm_region_map(struct shm_region *r, const char *path, size_t create_size, unsigned flags);
@@ -284,6 +289,15 @@ int shm_conn_attach_step(struct shm_conn *c);
  * Side A retries a not-yet-formatted region. Returns 0, SEVMON_ETIMEDOUT, EPROTO... */
 int shm_conn_attach(struct shm_conn *c, struct shm_region *r, enum shm_side side,
 		    const struct shm_opts *opts, int64_t deadline_ns);
+/*
+ * The whole opening for a transport URI: parse, map (side B may create a shm:// file;
+ * side A retries a missing file until the deadline), attach with the URI's wake mode and
+ * default spin settings. On success r stays mapped for the connection's life (unmap it
+ * after the last use of c); on failure r is unmapped. Returns 0, SEVMON_EURI, ETIMEDOUT,
+ * and the errors of shm_region_map and shm_conn_attach.
+ */
+int shm_conn_open(struct shm_conn *c, struct shm_region *r, const char *uri, enum shm_side side,
+		  int64_t deadline_ns);
 /* Mark this side CLOSED and wake the peer (it sees SEVMON_ECONNRESET). The region stays
  * mapped; attach again for a new session. */
 void shm_conn_close(struct shm_conn *c);

@@ -208,6 +208,31 @@ int shm_conn_attach(struct shm_conn *c, struct shm_region *r, enum shm_side side
 	return rc > 0 ? 0 : rc;
 }
 
+int shm_conn_open(struct shm_conn *c, struct shm_region *r, const char *uri, enum shm_side side,
+		  int64_t deadline_ns)
+{
+	struct shm_uri u;
+	int rc = shm_uri_parse(uri, &u);
+	if (rc < 0)
+		return rc;
+	uint32_t backoff = SHM_POLL_MIN_NS;
+	while ((rc = shm_region_map_uri(r, &u, side)) == SEVMON_ENOENT && side == SHM_SIDE_A) {
+		if (shm_now_ns() >= deadline_ns)
+			return SEVMON_ETIMEDOUT;
+		struct timespec ts = { 0, backoff };
+		nanosleep(&ts, NULL);
+		backoff = backoff * 2 > SHM_POLL_MAX_NS_DEFAULT ? SHM_POLL_MAX_NS_DEFAULT : backoff * 2;
+	}
+	if (rc < 0)
+		return rc;
+	struct shm_opts o;
+	shm_opts_default(&o, u.wake);
+	rc = shm_conn_attach(c, r, side, &o, deadline_ns);
+	if (rc < 0)
+		shm_region_unmap(r);
+	return rc;
+}
+
 void shm_conn_close(struct shm_conn *c)
 {
 	if (!c->base)

@@ -42,10 +42,14 @@ static bool valid_bdf(const char *s, size_t n)
 	return true;
 }
 
+/* Digits and a suffix of a size no larger than SHM_REGION_MAX (10 digits): more cannot be
+ * valid, and a short bound keeps the u64 accumulation below from overflowing. */
+#define SIZE_TEXT_MAX 11
+
 /* "1048576", "512K", "1M", "1G" -> bytes; within the region limits. */
 static int parse_size(const char *s, size_t n, size_t *out)
 {
-	if (n == 0 || n > 12)
+	if (n == 0 || n > SIZE_TEXT_MAX)
 		return SEVMON_EURI;
 	uint64_t v = 0;
 	size_t i = 0;
@@ -131,6 +135,8 @@ static int err_from_open(int e)
 {
 	if (e == ENOENT)
 		return SEVMON_ENOENT;
+	if (e == ELOOP)
+		return SEVMON_EDENIED; /* a symlink where the region should be */
 	if (e == EACCES || e == EPERM)
 		return SEVMON_EDENIED;
 	return SEVMON_ESYS;
@@ -141,7 +147,11 @@ int shm_region_map(struct shm_region *r, const char *path, size_t create_size, u
 	r->base = NULL;
 	r->len = 0;
 	r->fd = -1;
-	int oflags = O_RDWR | O_CLOEXEC | ((flags & SHM_MAP_CREATE) ? O_CREAT : 0);
+	/* O_NOFOLLOW: /dev/shm is shared by all users, so a planted symlink must not redirect
+	 * us (the sysfs BDF directory is a symlink too, but only the last component counts);
+	 * O_NONBLOCK: a FIFO at that name must not block the open. */
+	int oflags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+		     ((flags & SHM_MAP_CREATE) ? O_CREAT : 0);
 	int fd = open(path, oflags, 0600);
 	if (fd < 0)
 		return err_from_open(errno);
@@ -149,6 +159,10 @@ int shm_region_map(struct shm_region *r, const char *path, size_t create_size, u
 	if (fstat(fd, &st) < 0) {
 		close(fd);
 		return SEVMON_ESYS;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return SEVMON_EINVAL;
 	}
 	if (st.st_size == 0 && (flags & SHM_MAP_CREATE)) {
 		if (create_size < SHM_REGION_MIN || create_size > SHM_REGION_MAX) {

@@ -129,6 +129,22 @@ TEST(shm_region_map_missing_file)
 	unlink("/dev/shm/sevmon-test-x");
 }
 
+TEST(shm_region_map_refuses_symlink_and_fifo)
+{
+	struct shm_region r;
+	char target[128];
+	snprintf(path, sizeof path, "/dev/shm/sevmon-test-link-%d", (int)getpid());
+	snprintf(target, sizeof target, "/dev/shm/sevmon-test-target-%d", (int)getpid());
+	unlink(path);
+	ASSERT_EQ(symlink(target, path), 0);
+	ASSERT_EQ(shm_region_map(&r, path, SHM_REGION_DEFAULT, SHM_MAP_CREATE), SEVMON_EDENIED);
+	ASSERT_EQ(access(target, F_OK), -1); /* nothing created through the link */
+	unlink(path);
+	ASSERT_EQ(mkfifo(path, 0600), 0);
+	ASSERT_EQ(shm_region_map(&r, path, SHM_REGION_DEFAULT, SHM_MAP_CREATE), SEVMON_EINVAL);
+	unlink(path);
+}
+
 TEST(shm_conn_attach_send_recv_both_ways)
 {
 	struct shm_region r;
@@ -321,6 +337,41 @@ TEST(shm_conn_poll_loop_receives_everything)
 	int st;
 	ASSERT_EQ(waitpid(pid, &st, 0), pid);
 	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+TEST(shm_conn_open_uri_two_processes)
+{
+	char uri[160];
+	snprintf(path, sizeof path, "/dev/shm/sevmon-test-open-%d", (int)getpid());
+	snprintf(uri, sizeof uri, "shm://%s?size=512K", path);
+	unlink(path);
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		usleep(20000); /* A starts first and waits for the file */
+		struct shm_region r;
+		struct shm_conn b;
+		if (shm_conn_open(&b, &r, uri, SHM_SIDE_B, shm_deadline_after_ms(5000)) != 0)
+			_exit(10);
+		int n = shm_conn_recv(&b, out, sizeof out, shm_deadline_after_ms(5000));
+		if (n != 4 || shm_conn_send(&b, "pong", 4, shm_deadline_after_ms(5000)) != 0)
+			_exit(11);
+		_exit(0);
+	}
+	struct shm_region r;
+	struct shm_conn a;
+	ASSERT_EQ(shm_conn_open(&a, &r, uri, SHM_SIDE_A, shm_deadline_after_ms(5000)), 0);
+	unlink(path);
+	ASSERT_EQ(r.len, 512 * 1024);
+	ASSERT_EQ(shm_conn_send(&a, "ping", 4, shm_deadline_after_ms(5000)), 0);
+	ASSERT_EQ(shm_conn_recv(&a, out, sizeof out, shm_deadline_after_ms(5000)), 4);
+	ASSERT_MEMEQ(out, "pong", 4);
+	int st;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	shm_region_unmap(&r);
+	ASSERT_EQ(shm_conn_open(&a, &r, "shm+pci://fffe:ff:1f.7", SHM_SIDE_A, shm_deadline_after_ms(10)),
+		  SEVMON_ETIMEDOUT); /* no such PCI domain: A keeps trying until the deadline */
 }
 
 /* Child attaches as B and echoes frames; used by the cross-process cases. */
