@@ -16,6 +16,13 @@
  * A peer restart is seen as a change of its epoch (or its state leaving READY) and reported
  * as SEVMON_ECONNRESET; the upper layer re-attaches (shm_conn_attach) and re-handshakes.
  *
+ * In a guest, shm+pci maps /sys/bus/pci/devices/BDF/resource2 (root; enable the device
+ * first: echo 1 > .../enable). Linux maps it UC- (uncached): correct, since x86 keeps
+ * uncached accesses in program order, but slow for bulk copies, notably on AMD where the
+ * guest's memory type applies under nested paging. Never use resource2_wc: write-combined
+ * stores are not ordered by a plain release store, so head could become visible before the
+ * record. In an SEV guest sysfs maps the BAR unencrypted, which is what the host must see.
+ *
  * Known limit: on a host, a process that can write the region's file can also truncate it,
  * and a later access to the vanished pages raises SIGBUS. Keep the file mode 0600 and owned
  * by the user both peers run as (the guest's ivshmem BAR cannot shrink).
