@@ -38,7 +38,7 @@
  *   offset  size  field
  *   0x000   4     magic         0x4d485353 ("SSHM" in memory)
  *   0x004   4     version       1
- *   0x008   8     total_size    region size in bytes, <= the mapping's real size
+ *   0x008   8     total_size    bytes the layout uses, <= the mapping's real size
  *   0x010   4     header_size   0x1000 (SHM_HDR_SIZE)
  *   0x014   4     ab_off        ring AB data offset (>= header_size, 64-byte aligned)
  *   0x018   4     ab_size       ring AB data size (power of two, SHM_RING_MIN..SHM_RING_MAX)
@@ -73,8 +73,11 @@
  *      peer.epoch. Both sides reset their indices before acknowledging anything, so a
  *      fresh session always starts with empty rings and a restarted side can never
  *      read a stale record.
- *   In a session each call checks peer.state in {ATTACHING, READY}, peer.epoch unchanged
- *   and peer.ack == own epoch; otherwise SEVMON_ECONNRESET.
+ *   In a session each call checks peer.epoch unchanged, peer.ack == own epoch and
+ *   peer.state ATTACHING or READY; otherwise SEVMON_ECONNRESET, except that a CLOSED peer's
+ *   last records are still delivered first, and an unknown state value is SEVMON_EPROTO.
+ *   A ring violation seen while the peer's epoch has changed is a reset, not EPROTO: a
+ *   restarting peer bumps its epoch and then zeroes its indices.
  *
  * Wake-up: a waiter first spins (pause loop, then pause + sched_yield, for
  *   SHM_SPIN_NS_DEFAULT), then sleeps:
@@ -87,6 +90,8 @@
  *   - poll mode (guest<->host or guest<->guest over ivshmem-plain, which has no interrupt
  *     and where a futex in one kernel cannot wake a task in another): sleep with
  *     exponential backoff from SHM_POLL_MIN_NS doubling to a cap (SHM_POLL_MAX_NS_DEFAULT).
+ *     (The kernel's default timer slack, 50 us, stretches the shortest sleeps; a process
+ *     that wants finer steps lowers it with prctl(PR_SET_TIMERSLACK).)
  *   Both ends of a region should use the same mode; a futex sleeper whose peer polls still
  *   works, waking every SHM_FUTEX_SLICE_NS.
  * Event loops: the region has no fd. A poll(2)/libuv loop calls
@@ -119,8 +124,9 @@
 #define SHM_REGION_MIN ((size_t)SHM_HDR_SIZE + 2u * SHM_RING_MIN)
 /* Header offsets are u32 and rings are at most SHM_RING_MAX each. */
 #define SHM_REGION_MAX ((size_t)SHM_HDR_SIZE + 2u * (size_t)SHM_RING_MAX)
-/* Default region size for shm:// when the URI names none: two 256 KiB rings less a page,
- * i.e. each ring holds 3 maximal frames or thousands of small ones. */
+/* Default region size for shm:// when the URI names none (a power of two, as an ivshmem
+ * BAR must be): formatted as a 256 KiB request ring and a 512 KiB reply ring, i.e. 3 and 7
+ * maximal frames, or thousands of small ones. */
 #define SHM_REGION_DEFAULT ((size_t)1 << 20)
 
 /* Header field offsets (see the table above). */
@@ -211,8 +217,10 @@ int shm_region_map_uri(struct shm_region *r, const struct shm_uri *u, enum shm_s
 void shm_region_unmap(struct shm_region *r);
 
 /*
- * Write a fresh version-1 header for the whole mapping: two rings of the largest power of
- * two that fits (capped at SHM_RING_MAX), zero indices, states DOWN, epochs 0. Only side B
+ * Write a fresh version-1 header for the mapping: ring BA (agent->IDS, the bulk direction)
+ * the largest power of two that leaves room for a minimal ring AB, then ring AB the largest
+ * power of two in what is left (both capped at SHM_RING_MAX); zero indices, states DOWN,
+ * epochs 0. A 1 MiB region gives AB 256 KiB and BA 512 KiB. Only side B
  * calls this (shm_conn_attach does when the header is not valid). Returns 0 or EINVAL.
  */
 int shm_region_format(struct shm_region *r);
@@ -235,7 +243,7 @@ struct shm_ring {
 	uint8_t *data;           /* size bytes of shared data */
 	_Atomic uint32_t *head;  /* shared: producer's free-running index */
 	_Atomic uint32_t *tail;  /* shared: consumer's free-running index */
-	uint32_t size;           /* power of two, >= SHM_RING_MIN is not required here */
+	uint32_t size;           /* power of two (a connection's rings are >= SHM_RING_MIN) */
 	uint32_t pos;            /* private: the index this side owns (head or tail) */
 };
 

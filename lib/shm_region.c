@@ -215,26 +215,34 @@ static _Atomic uint32_t *word(const struct shm_region *r, size_t off)
 	return (_Atomic uint32_t *)(void *)(r->base + off);
 }
 
+/* The largest ring size (power of two, within limits) not above room; room >= SHM_RING_MIN. */
+static uint32_t largest_ring(size_t room)
+{
+	uint32_t ring = SHM_RING_MAX;
+	while (ring > SHM_RING_MIN && ring > room)
+		ring >>= 1;
+	return ring;
+}
+
 int shm_region_format(struct shm_region *r)
 {
 	if (!r->base || r->len < SHM_REGION_MIN)
 		return SEVMON_EINVAL;
 	size_t len = r->len > SHM_REGION_MAX ? SHM_REGION_MAX : r->len;
-	uint32_t ring = SHM_RING_MAX;
-	while (ring > SHM_RING_MIN && SHM_HDR_SIZE + 2 * (size_t)ring > len)
-		ring >>= 1;
+	uint32_t ba = largest_ring(len - SHM_HDR_SIZE - SHM_RING_MIN);
+	uint32_t ab = largest_ring(len - SHM_HDR_SIZE - ba);
 	/* Withdraw the magic first, so nobody validates a half-written header. */
 	atomic_store_explicit(word(r, SHM_OFF_MAGIC), 0, memory_order_release);
 	memset(r->base + 4, 0, SHM_HDR_SIZE - 4);
 	uint8_t *h = r->base;
-	uint64_t total = SHM_HDR_SIZE + 2 * (uint64_t)ring;
+	uint64_t total = SHM_HDR_SIZE + (uint64_t)ab + ba;
 	*(uint32_t *)(void *)(h + SHM_OFF_VERSION) = SHM_VERSION;
 	*(uint64_t *)(void *)(h + SHM_OFF_TOTAL) = total;
 	*(uint32_t *)(void *)(h + SHM_OFF_HDR_SIZE) = SHM_HDR_SIZE;
 	*(uint32_t *)(void *)(h + SHM_OFF_AB_OFF) = SHM_HDR_SIZE;
-	*(uint32_t *)(void *)(h + SHM_OFF_AB_SIZE) = ring;
-	*(uint32_t *)(void *)(h + SHM_OFF_BA_OFF) = SHM_HDR_SIZE + ring;
-	*(uint32_t *)(void *)(h + SHM_OFF_BA_SIZE) = ring;
+	*(uint32_t *)(void *)(h + SHM_OFF_AB_SIZE) = ab;
+	*(uint32_t *)(void *)(h + SHM_OFF_BA_OFF) = SHM_HDR_SIZE + ab;
+	*(uint32_t *)(void *)(h + SHM_OFF_BA_SIZE) = ba;
 	atomic_store_explicit(word(r, SHM_OFF_MAGIC), SHM_MAGIC, memory_order_release);
 	return 0;
 }

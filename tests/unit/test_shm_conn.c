@@ -114,7 +114,7 @@ TEST(shm_region_map_creates_and_formats)
 	ASSERT_EQ(g.ab_off, SHM_HDR_SIZE);
 	ASSERT_EQ(g.ab_size, 256u * 1024);
 	ASSERT_EQ(g.ba_off, SHM_HDR_SIZE + 256u * 1024);
-	ASSERT_EQ(g.ba_size, 256u * 1024);
+	ASSERT_EQ(g.ba_size, 512u * 1024);
 	ASSERT_EQ(load_le32(r.base + SHM_OFF_MAGIC), SHM_MAGIC);
 	ASSERT_MEMEQ(r.base, "SSHM", 4);
 	shm_region_unmap(&r);
@@ -363,6 +363,8 @@ TEST(shm_conn_open_uri_two_processes)
 	ASSERT_EQ(shm_conn_open(&a, &r, uri, SHM_SIDE_A, shm_deadline_after_ms(5000)), 0);
 	unlink(path);
 	ASSERT_EQ(r.len, 512 * 1024);
+	ASSERT_EQ(a.tx.size, 128 * 1024); /* requests 128 KiB, replies 256 KiB */
+	ASSERT_EQ(a.rx.size, 256 * 1024);
 	ASSERT_EQ(shm_conn_send(&a, "ping", 4, shm_deadline_after_ms(5000)), 0);
 	ASSERT_EQ(shm_conn_recv(&a, out, sizeof out, shm_deadline_after_ms(5000)), 4);
 	ASSERT_MEMEQ(out, "pong", 4);
