@@ -287,8 +287,8 @@ int shm_conn_ready(struct shm_conn *c, unsigned events, size_t send_len)
 			return latch(c, SEVMON_ECONNRESET);
 	}
 	if (events & SHM_WRITABLE) {
-		if (st == 1)
-			return latch(c, SEVMON_ECONNRESET);
+		if (st == 1) /* closed: report what is left to read first */
+			return mask ? (int)mask : latch(c, SEVMON_ECONNRESET);
 		if (send_len == 0 || send_len > FRAME_MAX_BODY || FRAME_HDR_LEN + send_len > c->tx.size)
 			return SEVMON_EINVAL;
 		int rc = shm_ring_writable(&c->tx, send_len);

@@ -221,6 +221,8 @@ TEST(shm_conn_close_drains_then_connreset)
 	pair_up(&r, &a2, &b); /* fresh session */
 	ASSERT_EQ(shm_conn_send_nb(&b, "last", 4), 4);
 	shm_conn_close(&b);
+	ASSERT_EQ(shm_conn_wait(&a2, SHM_READABLE | SHM_WRITABLE, 10, shm_deadline_after_ms(100)),
+		  SHM_READABLE);
 	ASSERT_EQ(shm_conn_recv_nb(&a2, out, sizeof out), 4);
 	ASSERT_MEMEQ(out, "last", 4);
 	ASSERT_EQ(shm_conn_recv_nb(&a2, out, sizeof out), SEVMON_ECONNRESET);
