@@ -68,8 +68,14 @@ static int profile_from_cache(struct ids_kernel *kk, const struct vmcoreinfo *vi
 	p.sym_modules += delta;
 	p.sym_init_uts_ns += delta;
 	p.slide = slide;
+	int64_t l5 = 0;
+	uint64_t top = 0;
 	if (vmci_number(vi, "NUMBER", "phys_base", &phys_base) == 0)
 		p.phys_base = phys_base;
+	if (vmci_number(vi, "NUMBER", "pgtable_l5_enabled", &l5) == 0)
+		p.pgtable_l5 = l5 != 0;
+	if (vmci_symbol(vi, "init_top_pgt", &top) == 0)
+		p.init_top_pgt = top;
 	kk->k.p = p;
 	kk->k.g = kk->translated ? &kk->virt : &kk->agent.g;
 	char banner[KPROFILE_MAX_BANNER];
