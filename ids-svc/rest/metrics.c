@@ -94,11 +94,14 @@ static void fmt_double(double v, char out[32])
 		strcpy(out, v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
+	/* Plain notation where it stays short: le="10", not le="1e+01". */
+	int plain_ok = fabs(v) >= 1e-4 && fabs(v) < 1e15;
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(out, 32, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
+		if (strtod(out, NULL) == v && !(plain_ok && strchr(out, 'e')))
 			return;
 	}
+	snprintf(out, 32, "%.17g", v);
 }
 
 static void mt_double(struct mtext *t, double v)

@@ -13,6 +13,7 @@ struct rest_request {
 	struct rest_server *srv;
 	void *hreq; /* h2o_req_t */
 	const struct rest_route *route;
+	const struct rest_route *matched; /* first route whose path matched (metrics) */
 	const char *path; /* raw path without the query; not NUL-terminated */
 	struct rest_span params[REST_ROUTE_MAX_PARAMS];
 	int nparams;

@@ -11,10 +11,19 @@
  *   uv_handle_t (handle->data belongs to h2o), so we find our struct by container.
  * - h2o buffers the whole request body before calling a handler and itself answers
  *   413 (text, not JSON) past globalconf.max_request_entity_size.
- * - A request's pool is cleared when h2o is done with the request (response sent or
- *   connection gone); a shared pool object's dispose callback is how we learn that a
- *   client went away before an asynchronous answer.
+ * - A request's pool is cleared when h2o is done with the request; a shared pool
+ *   object's dispose callback tells an asynchronous op that its request is gone.
+ * - HTTP/1 in 2.2 stops reading once a request is complete, so a client that hangs up
+ *   while its answer is pending goes unnoticed until we write. To learn it early (and let
+ *   the backend cancel the agent work) an asynchronous op watches a dup of the
+ *   connection's fd for EPOLLRDHUP with a uv_poll_t (a second fd, so libuv's one-watcher-
+ *   per-fd rule holds). The connection behind a request is found through
+ *   h2o_socket_t.data, which h2o's HTTP/1 acceptor points at its connection, whose first
+ *   member is the h2o_conn_t that req->conn points to.
  */
+#include <fcntl.h>
+#include <unistd.h>
+
 #define H2O_USE_LIBUV 1
 #include <h2o.h>
 
@@ -57,6 +66,7 @@ struct rest_server {
 	const struct rest_backend *be;
 	void *bctx;
 	struct metrics *metrics;
+	struct rest_conn *conns; /* open connections, for the hang-up watch */
 	int closing, ctx_disposed, listeners_open;
 	void (*done)(void *);
 	void *done_arg;
@@ -70,6 +80,15 @@ struct rest_conn {
 		uv_handle_t handle;
 	} h;
 	struct rest_server *srv;
+	h2o_conn_t *hconn; /* h2o's connection on this socket (sock->data after accept) */
+	struct rest_conn *prev, *next;
+};
+
+/* Watches a dup of a client's fd for a hang-up while an op is pending. */
+struct gone_watch {
+	uv_poll_t poll;
+	int fd;
+	struct rest_async *op; /* NULL once the op completed */
 };
 
 struct async_guard {
@@ -78,8 +97,10 @@ struct async_guard {
 
 struct rest_async {
 	struct rest_server *srv;
-	h2o_req_t *req; /* NULL once the client is gone */
+	h2o_req_t *req; /* NULL once h2o is done with the request */
+	int answered;   /* a response was sent on req */
 	struct async_guard *guard;
+	struct gone_watch *watch;
 	const struct rest_route *route;
 	uint64_t t0_ns;
 	void (*cancel_cb)(void *);
@@ -152,6 +173,7 @@ static const char *reason_of(int status)
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
+	case 499: return "Client Closed Request";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
@@ -219,7 +241,8 @@ static int status_of(int err, const char **code)
 static void finish(struct rest_request *r, int status)
 {
 	r->answered = 1;
-	record(r->srv, r->route, r->route ? r->route->method : "other", status, r->t0_ns);
+	record(r->srv, r->route ? r->route : r->matched, r->route ? r->route->method : "other",
+	       status, r->t0_ns);
 }
 
 void rest_reply_json(struct rest_request *r, int status, json_t *body)
@@ -255,6 +278,15 @@ void rest_reply_text(struct rest_request *r, const char *ctype, const char *text
 
 /* ------------------------------------------------------------- asynchronous replies */
 
+static void fire_cancel(struct rest_async *op)
+{
+	if (op->cancel_cb) {
+		void (*cb)(void *) = op->cancel_cb;
+		op->cancel_cb = NULL;
+		cb(op->cancel_arg);
+	}
+}
+
 static void guard_dispose(void *p)
 {
 	struct async_guard *g = p;
@@ -264,11 +296,70 @@ static void guard_dispose(void *p)
 	/* h2o is done with the request before we answered: the client went away. */
 	op->req = NULL;
 	op->guard = NULL;
-	if (op->cancel_cb) {
-		void (*cb)(void *) = op->cancel_cb;
-		op->cancel_cb = NULL;
-		cb(op->cancel_arg);
+	fire_cancel(op);
+}
+
+static void on_watch_closed(uv_handle_t *h)
+{
+	struct gone_watch *w = container_of(h, struct gone_watch, poll);
+	close(w->fd);
+	free(w);
+}
+
+static void watch_stop(struct rest_async *op)
+{
+	struct gone_watch *w = op->watch;
+	if (!w)
+		return;
+	op->watch = NULL;
+	w->op = NULL;
+	uv_close((uv_handle_t *)&w->poll, on_watch_closed);
+}
+
+static void on_client_gone(uv_poll_t *p, int status, int events)
+{
+	struct gone_watch *w = container_of(p, struct gone_watch, poll);
+	struct rest_async *op = w->op;
+	(void)status;
+	(void)events;
+	watch_stop(op);
+	if (op->req && !op->answered) {
+		/* Answer now: h2o's write then fails or is dropped, and it frees the
+		 * connection instead of holding it until the backend is done. */
+		op->answered = 1;
+		send_json(op->req, 499, error_doc("client_closed", "client closed request"));
 	}
+	fire_cancel(op);
+}
+
+/* Start the hang-up watch; without it (no fd, no memory) the op still completes safely,
+ * only later. */
+static void watch_start(struct rest_async *op)
+{
+	struct rest_server *srv = op->srv;
+	struct rest_conn *c = srv->conns;
+	while (c && c->hconn != op->req->conn)
+		c = c->next;
+	uv_os_fd_t fd;
+	if (!c || uv_fileno(&c->h.handle, &fd) != 0)
+		return;
+	struct gone_watch *w = calloc(1, sizeof *w);
+	if (!w)
+		return;
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (w->fd < 0) {
+		free(w);
+		return;
+	}
+	if (uv_poll_init(srv->loop, &w->poll, w->fd) != 0) {
+		close(w->fd);
+		free(w);
+		return;
+	}
+	w->op = op;
+	op->watch = w;
+	if (uv_poll_start(&w->poll, UV_DISCONNECT, on_client_gone) != 0)
+		watch_stop(op);
 }
 
 struct rest_async *rest_async_begin(struct rest_request *r)
@@ -292,12 +383,14 @@ struct rest_async *rest_async_begin(struct rest_request *r)
 	op->t0_ns = r->t0_ns;
 	srv->inflight++;
 	r->answered = 1; /* the op answers now */
+	watch_start(op);
 	return op;
 }
 
 static void async_release(struct rest_async *op)
 {
 	struct rest_server *srv = op->srv;
+	watch_stop(op);
 	if (op->guard)
 		op->guard->op = NULL;
 	srv->inflight--;
@@ -312,12 +405,13 @@ void rest_async_complete(struct rest_async *op, int status, json_t *body)
 		return;
 	}
 	int http;
-	if (op->req) {
+	if (op->req && !op->answered) {
 		/* Detach first: sending may clear the pool and run guard_dispose. */
 		h2o_req_t *req = op->req;
 		if (op->guard)
 			op->guard->op = NULL;
 		op->guard = NULL;
+		op->answered = 1;
 		if (status == 0) {
 			http = 200;
 			send_json(req, 200, body ? body : json_object());
@@ -328,7 +422,7 @@ void rest_async_complete(struct rest_async *op, int status, json_t *body)
 			send_json(req, http, error_doc(code, sevmon_strerror(status)));
 		}
 	} else {
-		http = 499; /* nginx's "client closed request", for the metrics only */
+		http = 499; /* nginx's "client closed request" */
 		json_decref(body);
 	}
 	record(op->srv, op->route, op->route->method, http, op->t0_ns);
@@ -348,7 +442,7 @@ void rest_async_on_cancel(struct rest_async *op, void (*cb)(void *arg), void *ar
 
 int rest_async_client_alive(const struct rest_async *op)
 {
-	return op->req != NULL;
+	return op->req != NULL && !op->answered;
 }
 
 /* ------------------------------------------------------------- dispatch */
@@ -404,6 +498,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		if (np < 0)
 			continue;
 		path_known = 1;
+		if (!r.matched)
+			r.matched = &routes[i];
 		if (strlen(allow) + strlen(routes[i].method) + 3 < sizeof allow) {
 			if (allow[0])
 				strcat(allow, ", ");
@@ -486,6 +582,12 @@ static void on_conn_closed(uv_handle_t *h)
 {
 	struct rest_conn *c = container_of(h, struct rest_conn, h.handle);
 	struct rest_server *srv = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	free(c);
 	srv->nconns--;
 	maybe_finish_close(srv);
@@ -532,7 +634,13 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	srv->nconns++;
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	srv->conns = c;
 	h2o_accept(&srv->accept_ctx, sock);
+	/* Plain HTTP/1: h2o_http1_accept ran synchronously and set sock->data. */
+	c->hconn = sock->data;
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -582,6 +690,8 @@ static void maybe_finish_close(struct rest_server *srv)
 	    srv->inflight)
 		return;
 	srv->ctx_disposed = 1;
+	if (h2o_timeout_is_linked(&srv->ctx.http2._graceful_shutdown_timeout))
+		h2o_timeout_unlink(&srv->ctx.http2._graceful_shutdown_timeout);
 	h2o_context_dispose(&srv->ctx);
 	h2o_config_dispose(&srv->config);
 	uv_idle_init(srv->loop, &srv->finisher);
@@ -724,6 +834,9 @@ void rest_server_close(struct rest_server *srv, void (*done)(void *arg), void *a
 		srv->listeners_open++;
 		uv_close((uv_handle_t *)&srv->pipe, on_listener_closed);
 	}
-	h2o_context_request_shutdown(&srv->ctx);
+	/* Not h2o_context_request_shutdown(): in 2.2 it also arms HTTP/2's graceful-shutdown
+	 * timer, which h2o_context_dispose() then asserts is unlinked. The flag alone makes
+	 * HTTP/1 close each connection after its current response. */
+	srv->ctx.shutdown_requested = 1;
 	maybe_finish_close(srv);
 }
