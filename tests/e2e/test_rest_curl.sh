@@ -204,7 +204,7 @@ CODE=$(curl -s -o "$T/body" -w '%{http_code}' --unix-socket "$T/api.sock" -H "$A
 check "unix socket: list targets 200" eval 'code_is 200 && body_has vm1'
 
 # --- bounded in-flight: a server allowing one asynchronous request at a time
-start_testd small --max-inflight 1 --max-body 64
+start_testd small --max-inflight 1 --max-body 64 --max-conns 3
 SMALL_PID=$LAST_PID
 SURL=http://127.0.0.1:$(cat "$T/small.port")
 curl -s -o "$T/slow.body" -H "$AUTH" "$SURL/v1/targets/slow/banner" &
@@ -219,10 +219,34 @@ B65='{"name":"vm10","uri":"'$(printf 'a%.0s' $(seq 41))'"}'
 CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "$AUTH" -H "$JSON" -d "$B65" "$SURL/v1/targets")
 check "body of 65 bytes past a 64-byte limit: 413" code_is 413
 
+# --- bounded connections: with 3 held open (idle), a fourth is closed at accept
+exec 4<>"/dev/tcp/127.0.0.1/$(cat "$T/small.port")" 5<>"/dev/tcp/127.0.0.1/$(cat "$T/small.port")" \
+  6<>"/dev/tcp/127.0.0.1/$(cat "$T/small.port")"
+sleep 0.2
+curl -s -o /dev/null -m 5 "$SURL/healthz"; rc=$?
+check "connection past max-conns is closed (curl rc $rc: empty reply or reset)" eval '[ $rc = 52 ] || [ $rc = 56 ]'
+exec 4>&- 5>&- 6>&-
+sleep 0.2
+CODE=$(curl -s -o "$T/body" -w '%{http_code}' "$SURL/healthz")
+check "served again once connections closed" code_is 200
+CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "$AUTH" "$SURL/metrics")
+check "refused connection counted" grep -q '^sevmond_http_connections_refused_total 1$' "$T/body"
+
+# --- close drains: a live view pending at SIGTERM still gets its answer
+curl -s -o "$T/drain.body" -H "$AUTH" "$SURL/v1/targets/slow/modules" &
+SLOW=$!
+sleep 0.3
+kill -TERM "$SMALL_PID"
+sleep 0.2
+curl -s -o /dev/null -m 2 "$SURL/healthz"; rc=$?
+check "no new connections once closing (curl rc $rc: refused)" [ $rc = 7 ]
+wait "$SLOW"
+check "pending live view answered during the drain" grep -q '"modules"' "$T/drain.body"
+
 # --- shutdown: clean, nothing left on the loop, nothing leaked (ASan builds check leaks)
 for pair in "main:$MAIN_PID" "small:$SMALL_PID"; do
   name=${pair%%:*} pid=${pair#*:}
-  kill -TERM "$pid"
+  kill -TERM "$pid" 2>/dev/null
   wait "$pid"; rc=$?
   check "$name server: SIGTERM gives a clean exit (rc $rc)" [ "$rc" = 0 ]
   [ "$rc" = 0 ] || sed 's/^/# /' "$T/$name.log" | head -40

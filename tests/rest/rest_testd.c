@@ -2,6 +2,7 @@
  * rest_testd — the REST server with the test backend, for the curl test.
  *
  *   rest_testd --token T [--port-file F] [--unix PATH] [--max-body N] [--max-inflight N]
+ *              [--max-conns N]
  *   rest_testd --doc-paths docs/openapi.json
  *
  * Serves on 127.0.0.1:<ephemeral>, writes the port to the port file, and on SIGTERM or
@@ -105,6 +106,8 @@ int main(int argc, char **argv)
 			cfg.unix_path = v;
 		else if (strcmp(a, "--max-body") == 0)
 			cfg.max_body = strtoul(v, NULL, 10);
+		else if (strcmp(a, "--max-conns") == 0)
+			cfg.max_conns = (unsigned)strtoul(v, NULL, 10);
 		else if (strcmp(a, "--max-inflight") == 0)
 			cfg.max_inflight = (unsigned)strtoul(v, NULL, 10);
 		else {
