@@ -28,6 +28,9 @@ struct metrics; /* the metrics registry, below */
 
 /* ---------------------------------------------------------------- limits */
 
+/* A connection idle (or still sending its request) this long is closed by h2o: bounds
+ * what a slow client holds, and how long a close waits for idle keep-alive clients. */
+#define REST_IDLE_TIMEOUT_MS 10000u
 /* A target spec or a scan request is a few hundred bytes; 1 MiB leaves room for a
  * scan naming every target of a large fleet and still bounds what one client can make
  * us buffer (h2o holds the whole body in memory before the handler runs). */
@@ -142,7 +145,10 @@ struct rest_backend {
  */
 void rest_async_complete(struct rest_async *op, int status, json_t *body);
 /* Called at most once, when the client goes away before completion, so the backend can
- * stop the work early. The backend must still call rest_async_complete. */
+ * stop the work early. It runs from a later loop callback, never from inside live_view or
+ * rest_async_complete. The backend must still call
+ * rest_async_complete. "Gone" is a hang-up seen on the socket (EOF or reset, like nginx's
+ * 499: a client that half-closes after its request counts as gone). */
 void rest_async_on_cancel(struct rest_async *op, void (*cb)(void *arg), void *arg);
 /* 1 while a client still waits for op, 0 after it went away. */
 int rest_async_client_alive(const struct rest_async *op);
@@ -170,9 +176,15 @@ struct rest_server;
 
 /*
  * Start listening on `loop`. backend/ctx/metrics must outlive the server; metrics may
- * be NULL (then /metrics serves an empty exposition plus the layer's own series are not
- * recorded). Returns 0 and *out, or EINVAL (bad config), ESYS/EIO (bind/listen failed:
- * the libuv error is lost; the address is in use or not permitted), ENOMEM.
+ * be NULL (then /metrics serves an empty document and the layer records nothing).
+ * The layer declares and updates its own families in `metrics`: sevmond_http_requests_total
+ * {route,method,code}, sevmond_http_request_duration_seconds{route},
+ * sevmond_http_connections, sevmond_http_inflight, sevmond_http_connections_refused_total.
+ * If SIGPIPE is at its default disposition it is set to SIG_IGN (h2o writes with
+ * writev(2); a client's reset must not kill the daemon).
+ * Returns 0 and *out, or EINVAL (bad config), ESYS (bind/listen failed: address in use
+ * or not permitted), ENOMEM. On failure the half-built server still closes its handles
+ * through the loop: keep running the loop (uv_run) before uv_loop_close.
  */
 int rest_server_start(struct rest_server **out, uv_loop_t *loop, const struct rest_config *cfg,
 		      const struct rest_backend *backend, void *ctx, struct metrics *metrics);
@@ -183,9 +195,12 @@ unsigned rest_server_inflight(const struct rest_server *srv);
 /* Open client connections. */
 unsigned rest_server_connections(const struct rest_server *srv);
 /*
- * Stop accepting, ask h2o to close idle connections, and once every connection has gone
- * and every pending asynchronous op has completed, release everything and call done(arg)
- * from the loop. Pending ops still complete normally (their clients may get the answer).
+ * Stop accepting; each connection closes after its current response; once every
+ * connection has gone and every pending asynchronous op has completed, release
+ * everything and call done(arg) from the loop. Pending ops still complete normally and
+ * their clients get the answer. h2o 2.2 has no way to close an idle HTTP/1 keep-alive
+ * connection early: such a client delays done() by up to REST_IDLE_TIMEOUT_MS (10 s).
+ * srv is invalid once done() runs (or immediately, to the caller, if done is NULL).
  */
 void rest_server_close(struct rest_server *srv, void (*done)(void *arg), void *arg);
 

@@ -49,6 +49,8 @@ static void reply_result(struct rest_request *r, int rc, json_t *out, int status
 {
 	if (rc)
 		rest_reply_sevmon(r, rc);
+	else if (!out)
+		rest_reply_error(r, 500, "internal", "the backend returned no document");
 	else
 		rest_reply_json(r, status, out);
 }

@@ -22,6 +22,7 @@
  *   member is the h2o_conn_t that req->conn points to.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define H2O_USE_LIBUV 1
@@ -37,10 +38,6 @@
 
 /* Connections waiting in the kernel's accept queue. */
 #define REST_BACKLOG 128
-/* A connection idle (or sending a request) this long is closed by h2o: bounds what a
- * slow client holds, and how long a close waits for idle keep-alive connections. */
-#define REST_IDLE_TIMEOUT_MS 10000u
-/* Accepting is refused when a connection's fds cannot be had: shed one at a time. */
 
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
@@ -755,6 +752,11 @@ int rest_server_start(struct rest_server **out, uv_loop_t *loop, const struct re
 	for (size_t i = 0; i < cfg->ntokens; i++)
 		if (!token_ok(cfg->tokens[i]))
 			return SEVMON_EINVAL;
+	/* h2o writes with writev(2): a write after a client reset must give EPIPE, not kill
+	 * the daemon. Left alone if the process already chose a disposition. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 	struct rest_server *srv = calloc(1, sizeof *srv);
 	if (!srv)
 		return SEVMON_ENOMEM;

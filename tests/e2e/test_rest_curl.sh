@@ -152,6 +152,35 @@ req GET /metrics -H "$AUTH"
 check "hang-up counted as 499" body_has 'sevmond_http_requests_total{route="/v1/targets/{name}/processes",method="GET",code="499"} 1'
 check "hang-up cancelled the backend work" body_has 'sevmond_live_views_total{outcome="cancelled"} 1'
 
+# Raw clients: one that resets (RST) while its live view is pending, one that sends
+# garbage instead of HTTP, one that sends half a request and vanishes.
+raw_clients() { python3 - "$(cat "$T/main.port")" "$TOKEN" <<'PY'
+import socket, struct, sys, time
+port, tok = int(sys.argv[1]), sys.argv[2]
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+s = conn()
+s.sendall(("GET /v1/targets/slow/banner HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % tok).encode())
+time.sleep(0.1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+g = conn()
+g.sendall(b"\x16\x03\x01\x00\xff garbage \r\n\r\n")
+reply = g.recv(100)
+g.close()
+h = conn()
+h.sendall(b"POST /v1/targets HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na")
+h.close()
+sys.exit(0 if reply.startswith(b"HTTP/1.1 400") or reply == b"" else 1)
+PY
+}
+check "reset, garbage and truncated clients are handled (garbage gets 400 or a close)" raw_clients
+sleep 0.3
+req GET /healthz
+check "server alive after the raw clients" code_is 200
+req GET /metrics -H "$AUTH"
+check "the reset client's view counted as 499" body_has 'route="/v1/targets/{name}/banner",method="GET",code="499"} 1'
+
 # --- scans and findings
 req POST /v1/scans -H "$AUTH" -H "$JSON" -d '{}'
 check "scan all targets: 202 with an id" eval 'code_is 202 && body_has "\"id\":\"s-"'
