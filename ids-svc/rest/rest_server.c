@@ -105,6 +105,7 @@ struct rest_async {
 };
 
 static void maybe_finish_close(struct rest_server *srv);
+static void watch_stop(struct rest_async *op);
 
 /* ------------------------------------------------------------- metrics */
 
@@ -199,6 +200,7 @@ static void send_raw(h2o_req_t *req, int status, const char *ctype, const char *
 		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
 		return;
 	}
+	req->res.content_length = len; /* Content-Length instead of chunked */
 	h2o_send_inline(req, body, len);
 }
 
@@ -290,9 +292,11 @@ static void guard_dispose(void *p)
 	struct rest_async *op = g->op;
 	if (!op)
 		return;
-	/* h2o is done with the request before we answered: the client went away. */
+	/* h2o is done with the request before we answered: the client went away. The
+	 * watch's dup would keep the socket open past h2o's close: drop it now. */
 	op->req = NULL;
 	op->guard = NULL;
+	watch_stop(op);
 	fire_cancel(op);
 }
 
