@@ -1,450 +1,34 @@
 /*
  * rest_server.c — h2o 2.2 on the caller's libuv loop: listeners, connection accounting,
- * the dispatcher (route → auth → method → body → handler), replies, asynchronous
- * replies, and an orderly close.
+ * the dispatcher (route → auth → method → body → handler), and an orderly close.
  *
  * h2o 2.2 facts this file relies on:
  * - With H2O_USE_LIBUV the context's timers are uv_timer_t embedded in h2o_context_t,
  *   closed (not freed) by h2o_context_dispose: the server struct stays allocated until
  *   the loop has run their close callbacks (the `finisher` idle handle below).
+ * - h2o_context_request_shutdown() also arms HTTP/2's graceful-shutdown timer, which
+ *   h2o_context_dispose() then asserts is unlinked; we set shutdown_requested instead.
  * - h2o_uv_socket_create() takes over a stream we allocated; its close_cb gets the
  *   uv_handle_t (handle->data belongs to h2o), so we find our struct by container.
  * - h2o buffers the whole request body before calling a handler and itself answers
  *   413 (text, not JSON) past globalconf.max_request_entity_size.
- * - A request's pool is cleared when h2o is done with the request; a shared pool
- *   object's dispose callback tells an asynchronous op that its request is gone.
- * - HTTP/1 in 2.2 stops reading once a request is complete, so a client that hangs up
- *   while its answer is pending goes unnoticed until we write. To learn it early (and let
- *   the backend cancel the agent work) an asynchronous op watches a dup of the
- *   connection's fd for EPOLLRDHUP with a uv_poll_t (a second fd, so libuv's one-watcher-
- *   per-fd rule holds). The connection behind a request is found through
- *   h2o_socket_t.data, which h2o's HTTP/1 acceptor points at its connection, whose first
- *   member is the h2o_conn_t that req->conn points to.
  */
-#include <fcntl.h>
 #include <signal.h>
-#include <unistd.h>
-
-#define H2O_USE_LIBUV 1
-#include <h2o.h>
-
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
-#include "rest_int.h"
+#include "rest_h2o.h"
 
 /* Connections waiting in the kernel's accept queue. */
 #define REST_BACKLOG 128
-
-#define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 struct rest_handler {
 	h2o_handler_t super;
 	struct rest_server *srv;
 };
-
-struct rest_server {
-	uv_loop_t *loop;
-	h2o_globalconf_t config;
-	h2o_context_t ctx;
-	h2o_accept_ctx_t accept_ctx;
-	uv_tcp_t tcp;
-	uv_pipe_t pipe;
-	int has_tcp, has_pipe;
-	uint16_t port;
-	char *tokens[REST_TOKENS_MAX];
-	size_t ntokens;
-	size_t max_body;
-	unsigned max_conns, max_inflight;
-	unsigned nconns, inflight;
-	const struct rest_backend *be;
-	void *bctx;
-	struct metrics *metrics;
-	struct rest_conn *conns; /* open connections, for the hang-up watch */
-	int closing, ctx_disposed, listeners_open;
-	void (*done)(void *);
-	void *done_arg;
-	uv_idle_t finisher;
-};
-
-struct rest_conn {
-	union {
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-		uv_handle_t handle;
-	} h;
-	struct rest_server *srv;
-	h2o_conn_t *hconn; /* h2o's connection on this socket (sock->data after accept) */
-	struct rest_conn *prev, *next;
-};
-
-/* Watches a dup of a client's fd for a hang-up while an op is pending. */
-struct gone_watch {
-	uv_poll_t poll;
-	int fd;
-	struct rest_async *op; /* NULL once the op completed */
-};
-
-struct async_guard {
-	struct rest_async *op;
-};
-
-struct rest_async {
-	struct rest_server *srv;
-	h2o_req_t *req; /* NULL once h2o is done with the request */
-	int answered;   /* a response was sent on req */
-	struct async_guard *guard;
-	struct gone_watch *watch;
-	const struct rest_route *route;
-	uint64_t t0_ns;
-	void (*cancel_cb)(void *);
-	void *cancel_arg;
-};
-
-static void maybe_finish_close(struct rest_server *srv);
-static void watch_stop(struct rest_async *op);
-
-/* ------------------------------------------------------------- metrics */
-
-static void declare_metrics(struct metrics *m)
-{
-	if (!m)
-		return;
-	metrics_declare(m, "sevmond_http_requests_total", METRICS_COUNTER,
-			"HTTP requests answered, by route, method and status.", NULL, 0);
-	metrics_declare(m, "sevmond_http_request_duration_seconds", METRICS_HISTOGRAM,
-			"Time from dispatch to answer, by route.", NULL, 0);
-	metrics_declare(m, "sevmond_http_connections", METRICS_GAUGE,
-			"Open HTTP client connections.", NULL, 0);
-	metrics_declare(m, "sevmond_http_inflight", METRICS_GAUGE,
-			"Asynchronous HTTP requests waiting on the backend.", NULL, 0);
-	metrics_declare(m, "sevmond_http_connections_refused_total", METRICS_COUNTER,
-			"Connections closed at accept because of the connection limit.",
-			NULL, 0);
-}
-
-static void record(struct rest_server *srv, const struct rest_route *route, const char *method,
-		   int status, uint64_t t0_ns)
-{
-	if (!srv->metrics)
-		return;
-	char code[8];
-	snprintf(code, sizeof code, "%d", status);
-	const char *rname = route ? route->pattern : "unmatched";
-	const char *const labels[] = { "route", rname, "method", method, "code", code, NULL };
-	metrics_counter_add(srv->metrics, "sevmond_http_requests_total", labels, 1);
-	const char *const rl[] = { "route", rname, NULL };
-	double dt = (double)(uv_hrtime() - t0_ns) / 1e9;
-	metrics_histogram_observe(srv->metrics, "sevmond_http_request_duration_seconds", rl, dt);
-}
-
-static void update_gauges(struct rest_server *srv)
-{
-	if (!srv->metrics)
-		return;
-	metrics_gauge_set(srv->metrics, "sevmond_http_connections", NULL, srv->nconns);
-	metrics_gauge_set(srv->metrics, "sevmond_http_inflight", NULL, srv->inflight);
-}
-
-struct metrics *rest_server_metrics(struct rest_server *srv)
-{
-	update_gauges(srv);
-	return srv->metrics;
-}
-
-/* ------------------------------------------------------------- replies */
-
-static const char *reason_of(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 499: return "Client Closed Request";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Unknown";
-	}
-}
-
-/* Send a complete response on a live h2o request. */
-static void send_raw(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
-{
-	req->res.status = status;
-	req->res.reason = reason_of(status);
-	if (ctype)
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
-			       strlen(ctype));
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-		       H2O_STRLIT("no-store"));
-	if (status == 503)
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-			       H2O_STRLIT("1"));
-	if (len == 0) {
-		/* h2o_send_inline needs a body; an empty one is a final h2o_send. */
-		static h2o_generator_t gen = { NULL, NULL };
-		h2o_start_response(req, &gen);
-		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-		return;
-	}
-	req->res.content_length = len; /* Content-Length instead of chunked */
-	h2o_send_inline(req, body, len);
-}
-
-static void send_json(h2o_req_t *req, int status, json_t *body)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	json_decref(body);
-	if (!text) {
-		static const char oom[] =
-			"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
-		send_raw(req, 500, "application/json", oom, sizeof oom - 1);
-		return;
-	}
-	send_raw(req, status, "application/json", text, strlen(text));
-	free(text);
-}
-
-static json_t *error_doc(const char *code, const char *msg)
-{
-	return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-}
-
-static int status_of(int err, const char **code)
-{
-	switch (err) {
-	case SEVMON_ENOENT: *code = "not_found"; return 404;
-	case SEVMON_EEXIST: *code = "conflict"; return 409;
-	case SEVMON_EINVAL: *code = "bad_request"; return 400;
-	case SEVMON_ETOOBIG: *code = "too_large"; return 413;
-	case SEVMON_EBUSY: *code = "overloaded"; return 503;
-	case SEVMON_ETIMEDOUT: *code = "timeout"; return 504;
-	case SEVMON_ENOTSUP: *code = "not_implemented"; return 501;
-	default: *code = "internal"; return 500;
-	}
-}
-
-static void finish(struct rest_request *r, int status)
-{
-	r->answered = 1;
-	record(r->srv, r->route ? r->route : r->matched, r->route ? r->route->method : "other",
-	       status, r->t0_ns);
-}
-
-void rest_reply_json(struct rest_request *r, int status, json_t *body)
-{
-	send_json(r->hreq, status, body);
-	finish(r, status);
-}
-
-void rest_reply_error(struct rest_request *r, int status, const char *code, const char *msg)
-{
-	send_json(r->hreq, status, error_doc(code, msg));
-	finish(r, status);
-}
-
-void rest_reply_sevmon(struct rest_request *r, int err)
-{
-	const char *code;
-	int status = status_of(err, &code);
-	rest_reply_error(r, status, code, sevmon_strerror(err));
-}
-
-void rest_reply_empty(struct rest_request *r, int status)
-{
-	send_raw(r->hreq, status, NULL, NULL, 0);
-	finish(r, status);
-}
-
-void rest_reply_text(struct rest_request *r, const char *ctype, const char *text, size_t len)
-{
-	send_raw(r->hreq, 200, ctype, text, len);
-	finish(r, 200);
-}
-
-/* ------------------------------------------------------------- asynchronous replies */
-
-static void fire_cancel(struct rest_async *op)
-{
-	if (op->cancel_cb) {
-		void (*cb)(void *) = op->cancel_cb;
-		op->cancel_cb = NULL;
-		cb(op->cancel_arg);
-	}
-}
-
-static void guard_dispose(void *p)
-{
-	struct async_guard *g = p;
-	struct rest_async *op = g->op;
-	if (!op)
-		return;
-	/* h2o is done with the request before we answered: the client went away. The
-	 * watch's dup would keep the socket open past h2o's close: drop it now. */
-	op->req = NULL;
-	op->guard = NULL;
-	watch_stop(op);
-	fire_cancel(op);
-}
-
-static void on_watch_closed(uv_handle_t *h)
-{
-	struct gone_watch *w = container_of(h, struct gone_watch, poll);
-	close(w->fd);
-	free(w);
-}
-
-static void watch_stop(struct rest_async *op)
-{
-	struct gone_watch *w = op->watch;
-	if (!w)
-		return;
-	op->watch = NULL;
-	w->op = NULL;
-	uv_close((uv_handle_t *)&w->poll, on_watch_closed);
-}
-
-static void on_client_gone(uv_poll_t *p, int status, int events)
-{
-	struct gone_watch *w = container_of(p, struct gone_watch, poll);
-	struct rest_async *op = w->op;
-	(void)status;
-	(void)events;
-	watch_stop(op);
-	if (op->req && !op->answered) {
-		/* Answer now: h2o's write then fails or is dropped, and it frees the
-		 * connection instead of holding it until the backend is done. */
-		op->answered = 1;
-		send_json(op->req, 499, error_doc("client_closed", "client closed request"));
-	}
-	fire_cancel(op);
-}
-
-/* Start the hang-up watch; without it (no fd, no memory) the op still completes safely,
- * only later. */
-static void watch_start(struct rest_async *op)
-{
-	struct rest_server *srv = op->srv;
-	struct rest_conn *c = srv->conns;
-	while (c && c->hconn != op->req->conn)
-		c = c->next;
-	uv_os_fd_t fd;
-	if (!c || uv_fileno(&c->h.handle, &fd) != 0)
-		return;
-	struct gone_watch *w = calloc(1, sizeof *w);
-	if (!w)
-		return;
-	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (w->fd < 0) {
-		free(w);
-		return;
-	}
-	if (uv_poll_init(srv->loop, &w->poll, w->fd) != 0) {
-		close(w->fd);
-		free(w);
-		return;
-	}
-	w->op = op;
-	op->watch = w;
-	if (uv_poll_start(&w->poll, UV_DISCONNECT, on_client_gone) != 0)
-		watch_stop(op);
-}
-
-struct rest_async *rest_async_begin(struct rest_request *r)
-{
-	struct rest_server *srv = r->srv;
-	if (srv->inflight >= srv->max_inflight) {
-		rest_reply_error(r, 503, "overloaded", "too many requests in flight");
-		return NULL;
-	}
-	struct rest_async *op = calloc(1, sizeof *op);
-	if (!op) {
-		rest_reply_sevmon(r, SEVMON_ENOMEM);
-		return NULL;
-	}
-	h2o_req_t *req = r->hreq;
-	op->guard = h2o_mem_alloc_shared(&req->pool, sizeof *op->guard, guard_dispose);
-	op->guard->op = op;
-	op->srv = srv;
-	op->req = req;
-	op->route = r->route;
-	op->t0_ns = r->t0_ns;
-	srv->inflight++;
-	r->answered = 1; /* the op answers now */
-	watch_start(op);
-	return op;
-}
-
-static void async_release(struct rest_async *op)
-{
-	struct rest_server *srv = op->srv;
-	watch_stop(op);
-	if (op->guard)
-		op->guard->op = NULL;
-	srv->inflight--;
-	free(op);
-	maybe_finish_close(srv);
-}
-
-void rest_async_complete(struct rest_async *op, int status, json_t *body)
-{
-	if (!op) {
-		json_decref(body);
-		return;
-	}
-	int http;
-	if (op->req && !op->answered) {
-		/* Detach first: sending may clear the pool and run guard_dispose. */
-		h2o_req_t *req = op->req;
-		if (op->guard)
-			op->guard->op = NULL;
-		op->guard = NULL;
-		op->answered = 1;
-		if (status == 0) {
-			http = 200;
-			send_json(req, 200, body ? body : json_object());
-		} else {
-			const char *code;
-			http = status_of(status, &code);
-			json_decref(body);
-			send_json(req, http, error_doc(code, sevmon_strerror(status)));
-		}
-	} else {
-		http = 499; /* nginx's "client closed request" */
-		json_decref(body);
-	}
-	record(op->srv, op->route, op->route->method, http, op->t0_ns);
-	async_release(op);
-}
-
-void rest_async_abort(struct rest_async *op, int err)
-{
-	rest_async_complete(op, err ? err : SEVMON_EINTERNAL, NULL);
-}
-
-void rest_async_on_cancel(struct rest_async *op, void (*cb)(void *arg), void *arg)
-{
-	op->cancel_cb = cb;
-	op->cancel_arg = arg;
-}
-
-int rest_async_client_alive(const struct rest_async *op)
-{
-	return op->req != NULL && !op->answered;
-}
 
 /* ------------------------------------------------------------- dispatch */
 
@@ -591,7 +175,7 @@ static void on_conn_closed(uv_handle_t *h)
 		c->next->prev = c->prev;
 	free(c);
 	srv->nconns--;
-	maybe_finish_close(srv);
+	rest_server_maybe_finish(srv);
 }
 
 static void on_refused_closed(uv_handle_t *h)
@@ -685,7 +269,7 @@ static void on_finisher(uv_idle_t *h)
 	uv_close((uv_handle_t *)h, on_finisher_closed);
 }
 
-static void maybe_finish_close(struct rest_server *srv)
+void rest_server_maybe_finish(struct rest_server *srv)
 {
 	if (!srv->closing || srv->ctx_disposed || srv->listeners_open || srv->nconns ||
 	    srv->inflight)
@@ -703,7 +287,7 @@ static void on_listener_closed(uv_handle_t *h)
 {
 	struct rest_server *srv = h->data;
 	srv->listeners_open--;
-	maybe_finish_close(srv);
+	rest_server_maybe_finish(srv);
 }
 
 static int listen_tcp(struct rest_server *srv, const char *host, uint16_t port)
@@ -779,7 +363,7 @@ int rest_server_start(struct rest_server **out, uv_loop_t *loop, const struct re
 	srv->max_body = cfg->max_body ? cfg->max_body : REST_MAX_BODY_DEFAULT;
 	srv->max_conns = cfg->max_conns ? cfg->max_conns : REST_MAX_CONNS_DEFAULT;
 	srv->max_inflight = cfg->max_inflight ? cfg->max_inflight : REST_MAX_INFLIGHT_DEFAULT;
-	declare_metrics(metrics);
+	rest_declare_metrics(metrics);
 
 	h2o_config_init(&srv->config);
 	srv->config.server_name = h2o_iovec_init(H2O_STRLIT("sevmond"));
@@ -844,5 +428,5 @@ void rest_server_close(struct rest_server *srv, void (*done)(void *arg), void *a
 	 * timer, which h2o_context_dispose() then asserts is unlinked. The flag alone makes
 	 * HTTP/1 close each connection after its current response. */
 	srv->ctx.shutdown_requested = 1;
-	maybe_finish_close(srv);
+	rest_server_maybe_finish(srv);
 }
