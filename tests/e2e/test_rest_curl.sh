@@ -43,6 +43,15 @@ req() {
   CODE=$(curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X "$m" "$@" "$URL$p")
 }
 body_has() { grep -q -- "$1" "$T/body"; }
+# wait_metric BASE_URL LINE: poll /metrics (up to 5 s) until LINE appears; the body stays in $T/body
+wait_metric() {
+  for _ in $(seq 100); do
+    curl -s -o "$T/body" -H "$AUTH" "$1/metrics"
+    grep -qF -- "$2" "$T/body" && return 0
+    sleep 0.05
+  done
+  echo "# metric line not seen: $2"; return 1
+}
 hdr_has() { grep -qi -- "$1" "$T/hdr"; }
 code_is() { [ "$CODE" = "$1" ] || { echo "# got $CODE: $(head -c 300 "$T/body")"; return 1; }; }
 err_is() { code_is "$1" && body_has "\"error\":{\"code\":\"$2\",\"message\":"; }
@@ -145,12 +154,10 @@ check "20 concurrent live views: all 200" [ "$(cat "$T"/par.* | sort -u)" = 200 
 # A client that hangs up before its answer: curl gives up after 0.3 s, the backend needs 1.5 s.
 curl -s -m 0.3 -o /dev/null -H "$AUTH" "$URL/v1/targets/slow/processes"
 check "client gave up on the slow live view (curl timeout)" [ $? = 28 ]
-sleep 0.2
+check "hang-up counted as 499" wait_metric "$URL" 'sevmond_http_requests_total{route="/v1/targets/{name}/processes",method="GET",code="499"} 1'
+check "hang-up cancelled the backend work" wait_metric "$URL" 'sevmond_live_views_total{outcome="cancelled"} 1'
 req GET /healthz
 check "server alive after the hang-up" code_is 200
-req GET /metrics -H "$AUTH"
-check "hang-up counted as 499" body_has 'sevmond_http_requests_total{route="/v1/targets/{name}/processes",method="GET",code="499"} 1'
-check "hang-up cancelled the backend work" body_has 'sevmond_live_views_total{outcome="cancelled"} 1'
 
 # Raw clients: one that resets (RST) while its live view is pending, one that sends
 # garbage instead of HTTP, one that sends half a request and vanishes.
@@ -175,11 +182,9 @@ sys.exit(0 if reply.startswith(b"HTTP/1.1 400") or reply == b"" else 1)
 PY
 }
 check "reset, garbage and truncated clients are handled (garbage gets 400 or a close)" raw_clients
-sleep 0.3
+check "the reset client's view counted as 499" wait_metric "$URL" 'route="/v1/targets/{name}/banner",method="GET",code="499"} 1'
 req GET /healthz
 check "server alive after the raw clients" code_is 200
-req GET /metrics -H "$AUTH"
-check "the reset client's view counted as 499" body_has 'route="/v1/targets/{name}/banner",method="GET",code="499"} 1'
 
 # --- scans and findings
 req POST /v1/scans -H "$AUTH" -H "$JSON" -d '{}'
@@ -238,7 +243,7 @@ SMALL_PID=$LAST_PID
 SURL=http://127.0.0.1:$(cat "$T/small.port")
 curl -s -o "$T/slow.body" -H "$AUTH" "$SURL/v1/targets/slow/banner" &
 SLOW=$!
-sleep 0.3
+wait_metric "$SURL" 'sevmond_http_inflight 1' >/dev/null
 CODE=$(curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -H "$AUTH" "$SURL/v1/targets/vm1/banner")
 check "second live view past max-inflight: 503" err_is 503 overloaded
 wait "$SLOW"
@@ -255,8 +260,9 @@ sleep 0.2
 curl -s -o /dev/null -m 5 "$SURL/healthz"; rc=$?
 check "connection past max-conns is closed (curl rc $rc: empty reply or reset)" eval '[ $rc = 52 ] || [ $rc = 56 ]'
 exec 4>&- 5>&- 6>&-
-sleep 0.2
-CODE=$(curl -s -o "$T/body" -w '%{http_code}' "$SURL/healthz")
+for _ in $(seq 100); do
+  CODE=$(curl -s -o "$T/body" -w '%{http_code}' "$SURL/healthz"); [ "$CODE" = 200 ] && break; sleep 0.05
+done
 check "served again once connections closed" code_is 200
 CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "$AUTH" "$SURL/metrics")
 check "refused connection counted" grep -q '^sevmond_http_connections_refused_total 1$' "$T/body"
@@ -264,10 +270,11 @@ check "refused connection counted" grep -q '^sevmond_http_connections_refused_to
 # --- close drains: a live view pending at SIGTERM still gets its answer
 curl -s -o "$T/drain.body" -H "$AUTH" "$SURL/v1/targets/slow/modules" &
 SLOW=$!
-sleep 0.3
+wait_metric "$SURL" 'sevmond_http_inflight 1' >/dev/null
 kill -TERM "$SMALL_PID"
-sleep 0.2
-curl -s -o /dev/null -m 2 "$SURL/healthz"; rc=$?
+for _ in $(seq 100); do
+  curl -s -o /dev/null -m 2 "$SURL/healthz"; rc=$?; [ $rc = 7 ] && break; sleep 0.05
+done
 check "no new connections once closing (curl rc $rc: refused)" [ $rc = 7 ]
 wait "$SLOW"
 check "pending live view answered during the drain" grep -q '"modules"' "$T/drain.body"
