@@ -207,6 +207,39 @@ TEST(metrics_write_special_values)
 	metrics_free(m);
 }
 
+/* Label values and help texts of arbitrary bytes (1..127, so quotes, backslashes and
+ * newlines in every position) always give a conforming exposition. */
+TEST(metrics_write_random_text_always_conforms)
+{
+	srand(12345);
+	struct metrics *m = metrics_new();
+	for (int round = 0; round < 50; round++) {
+		char help[40], name[16], v[24];
+		for (size_t i = 0; i < sizeof help - 1; i++)
+			help[i] = (char)(1 + rand() % 127);
+		help[sizeof help - 1] = '\0';
+		snprintf(name, sizeof name, "m%d", round);
+		enum metrics_type t = (enum metrics_type)(round % 3);
+		ASSERT_EQ(metrics_declare(m, name, t, help, NULL, 0), 0);
+		for (int k = 0; k < 5; k++) {
+			for (size_t i = 0; i < sizeof v - 1; i++)
+				v[i] = (char)(1 + rand() % 127);
+			v[sizeof v - 1] = '\0';
+			const char *const l[] = { "a", v, "b", "x", NULL };
+			if (t == METRICS_COUNTER)
+				ASSERT_EQ(metrics_counter_add(m, name, l, rand() % 100), 0);
+			else if (t == METRICS_GAUGE)
+				ASSERT_EQ(metrics_gauge_set(m, name, l, rand() % 100 - 50), 0);
+			else
+				ASSERT_EQ(metrics_histogram_observe(m, name, l,
+								    (rand() % 20000) / 1000.0), 0);
+		}
+	}
+	char *t = expose(m);
+	free(t);
+	metrics_free(m);
+}
+
 /* The checker itself must refuse what the format forbids, or the checks above prove
  * nothing. */
 TEST(prom_check_rejects_malformed)
