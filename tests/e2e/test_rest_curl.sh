@@ -8,6 +8,8 @@
 # unfinished work, and under ASan on leaks). TAP output.
 # usage: test_rest_curl.sh REST_TESTD PROM_CHECK OPENAPI_JSON
 set -u
+# Checks passed to eval are single-quoted on purpose: they expand when they run.
+# shellcheck disable=SC2016
 TESTD=${1:?rest_testd}
 PROM_CHECK=${2:?prom_check}
 OPENAPI=${3:?openapi.json}

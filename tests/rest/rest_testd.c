@@ -70,9 +70,10 @@ static int doc_paths(const char *file)
 			size_t i;
 			json_t *prm;
 			json_array_foreach(json_object_get(item, "parameters"), i, prm) {
-				if (strcmp(json_string_value(json_object_get(prm, "name")) ?: "",
-					   name) == 0)
-					ex = json_string_value(json_object_get(prm, "example")) ?: ex;
+				const char *pn = json_string_value(json_object_get(prm, "name"));
+				const char *pe = json_string_value(json_object_get(prm, "example"));
+				if (pn && pe && strcmp(pn, name) == 0)
+					ex = pe;
 			}
 			strcat(out, ex);
 			p = end + 1;
