@@ -7,9 +7,9 @@
 # requested; then a clean shutdown (rest_testd exits non-zero on leaked handles or
 # unfinished work, and under ASan on leaks). TAP output.
 # usage: test_rest_curl.sh REST_TESTD PROM_CHECK OPENAPI_JSON
-set -u
 # Checks passed to eval are single-quoted on purpose: they expand when they run.
 # shellcheck disable=SC2016
+set -u
 TESTD=${1:?rest_testd}
 PROM_CHECK=${2:?prom_check}
 OPENAPI=${3:?openapi.json}
