@@ -1,0 +1,320 @@
+/*
+ * rest_handlers.c — the routing table and one handler per route. Handlers check the
+ * request's shape (names, query values, body fields) and hand typed values to the
+ * backend; docs/openapi.json describes exactly this table (tests/unit/test_rest_openapi.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "rest_int.h"
+
+/* Checks named in one scan request; sevmond has a handful. */
+#define REST_SCAN_CHECKS_MAX 16u
+
+static int hex_ok(const char *s, size_t want)
+{
+	if (strlen(s) != want)
+		return 0;
+	for (size_t i = 0; i < want; i++)
+		if (!strchr("0123456789abcdefABCDEF", s[i]))
+			return 0;
+	return 1;
+}
+
+static void h_healthz(struct rest_request *r)
+{
+	rest_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_metrics(struct rest_request *r)
+{
+	struct metrics *m = rest_server_metrics(r->srv);
+	if (m && r->be->collect_metrics)
+		r->be->collect_metrics(r->bctx, m);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = m ? metrics_write(m, &text, &len) : 0;
+	if (rc) {
+		rest_reply_sevmon(r, rc);
+		return;
+	}
+	rest_reply_text(r, "text/plain; version=0.0.4; charset=utf-8", text ? text : "", len);
+	free(text);
+}
+
+/* Answer a backend's (rc, out) pair. */
+static void reply_result(struct rest_request *r, int rc, json_t *out, int status)
+{
+	if (rc)
+		rest_reply_sevmon(r, rc);
+	else if (!out)
+		rest_reply_error(r, 500, "internal", "the backend returned no document");
+	else
+		rest_reply_json(r, status, out);
+}
+
+static void h_targets_list(struct rest_request *r)
+{
+	json_t *out = NULL;
+	int rc = r->be->target_list(r->bctx, &out);
+	reply_result(r, rc, out, 200);
+}
+
+static void h_target_get(struct rest_request *r)
+{
+	char name[REST_NAME_MAX + 1];
+	if (rest_param_name(r, 0, name))
+		return;
+	json_t *out = NULL;
+	int rc = r->be->target_get(r->bctx, name, &out);
+	reply_result(r, rc, out, 200);
+}
+
+static void h_target_add(struct rest_request *r)
+{
+	struct rest_target_spec spec = { 0 };
+	json_error_t jerr;
+	if (json_unpack_ex(r->body, &jerr, JSON_STRICT, "{s:s, s:s, s?:s, s?:s}", "name",
+			   &spec.name, "uri", &spec.uri, "key", &spec.key, "measurement",
+			   &spec.measurement) != 0) {
+		rest_reply_error(r, 400, "bad_request", jerr.text);
+		return;
+	}
+	if (!rest_name_valid(spec.name, strlen(spec.name))) {
+		rest_reply_error(r, 400, "bad_request",
+				 "name: 1..63 characters of [A-Za-z0-9._-]");
+		return;
+	}
+	if (spec.uri[0] == '\0' || strlen(spec.uri) > REST_URI_MAX) {
+		rest_reply_error(r, 400, "bad_request", "uri: 1..255 bytes");
+		return;
+	}
+	if (spec.key && !hex_ok(spec.key, 64)) {
+		rest_reply_error(r, 400, "bad_request", "key: 64 hex digits (X25519 public key)");
+		return;
+	}
+	if (spec.measurement && !hex_ok(spec.measurement, 96)) {
+		rest_reply_error(r, 400, "bad_request", "measurement: 96 hex digits (SHA-384)");
+		return;
+	}
+	json_t *out = NULL;
+	int rc = r->be->target_add(r->bctx, &spec, &out);
+	reply_result(r, rc, out, 201);
+}
+
+static void h_target_remove(struct rest_request *r)
+{
+	char name[REST_NAME_MAX + 1];
+	if (rest_param_name(r, 0, name))
+		return;
+	int rc = r->be->target_remove(r->bctx, name);
+	if (rc)
+		rest_reply_sevmon(r, rc);
+	else
+		rest_reply_empty(r, 204);
+}
+
+static void live(struct rest_request *r, enum rest_view view)
+{
+	char name[REST_NAME_MAX + 1];
+	if (rest_param_name(r, 0, name))
+		return;
+	struct rest_async *op = rest_async_begin(r);
+	if (!op)
+		return;
+	int rc = r->be->live_view(r->bctx, name, view, op);
+	if (rc)
+		rest_async_abort(op, rc);
+}
+
+static void h_banner(struct rest_request *r)
+{
+	live(r, REST_VIEW_BANNER);
+}
+
+static void h_processes(struct rest_request *r)
+{
+	live(r, REST_VIEW_PROCESSES);
+}
+
+static void h_modules(struct rest_request *r)
+{
+	live(r, REST_VIEW_MODULES);
+}
+
+/* A JSON array of names into a malloc'd vector; EINVAL with a message on bad input. */
+static int name_list(json_t *arr, size_t max, const char ***out, size_t *n, const char **why)
+{
+	*out = NULL;
+	*n = 0;
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > max) {
+		*why = "must be a non-empty array within the limit";
+		return SEVMON_EINVAL;
+	}
+	size_t k = json_array_size(arr);
+	const char **v = calloc(k, sizeof *v);
+	if (!v)
+		return SEVMON_ENOMEM;
+	for (size_t i = 0; i < k; i++) {
+		json_t *e = json_array_get(arr, i);
+		if (!json_is_string(e) ||
+		    !rest_name_valid(json_string_value(e), json_string_length(e))) {
+			free(v);
+			*why = "entries are names of 1..63 characters of [A-Za-z0-9._-]";
+			return SEVMON_EINVAL;
+		}
+		v[i] = json_string_value(e);
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static void h_scan_start(struct rest_request *r)
+{
+	json_t *targets = NULL, *checks = NULL;
+	json_error_t jerr;
+	if (json_unpack_ex(r->body, &jerr, JSON_STRICT, "{s?:o, s?:o}", "targets", &targets,
+			   "checks", &checks) != 0) {
+		rest_reply_error(r, 400, "bad_request", jerr.text);
+		return;
+	}
+	struct rest_scan_request req = { 0 };
+	const char *why = "";
+	int rc = name_list(targets, REST_SCAN_TARGETS_MAX, (const char ***)&req.targets,
+			   &req.ntargets, &why);
+	if (rc == 0)
+		rc = name_list(checks, REST_SCAN_CHECKS_MAX, (const char ***)&req.checks,
+			       &req.nchecks, &why);
+	if (rc == SEVMON_EINVAL) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "%s %s", req.ntargets || !targets ? "checks" : "targets",
+			 why);
+		rest_reply_error(r, 400, "bad_request", msg);
+	} else if (rc) {
+		rest_reply_sevmon(r, rc);
+	} else {
+		char id[REST_NAME_MAX + 1] = "";
+		rc = r->be->scan_start(r->bctx, &req, id);
+		if (rc)
+			rest_reply_sevmon(r, rc);
+		else
+			rest_reply_json(r, 202, json_pack("{s:s}", "id", id));
+	}
+	free((void *)req.targets);
+	free((void *)req.checks);
+}
+
+static void h_scan_get(struct rest_request *r)
+{
+	char id[REST_NAME_MAX + 1];
+	if (rest_param_name(r, 0, id))
+		return;
+	json_t *out = NULL;
+	int rc = r->be->scan_get(r->bctx, id, &out);
+	reply_result(r, rc, out, 200);
+}
+
+static void h_scan_results(struct rest_request *r)
+{
+	char id[REST_NAME_MAX + 1];
+	if (rest_param_name(r, 0, id))
+		return;
+	json_t *out = NULL;
+	int rc = r->be->scan_results(r->bctx, id, &out);
+	reply_result(r, rc, out, 200);
+}
+
+/* Decimal in [lo, hi]; no sign, no spaces. */
+static int parse_uint(const char *s, long long lo, long long hi, long long *out)
+{
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
+		return 0;
+	long long v = strtoll(s, NULL, 10);
+	if (v < lo || v > hi)
+		return 0;
+	*out = v;
+	return 1;
+}
+
+static void h_findings(struct rest_request *r)
+{
+	struct rest_findings_query q = { .limit = REST_FINDINGS_LIMIT_DEFAULT };
+	char target[REST_NAME_MAX + 2], since[24], sev[16], limit[16];
+	int rc;
+	if ((rc = rest_query_get(r, "target", target, sizeof target)) < 0 ||
+	    (rc == 1 && !rest_name_valid(target, strlen(target)))) {
+		rest_reply_error(r, 400, "bad_request", "target: a target name");
+		return;
+	}
+	if (rc == 1)
+		q.target = target;
+	long long v;
+	if ((rc = rest_query_get(r, "since", since, sizeof since)) < 0 ||
+	    (rc == 1 && !parse_uint(since, 0, INT64_MAX / 2, &v))) {
+		rest_reply_error(r, 400, "bad_request", "since: unix time in seconds");
+		return;
+	}
+	if (rc == 1)
+		q.since = v;
+	if ((rc = rest_query_get(r, "severity", sev, sizeof sev)) < 0) {
+		rest_reply_error(r, 400, "bad_request", "severity: info|low|medium|high|critical");
+		return;
+	}
+	if (rc == 1) {
+		int found = 0;
+		for (int s = REST_SEV_INFO; s <= REST_SEV_CRITICAL; s++) {
+			if (strcmp(sev, rest_severity_name((enum rest_severity)s)) == 0) {
+				q.min_severity = (enum rest_severity)s;
+				found = 1;
+			}
+		}
+		if (!found) {
+			rest_reply_error(r, 400, "bad_request",
+					 "severity: info|low|medium|high|critical");
+			return;
+		}
+	}
+	if ((rc = rest_query_get(r, "limit", limit, sizeof limit)) < 0 ||
+	    (rc == 1 && !parse_uint(limit, 1, REST_FINDINGS_LIMIT_MAX, &v))) {
+		rest_reply_error(r, 400, "bad_request", "limit: 1..1000");
+		return;
+	}
+	if (rc == 1)
+		q.limit = (unsigned)v;
+	json_t *out = NULL;
+	rc = r->be->findings(r->bctx, &q, &out);
+	reply_result(r, rc, out, 200);
+}
+
+const char *rest_severity_name(enum rest_severity s)
+{
+	static const char *const names[] = { "info", "low", "medium", "high", "critical" };
+	return (unsigned)s <= REST_SEV_CRITICAL ? names[s] : NULL;
+}
+
+static const struct rest_route routes[] = {
+	{ "GET", "/healthz", REST_ROUTE_NOAUTH, h_healthz },
+	{ "GET", "/metrics", 0, h_metrics },
+	{ "GET", "/v1/targets", 0, h_targets_list },
+	{ "POST", "/v1/targets", REST_ROUTE_BODY, h_target_add },
+	{ "GET", "/v1/targets/{name}", 0, h_target_get },
+	{ "DELETE", "/v1/targets/{name}", 0, h_target_remove },
+	{ "GET", "/v1/targets/{name}/banner", 0, h_banner },
+	{ "GET", "/v1/targets/{name}/processes", 0, h_processes },
+	{ "GET", "/v1/targets/{name}/modules", 0, h_modules },
+	{ "POST", "/v1/scans", REST_ROUTE_BODY, h_scan_start },
+	{ "GET", "/v1/scans/{id}", 0, h_scan_get },
+	{ "GET", "/v1/scans/{id}/results", 0, h_scan_results },
+	{ "GET", "/v1/findings", 0, h_findings },
+};
+
+const struct rest_route *rest_routes(size_t *n)
+{
+	*n = sizeof routes / sizeof routes[0];
+	return routes;
+}
