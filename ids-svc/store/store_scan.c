@@ -1,0 +1,518 @@
+/*
+ * store_scan.c — scans and their results: begin, add a result (with its diff), finish,
+ * and the read side (scan get/list, results list, latest result).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "store.h"
+#include "store_impl.h"
+
+static enum store_scan_status status_parse(const unsigned char *t)
+{
+	for (int i = 0; t && i < 4; i++)
+		if (strcmp((const char *)t, store_scan_status_name((enum store_scan_status)i)) == 0)
+			return (enum store_scan_status)i;
+	return STORE_SCAN_FAILED; /* the CHECK constraint makes this unreachable */
+}
+
+static int json_names(struct store *s, const char *what, const char *const *v, size_t n,
+		      size_t max, bool target, char **out)
+{
+	*out = NULL;
+	if (n == 0 || !v)
+		return store_fail(s, SEVMON_EINVAL, "a scan needs at least one %s", what);
+	if (n > max)
+		return store_fail(s, SEVMON_ETOOBIG, "%zu %ss in one scan (limit %zu)", n, what, max);
+	json_t *arr = json_array();
+	if (!arr)
+		return store_fail(s, SEVMON_ENOMEM, "out of memory");
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = target ? store_check_name(s, "target name", v[i])
+			    : store_check_word(s, "check name", v[i], STORE_CHECK_MAX);
+		if (rc == 0 && json_array_append_new(arr, json_string(v[i])) < 0)
+			rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
+	}
+	if (rc == 0 && !(*out = json_dumps(arr, JSON_COMPACT)))
+		rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
+	json_decref(arr);
+	return rc;
+}
+
+int store_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
+		     const char *const *checks, size_t nchecks, int64_t *scan_id)
+{
+	store_ok(s);
+	*scan_id = 0;
+	char *tj = NULL, *cj = NULL;
+	sqlite3_stmt *ins = NULL, *link = NULL, *known = NULL;
+	int rc, sr;
+	if ((rc = store_writable(s)) < 0 ||
+	    (rc = json_names(s, "target", targets, ntargets, STORE_SCAN_TARGETS_MAX, true, &tj)) < 0 ||
+	    (rc = json_names(s, "check", checks, nchecks, STORE_SCAN_CHECKS_MAX, false, &cj)) < 0)
+		goto out;
+	if ((rc = store_tx_begin(s)) < 0)
+		goto out;
+	if ((rc = store_prepare(s, "INSERT INTO scans (started_at, status, targets, checks) "
+				   "VALUES (?1, 'running', ?2, ?3)", &ins)) < 0 ||
+	    (rc = store_prepare(s, "INSERT OR IGNORE INTO scan_targets (target, scan_id) "
+				   "VALUES (?1, ?2)", &link)) < 0 ||
+	    (rc = store_prepare(s, "SELECT 1 FROM targets WHERE name = ?1", &known)) < 0)
+		goto out;
+	sqlite3_bind_int64(ins, 1, store_now(s));
+	sqlite3_bind_text(ins, 2, tj, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 3, cj, -1, SQLITE_STATIC);
+	if ((sr = sqlite3_step(ins)) != SQLITE_DONE) {
+		rc = store_sqlerr(s, sr, "scan begin");
+		goto out;
+	}
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; i < ntargets; i++) {
+		sqlite3_reset(known);
+		sqlite3_bind_text(known, 1, targets[i], -1, SQLITE_STATIC);
+		sr = sqlite3_step(known);
+		if (sr == SQLITE_DONE) {
+			rc = store_fail(s, SEVMON_ENOENT, "unknown target '%s'", targets[i]);
+			goto out;
+		}
+		if (sr != SQLITE_ROW) {
+			rc = store_sqlerr(s, sr, "scan begin");
+			goto out;
+		}
+		sqlite3_reset(link);
+		sqlite3_bind_text(link, 1, targets[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(link, 2, id);
+		if ((sr = sqlite3_step(link)) != SQLITE_DONE) {
+			rc = store_sqlerr(s, sr, "scan begin");
+			goto out;
+		}
+	}
+	if ((rc = store_tx_commit(s)) == 0)
+		*scan_id = id;
+out:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(link);
+	sqlite3_finalize(known);
+	if (rc < 0)
+		store_tx_rollback(s);
+	free(tj);
+	free(cj);
+	return rc;
+}
+
+typedef int (*diff_fn)(const char *, const char *, struct store_diff *, char *, size_t);
+
+static diff_fn diff_for(const char *check)
+{
+	if (strcmp(check, "ps") == 0)
+		return store_diff_processes;
+	if (strcmp(check, "modules") == 0)
+		return store_diff_modules;
+	if (strcmp(check, "banner") == 0)
+		return store_diff_banner;
+	return NULL;
+}
+
+/* Inside the transaction: the scan must be running and cover the target. */
+static int check_scan_target(struct store *s, int64_t scan_id, const char *target)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(s, "SELECT status, EXISTS (SELECT 1 FROM targets WHERE name = ?2), "
+				  "EXISTS (SELECT 1 FROM scan_targets WHERE scan_id = ?1 AND "
+				  "target = ?2) FROM scans WHERE id = ?1", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, scan_id);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	int sr = sqlite3_step(st);
+	if (sr == SQLITE_DONE)
+		rc = store_fail(s, SEVMON_ENOENT, "unknown scan %lld", (long long)scan_id);
+	else if (sr != SQLITE_ROW)
+		rc = store_sqlerr(s, sr, "result add");
+	else if (status_parse(sqlite3_column_text(st, 0)) != STORE_SCAN_RUNNING)
+		rc = store_fail(s, SEVMON_EINVAL, "scan %lld is %s, not running",
+				(long long)scan_id, (const char *)sqlite3_column_text(st, 0));
+	else if (!sqlite3_column_int(st, 1))
+		rc = store_fail(s, SEVMON_ENOENT, "unknown target '%s'", target);
+	else if (!sqlite3_column_int(st, 2))
+		rc = store_fail(s, SEVMON_ENOENT, "target '%s' is not part of scan %lld", target,
+				(long long)scan_id);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The previous ok payload of (target, check) before scan_id; *out NULL if none. */
+static int previous_payload(struct store *s, int64_t scan_id, const char *target,
+			    const char *check, char **out)
+{
+	*out = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(s, "SELECT payload FROM results WHERE target = ?1 AND "
+				  "check_name = ?2 AND status = 'ok' AND scan_id < ?3 "
+				  "ORDER BY scan_id DESC LIMIT 1", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, check, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, scan_id);
+	int sr = sqlite3_step(st);
+	if (sr == SQLITE_ROW)
+		rc = store_col_dup(st, 0, out) < 0 ? store_fail(s, SEVMON_ENOMEM, "out of memory") : 0;
+	else if (sr != SQLITE_DONE)
+		rc = store_sqlerr(s, sr, "previous result");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int validate_result(struct store *s, const struct store_result_in *r)
+{
+	int rc;
+	if (!r)
+		return store_fail(s, SEVMON_EINVAL, "no result");
+	if ((rc = store_check_name(s, "target name", r->target)) < 0 ||
+	    (rc = store_check_word(s, "check name", r->check, STORE_CHECK_MAX)) < 0 ||
+	    (r->error && (rc = store_check_text(s, "error", r->error, STORE_ERROR_MAX)) < 0))
+		return rc;
+	if (r->ok && !r->payload_json)
+		return store_fail(s, SEVMON_EINVAL, "an ok result needs a payload");
+	if (r->requests > INT64_MAX || r->bytes > INT64_MAX)
+		return store_fail(s, SEVMON_EINVAL, "requests/bytes out of range");
+	/* Known checks are validated (shape included) by their diff, below. */
+	if (r->ok && diff_for(r->check))
+		return store_check_text(s, "payload", r->payload_json, STORE_PAYLOAD_MAX) < 0
+			       ? store_fail(s, SEVMON_ETOOBIG, "payload over the limit of %u bytes",
+					    STORE_PAYLOAD_MAX)
+			       : 0;
+	return store_check_json(s, "payload", r->payload_json, STORE_PAYLOAD_MAX);
+}
+
+static int insert_result(struct store *s, int64_t scan_id, const struct store_result_in *r)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(s, "INSERT INTO results (scan_id, target, check_name, status, "
+				  "error, payload, at, duration_ms, requests, bytes) VALUES "
+				  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, scan_id);
+	sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->check, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->ok ? "ok" : "error", -1, SQLITE_STATIC);
+	if (r->error)
+		sqlite3_bind_text(st, 5, r->error, -1, SQLITE_STATIC);
+	if (r->payload_json)
+		sqlite3_bind_text(st, 6, r->payload_json, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, store_now(s));
+	sqlite3_bind_int64(st, 8, r->duration_ms);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)r->requests);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->bytes);
+	int sr = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (sr == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return store_fail(s, SEVMON_EEXIST, "scan %lld already has a %s result for '%s'",
+				  (long long)scan_id, r->check, r->target);
+	return sr == SQLITE_DONE ? 0 : store_sqlerr(s, sr, "result add");
+}
+
+int store_result_add(struct store *s, int64_t scan_id, const struct store_result_in *r)
+{
+	store_ok(s);
+	int rc;
+	if ((rc = store_writable(s)) < 0 || (rc = validate_result(s, r)) < 0)
+		return rc;
+	struct store_diff d = { 0 };
+	char *prev = NULL;
+	if ((rc = store_tx_begin(s)) < 0)
+		return rc;
+	if ((rc = check_scan_target(s, scan_id, r->target)) < 0)
+		goto out;
+	diff_fn diff = r->ok ? diff_for(r->check) : NULL;
+	if (diff) {
+		if ((rc = previous_payload(s, scan_id, r->target, r->check, &prev)) < 0)
+			goto out;
+		char msg[256];
+		rc = diff(prev, r->payload_json, &d, msg, sizeof(msg));
+		/* A baseline that no longer parses (stored by an older build with other rules)
+		 * is not this result's fault: keep the result, skip the diff. */
+		if (rc == SEVMON_EINVAL && prev && diff(NULL, r->payload_json, &d, NULL, 0) == 0)
+			rc = 0;
+		if (rc < 0) {
+			rc = store_fail(s, rc, "%s payload: %s", r->check, msg);
+			goto out;
+		}
+	}
+	if ((rc = insert_result(s, scan_id, r)) < 0 ||
+	    (rc = store_findings_insert(s, scan_id, r->target, &d)) < 0 ||
+	    (rc = store_tx_commit(s)) < 0)
+		goto out;
+	rc = (int)d.n;
+out:
+	if (rc < 0)
+		store_tx_rollback(s);
+	store_diff_free(&d);
+	free(prev);
+	return rc;
+}
+
+int store_scan_finish(struct store *s, int64_t scan_id, enum store_scan_status status)
+{
+	store_ok(s);
+	int rc;
+	if ((rc = store_writable(s)) < 0)
+		return rc;
+	if (status != STORE_SCAN_DONE && status != STORE_SCAN_FAILED)
+		return store_fail(s, SEVMON_EINVAL, "a scan finishes as done or failed");
+	if ((rc = store_tx_begin(s)) < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	if ((rc = store_prepare(s, "UPDATE scans SET status = ?2, finished_at = ?3 "
+				   "WHERE id = ?1 AND status = 'running'", &st)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, scan_id);
+	sqlite3_bind_text(st, 2, store_scan_status_name(status), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now(s));
+	int sr = sqlite3_step(st);
+	if (sr != SQLITE_DONE) {
+		rc = store_sqlerr(s, sr, "scan finish");
+		goto out;
+	}
+	if (sqlite3_changes(s->db) == 0) {
+		struct store_scan sc;
+		rc = store_scan_get(s, scan_id, &sc);
+		if (rc == 0)
+			rc = store_fail(s, SEVMON_EINVAL, "scan %lld is %s, not running",
+					(long long)scan_id, store_scan_status_name(sc.status));
+		store_scan_clear(&sc);
+		goto out;
+	}
+	/* Retention in the same transaction: a crash leaves both or neither. */
+	if ((rc = store_retention_apply(s)) < 0)
+		goto out;
+	rc = store_tx_commit(s);
+out:
+	sqlite3_finalize(st);
+	if (rc < 0)
+		store_tx_rollback(s);
+	return rc;
+}
+
+/* ---- read side ---- */
+
+#define SCAN_COLS                                                                          \
+	"id, started_at, finished_at, status, targets, checks, "                           \
+	"(SELECT count(*) FROM results WHERE scan_id = scans.id), "                        \
+	"(SELECT count(*) FROM findings WHERE scan_id = scans.id)"
+
+void store_scan_clear(struct store_scan *sc)
+{
+	if (!sc)
+		return;
+	free(sc->targets_json);
+	free(sc->checks_json);
+	memset(sc, 0, sizeof(*sc));
+}
+
+void store_scans_free(struct store_scan *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		store_scan_clear(&v[i]);
+	free(v);
+}
+
+static int scan_row(sqlite3_stmt *st, struct store_scan *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->id = sqlite3_column_int64(st, 0);
+	sc->started_at = sqlite3_column_int64(st, 1);
+	sc->finished_at = sqlite3_column_int64(st, 2);
+	sc->status = status_parse(sqlite3_column_text(st, 3));
+	sc->nresults = (uint64_t)sqlite3_column_int64(st, 6);
+	sc->nfindings = (uint64_t)sqlite3_column_int64(st, 7);
+	if (store_col_dup(st, 4, &sc->targets_json) < 0 || store_col_dup(st, 5, &sc->checks_json) < 0) {
+		store_scan_clear(sc);
+		return SEVMON_ENOMEM;
+	}
+	return 0;
+}
+
+int store_scan_get(struct store *s, int64_t scan_id, struct store_scan *out)
+{
+	store_ok(s);
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(s, "SELECT " SCAN_COLS " FROM scans WHERE id = ?1", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, scan_id);
+	int sr = sqlite3_step(st);
+	if (sr == SQLITE_ROW)
+		rc = scan_row(st, out) < 0 ? store_fail(s, SEVMON_ENOMEM, "out of memory") : 0;
+	else if (sr == SQLITE_DONE)
+		rc = store_fail(s, SEVMON_ENOENT, "unknown scan %lld", (long long)scan_id);
+	else
+		rc = store_sqlerr(s, sr, "scan get");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_scans_list(struct store *s, const char *target, size_t offset, size_t limit,
+		     struct store_scan **out, size_t *n)
+{
+	store_ok(s);
+	*out = NULL;
+	*n = 0;
+	int rc;
+	if (target && (rc = store_check_name(s, "target name", target)) < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	rc = store_prepare(s, "SELECT " SCAN_COLS " FROM scans WHERE ?1 IS NULL OR id IN "
+			      "(SELECT scan_id FROM scan_targets WHERE target = ?1) "
+			      "ORDER BY id DESC LIMIT ?2 OFFSET ?3", &st);
+	if (rc < 0)
+		return rc;
+	if (target)
+		sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)store_cap_limit(limit));
+	sqlite3_bind_int64(st, 3, offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)offset);
+	struct store_scan *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int sr;
+	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+		if (store_grow((void **)&v, &cap, cnt, sizeof(*v)) < 0 || scan_row(st, &v[cnt]) < 0) {
+			rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
+			goto out;
+		}
+		cnt++;
+	}
+	if (sr != SQLITE_DONE) {
+		rc = store_sqlerr(s, sr, "scan list");
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+out:
+	sqlite3_finalize(st);
+	store_scans_free(v, cnt);
+	return rc;
+}
+
+#define RESULT_COLS                                                                        \
+	"scan_id, target, check_name, status, error, CASE WHEN ?9 THEN payload END, at, "  \
+	"duration_ms, requests, bytes"
+
+void store_result_clear(struct store_result *r)
+{
+	if (!r)
+		return;
+	free(r->error);
+	free(r->payload_json);
+	memset(r, 0, sizeof(*r));
+}
+
+void store_results_free(struct store_result *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		store_result_clear(&v[i]);
+	free(v);
+}
+
+static int result_row(sqlite3_stmt *st, struct store_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->scan_id = sqlite3_column_int64(st, 0);
+	store_col_copy(st, 1, r->target, sizeof(r->target));
+	store_col_copy(st, 2, r->check, sizeof(r->check));
+	r->ok = strcmp((const char *)sqlite3_column_text(st, 3), "ok") == 0;
+	r->at = sqlite3_column_int64(st, 6);
+	r->duration_ms = (uint32_t)sqlite3_column_int64(st, 7);
+	r->requests = (uint64_t)sqlite3_column_int64(st, 8);
+	r->bytes = (uint64_t)sqlite3_column_int64(st, 9);
+	if (store_col_dup(st, 4, &r->error) < 0 || store_col_dup(st, 5, &r->payload_json) < 0) {
+		store_result_clear(r);
+		return SEVMON_ENOMEM;
+	}
+	return 0;
+}
+
+int store_results_list(struct store *s, int64_t scan_id, const char *target, bool with_payload,
+		       size_t offset, size_t limit, struct store_result **out, size_t *n)
+{
+	store_ok(s);
+	*out = NULL;
+	*n = 0;
+	int rc;
+	if (target && (rc = store_check_name(s, "target name", target)) < 0)
+		return rc;
+	struct store_scan sc;
+	if ((rc = store_scan_get(s, scan_id, &sc)) < 0)
+		return rc;
+	store_scan_clear(&sc);
+	sqlite3_stmt *st = NULL;
+	rc = store_prepare(s, "SELECT " RESULT_COLS " FROM results WHERE scan_id = ?1 AND "
+			      "(?2 IS NULL OR target = ?2) ORDER BY target, check_name "
+			      "LIMIT ?3 OFFSET ?4", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, scan_id);
+	if (target)
+		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)store_cap_limit(limit));
+	sqlite3_bind_int64(st, 4, offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)offset);
+	sqlite3_bind_int(st, 9, with_payload);
+	struct store_result *v = NULL;
+	size_t cnt = 0, cap = 0, bytes = 0;
+	int sr = SQLITE_DONE;
+	while (bytes < STORE_LIST_BYTES_MAX && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+		if (store_grow((void **)&v, &cap, cnt, sizeof(*v)) < 0 ||
+		    result_row(st, &v[cnt]) < 0) {
+			rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (v[cnt].payload_json)
+			bytes += strlen(v[cnt].payload_json);
+		cnt++;
+	}
+	if (sr != SQLITE_DONE && sr != SQLITE_ROW) {
+		rc = store_sqlerr(s, sr, "result list");
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+out:
+	sqlite3_finalize(st);
+	store_results_free(v, cnt);
+	return rc;
+}
+
+int store_result_latest(struct store *s, const char *target, const char *check,
+			struct store_result *out)
+{
+	store_ok(s);
+	memset(out, 0, sizeof(*out));
+	int rc;
+	if ((rc = store_check_name(s, "target name", target)) < 0 ||
+	    (rc = store_check_word(s, "check name", check, STORE_CHECK_MAX)) < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	rc = store_prepare(s, "SELECT " RESULT_COLS " FROM results WHERE target = ?1 AND "
+			      "check_name = ?2 AND status = 'ok' ORDER BY scan_id DESC LIMIT 1", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, check, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 9, 1);
+	int sr = sqlite3_step(st);
+	if (sr == SQLITE_ROW)
+		rc = result_row(st, out) < 0 ? store_fail(s, SEVMON_ENOMEM, "out of memory") : 0;
+	else if (sr == SQLITE_DONE)
+		rc = store_fail(s, SEVMON_ENOENT, "no %s result for '%s'", check, target);
+	else
+		rc = store_sqlerr(s, sr, "latest result");
+	sqlite3_finalize(st);
+	return rc;
+}
