@@ -69,6 +69,16 @@ int store_json_parse(const char *text, size_t max, json_t **out, char *msg, size
 	return 0;
 }
 
+/* Say that the message is about the baseline, not the payload being added. */
+static void prefix_previous(char *msg, size_t len)
+{
+	if (!msg || !len)
+		return;
+	char tmp[256];
+	snprintf(tmp, sizeof(tmp), "%s", msg);
+	snprintf(msg, len, "previous payload: %s", tmp);
+}
+
 static int cmp_item(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -229,9 +239,8 @@ static int diff_lists(const char *prev, const char *cur, const char *key, bool p
 	int rc = list_parse(cur, key, procs, &b, msg, msg_len);
 	if (rc < 0 || !prev)
 		goto done;
-	rc = list_parse(prev, key, procs, &a, msg, msg_len);
-	if (rc < 0) {
-		/* the stored baseline was valid when stored; say which side failed */
+	if ((rc = list_parse(prev, key, procs, &a, msg, msg_len)) < 0) {
+		prefix_previous(msg, msg_len);
 		goto done;
 	}
 	size_t cap = a.n + b.n;
@@ -288,7 +297,8 @@ static int banner_parse(const char *text, json_t **doc, const char **banner, cha
 	if (rc < 0)
 		return rc;
 	json_t *b = json_is_object(*doc) ? json_object_get(*doc, "banner") : NULL;
-	if (!json_is_string(b) || json_string_length(b) > STORE_BANNER_MAX) {
+	if (!json_is_string(b) || json_string_length(b) > STORE_BANNER_MAX ||
+	    strlen(json_string_value(b)) != json_string_length(b)) {
 		json_decref(*doc);
 		*doc = NULL;
 		return fail(msg, msg_len, SEVMON_EINVAL,
@@ -307,8 +317,10 @@ int store_diff_banner(const char *prev, const char *cur, struct store_diff *out,
 	int rc = banner_parse(cur, &cd, &cb, msg, msg_len);
 	if (rc < 0 || !prev)
 		goto done;
-	if ((rc = banner_parse(prev, &pd, &pb, msg, msg_len)) < 0)
+	if ((rc = banner_parse(prev, &pd, &pb, msg, msg_len)) < 0) {
+		prefix_previous(msg, msg_len);
 		goto done;
+	}
 	rc = 0;
 	if (strcmp(pb, cb) == 0)
 		goto done;
