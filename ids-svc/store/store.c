@@ -292,6 +292,15 @@ static int open_db(struct store *s, const char *path, unsigned flags)
 	int of = (s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 		 SQLITE_OPEN_NOMUTEX;
 	(void)flags;
+	if (!s->readonly && !mem) {
+		/* Results hold guest data (process lists): owner-only. SQLite gives the -wal and
+		 * -shm files the mode of the database file. */
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return store_fail(s, sevmon_from_errno(errno), "cannot open %s: %s", path,
+					  strerror(errno));
+		close(fd);
+	}
 	int sr = sqlite3_open_v2(path, &s->db, of, NULL);
 	if (sr != SQLITE_OK)
 		return store_sqlerr(s, sr, "open");

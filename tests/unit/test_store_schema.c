@@ -1,5 +1,6 @@
 /* test_store_schema.c — store_open: schema creation, reopen, versions, locks, readers. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +37,9 @@ TEST(store_open_new_file_creates_schema_in_wal)
 	ASSERT(s != NULL);
 	ASSERT_STREQ(store_last_error(s), "");
 	store_close(s);
+	struct stat sb;
+	ASSERT_EQ(stat(p, &sb), 0);
+	ASSERT_EQ(sb.st_mode & 0777, 0600); /* guest data: owner only */
 	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 1);
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -55,6 +59,7 @@ TEST(store_open_new_file_creates_schema_in_wal)
 	}
 	ASSERT(raw_int(p, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
 			  "name IN ('results_latest', 'findings_target', 'scans_status')") == 3);
+	st_cleanup();
 }
 
 TEST(store_open_reopen_keeps_rows_and_version)
@@ -73,6 +78,7 @@ TEST(store_open_reopen_keeps_rows_and_version)
 	store_target_clear(&t);
 	store_close(s2);
 	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 1);
+	st_cleanup();
 }
 
 TEST(store_open_newer_schema_enotsup)
@@ -85,6 +91,7 @@ TEST(store_open_newer_schema_enotsup)
 	ASSERT_EQ(store_open(p, 0, NULL, &s, msg, sizeof(msg)), SEVMON_ENOTSUP);
 	ASSERT(s == NULL);
 	ASSERT(strstr(msg, "99") != NULL);
+	st_cleanup();
 }
 
 TEST(store_open_not_a_database_eio)
@@ -101,6 +108,7 @@ TEST(store_open_not_a_database_eio)
 	ASSERT_EQ(store_open(p, 0, NULL, &s, msg, sizeof(msg)), SEVMON_EIO);
 	ASSERT(s == NULL);
 	ASSERT(msg[0] != '\0');
+	st_cleanup();
 }
 
 TEST(store_open_second_writer_ebusy)
@@ -113,6 +121,7 @@ TEST(store_open_second_writer_ebusy)
 	store_close(a);
 	ASSERT_EQ(store_open(p, 0, NULL, &b, NULL, 0), 0);
 	store_close(b);
+	st_cleanup();
 }
 
 TEST(store_open_reader_reads_and_refuses_writes)
@@ -128,6 +137,7 @@ TEST(store_open_reader_reads_and_refuses_writes)
 	ASSERT(strstr(store_last_error(r), "read-only") != NULL);
 	store_close(r);
 	store_close(w);
+	st_cleanup();
 }
 
 TEST(store_open_reader_of_missing_file_fails)
@@ -137,6 +147,7 @@ TEST(store_open_reader_of_missing_file_fails)
 	ASSERT(store_open(p, STORE_OPEN_READONLY, NULL, &r, NULL, 0) < 0);
 	ASSERT(r == NULL);
 	ASSERT(access(p, F_OK) != 0); /* a reader never creates the file */
+	st_cleanup();
 }
 
 TEST(store_open_bad_flags_einval)
