@@ -10,8 +10,10 @@
  *   writer opens the database, every scan still "running" (its writer died mid-scan) is
  *   marked "interrupted"; store_open returns how many, and store_scans_list shows them.
  * - Diffing: adding an ok result of check "ps", "modules" or "banner" compares it with the
- *   previous ok result of the same check for the same target (from an earlier scan) and
- *   records the differences as findings in the same transaction (store_diff_* below).
+ *   ok result of the same check for the same target added last by another scan (insertion
+ *   order, so overlapping scans compare with what was seen last) and records the
+ *   differences as findings in the same transaction (store_diff_* below). Error results
+ *   are never a baseline.
  * - Retention: after every store_scan_finish (and on store_retention_run), old scans are
  *   deleted together with their results and findings (see struct store_retention).
  * - Bounds: every text has a maximum length, every JSON document a maximum size, every list
@@ -258,7 +260,7 @@ void store_results_free(struct store_result *v, size_t n);
  */
 int store_results_list(struct store *s, int64_t scan_id, const char *target, bool with_payload,
 		       size_t offset, size_t limit, struct store_result **out, size_t *n);
-/* The newest ok result of check for target. SEVMON_ENOENT if there is none. */
+/* The ok result of check for target added last. SEVMON_ENOENT if there is none. */
 int store_result_latest(struct store *s, const char *target, const char *check,
 			struct store_result *out);
 

@@ -144,15 +144,16 @@ static int check_scan_target(struct store *s, int64_t scan_id, const char *targe
 	return rc;
 }
 
-/* The previous ok payload of (target, check) before scan_id; *out NULL if none. */
+/* The newest ok payload of (target, check) from another scan; *out NULL if none. By
+ * insertion order, not scan id: when scans overlap, the baseline is what was seen last. */
 static int previous_payload(struct store *s, int64_t scan_id, const char *target,
 			    const char *check, char **out)
 {
 	*out = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = store_prepare(s, "SELECT payload FROM results WHERE target = ?1 AND "
-				  "check_name = ?2 AND status = 'ok' AND scan_id < ?3 "
-				  "ORDER BY scan_id DESC LIMIT 1", &st);
+				  "check_name = ?2 AND status = 'ok' AND scan_id != ?3 "
+				  "ORDER BY rowid DESC LIMIT 1", &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
@@ -500,7 +501,7 @@ int store_result_latest(struct store *s, const char *target, const char *check,
 		return rc;
 	sqlite3_stmt *st = NULL;
 	rc = store_prepare(s, "SELECT " RESULT_COLS " FROM results WHERE target = ?1 AND "
-			      "check_name = ?2 AND status = 'ok' ORDER BY scan_id DESC LIMIT 1", &st);
+			      "check_name = ?2 AND status = 'ok' ORDER BY rowid DESC LIMIT 1", &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);

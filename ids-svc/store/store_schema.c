@@ -57,8 +57,9 @@ static const char schema_v1[] =
 	"  bytes INTEGER NOT NULL,"
 	"  PRIMARY KEY (scan_id, target, check_name)"
 	");"
-	/* the previous ok result of a check for a target (diff baseline, live views) */
-	"CREATE INDEX results_latest ON results (target, check_name, status, scan_id);"
+	/* the newest ok result of a check for a target (diff baseline, live views): the
+	 * index ends in the rowid, i.e. insertion order */
+	"CREATE INDEX results_latest ON results (target, check_name, status);"
 	"CREATE TABLE findings ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  scan_id INTEGER REFERENCES scans (id) ON DELETE CASCADE," /* NULL: not from a scan */
