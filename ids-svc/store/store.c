@@ -163,8 +163,14 @@ int store_check_text(struct store *s, const char *what, const char *v, size_t ma
 {
 	if (!v)
 		return store_fail(s, SEVMON_EINVAL, "%s is missing", what);
-	if (strnlen(v, max + 1) > max)
+	size_t len = strnlen(v, max + 1);
+	if (len > max)
 		return store_fail(s, SEVMON_ETOOBIG, "%s is longer than %zu bytes", what, max);
+	/* Everything stored comes back out as JSON strings (REST), which must be UTF-8. */
+	json_t *j = json_stringn(v, len);
+	if (!j)
+		return store_fail(s, SEVMON_EINVAL, "%s is not valid UTF-8", what);
+	json_decref(j);
 	return 0;
 }
 

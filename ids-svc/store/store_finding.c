@@ -1,6 +1,7 @@
 /*
  * store_finding.c — the findings table: insert (diffs and direct), list with filters.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,12 +126,16 @@ int store_findings_list(struct store *s, const struct store_finding_filter *f,
 		return rc;
 	if (!store_severity_name(f->min_severity))
 		return store_fail(s, SEVMON_EINVAL, "severity %d out of range", (int)f->min_severity);
+	/* Only the filters given go into the query, so SQLite can pick the index that fits
+	 * (an "?1 IS NULL OR target = ?1" form would make it scan the table). */
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, coalesce(scan_id, 0), target, at, severity, kind, subject, detail "
+		 "FROM findings WHERE 1%s%s%s%s ORDER BY id DESC LIMIT ?5 OFFSET ?6",
+		 f->target ? " AND target = ?1" : "", f->scan_id ? " AND scan_id = ?2" : "",
+		 f->since ? " AND at >= ?3" : "", f->min_severity ? " AND severity >= ?4" : "");
 	sqlite3_stmt *st = NULL;
-	rc = store_prepare(s, "SELECT id, coalesce(scan_id, 0), target, at, severity, kind, "
-			      "subject, detail FROM findings WHERE (?1 IS NULL OR target = ?1) "
-			      "AND (?2 = 0 OR scan_id = ?2) AND at >= ?3 AND severity >= ?4 "
-			      "ORDER BY id DESC LIMIT ?5 OFFSET ?6", &st);
-	if (rc < 0)
+	if ((rc = store_prepare(s, sql, &st)) < 0)
 		return rc;
 	if (f->target)
 		sqlite3_bind_text(st, 1, f->target, -1, SQLITE_STATIC);

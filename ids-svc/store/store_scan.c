@@ -183,7 +183,7 @@ static int validate_result(struct store *s, const struct store_result_in *r)
 		return store_fail(s, SEVMON_EINVAL, "requests/bytes out of range");
 	/* Known checks are validated (shape included) by their diff, below. */
 	if (r->ok && diff_for(r->check))
-		return store_check_text(s, "payload", r->payload_json, STORE_PAYLOAD_MAX) < 0
+		return strnlen(r->payload_json, STORE_PAYLOAD_MAX + 1) > STORE_PAYLOAD_MAX
 			       ? store_fail(s, SEVMON_ETOOBIG, "payload over the limit of %u bytes",
 					    STORE_PAYLOAD_MAX)
 			       : 0;
@@ -369,9 +369,11 @@ int store_scans_list(struct store *s, const char *target, size_t offset, size_t 
 	if (target && (rc = store_check_name(s, "target name", target)) < 0)
 		return rc;
 	sqlite3_stmt *st = NULL;
-	rc = store_prepare(s, "SELECT " SCAN_COLS " FROM scans WHERE ?1 IS NULL OR id IN "
-			      "(SELECT scan_id FROM scan_targets WHERE target = ?1) "
-			      "ORDER BY id DESC LIMIT ?2 OFFSET ?3", &st);
+	rc = store_prepare(s, target ? "SELECT " SCAN_COLS " FROM scans WHERE id IN "
+				       "(SELECT scan_id FROM scan_targets WHERE target = ?1) "
+				       "ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+				     : "SELECT " SCAN_COLS " FROM scans ORDER BY id DESC "
+				       "LIMIT ?2 OFFSET ?3", &st);
 	if (rc < 0)
 		return rc;
 	if (target)

@@ -124,6 +124,8 @@ TEST(store_target_bad_inputs_clear_errors)
 	ASSERT_EQ(store_target_upsert(s, "a", "", NULL, NULL), SEVMON_EINVAL);
 	ASSERT_EQ(store_target_upsert(s, "a", "unix:///a", NULL, "{\"x\":"), SEVMON_EINVAL);
 	ASSERT(strstr(store_last_error(s), "policy: malformed JSON") != NULL);
+	ASSERT_EQ(store_target_upsert(s, "a", "unix:///\xff\xfe", NULL, NULL), SEVMON_EINVAL);
+	ASSERT(strstr(store_last_error(s), "UTF-8") != NULL);
 	char *uri = malloc(STORE_URI_MAX + 2);
 	memset(uri, 'u', STORE_URI_MAX + 1);
 	uri[STORE_URI_MAX + 1] = '\0';
