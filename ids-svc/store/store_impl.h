@@ -64,6 +64,39 @@ int store_retention_apply(struct store *s);
 /* Schema: create or migrate (writer), or check the version (reader). */
 int store_schema_apply(struct store *s);
 
+/*
+ * Identity lists: what a ps or modules payload is reduced to for diffing (store_diff.c).
+ * The store keeps each payload's list next to it in a compact binary form (results.ident),
+ * so a diff parses only the new payload's JSON, not the baseline's too.
+ */
+enum store_idkind { STORE_ID_PROCESSES = 1, STORE_ID_MODULES = 2 };
+struct store_id_item {
+	int64_t pid;      /* -1 for modules */
+	const char *name; /* comm or module name: borrowed from the list's backing */
+	int64_t uid;      /* -1 unknown */
+	int64_t ppid;     /* -1 unknown */
+	bool kthread;
+};
+struct store_idlist {
+	enum store_idkind kind;
+	json_t *doc;   /* backing when parsed from JSON */
+	uint8_t *blob; /* backing when read from the compact form */
+	struct store_id_item *v; /* sorted by (pid, name), no duplicates */
+	size_t n;
+	bool partial;
+};
+void store_idlist_free(struct store_idlist *l);
+/* SEVMON_EINVAL / ETOOBIG / ENOMEM with msg saying why. */
+int store_idlist_from_json(enum store_idkind k, const char *text, struct store_idlist *l,
+			   char *msg, size_t msg_len);
+/* The compact form: SEVMON_EDECODE if blob is not one of kind k (a damaged row). */
+int store_idlist_from_blob(enum store_idkind k, const void *blob, size_t len,
+			   struct store_idlist *l);
+/* Never larger than the JSON the list came from (plus a 7-byte header). Caller frees. */
+int store_idlist_to_blob(const struct store_idlist *l, uint8_t **blob, size_t *len);
+int store_idlist_diff(const struct store_idlist *prev, const struct store_idlist *cur,
+		      struct store_diff *out);
+
 /* Findings of one diff into the findings table (inside the caller's transaction). */
 int store_findings_insert(struct store *s, int64_t scan_id, const char *target,
 			  const struct store_diff *d);

@@ -103,17 +103,20 @@ out:
 	return rc;
 }
 
-typedef int (*diff_fn)(const char *, const char *, struct store_diff *, char *, size_t);
+/* How a check's results are compared: 0 = not at all. */
+enum diff_how { DIFF_NONE, DIFF_LIST, DIFF_BANNER };
 
-static diff_fn diff_for(const char *check)
+static enum diff_how diff_for(const char *check, enum store_idkind *k)
 {
-	if (strcmp(check, "ps") == 0)
-		return store_diff_processes;
-	if (strcmp(check, "modules") == 0)
-		return store_diff_modules;
-	if (strcmp(check, "banner") == 0)
-		return store_diff_banner;
-	return NULL;
+	if (strcmp(check, "ps") == 0) {
+		*k = STORE_ID_PROCESSES;
+		return DIFF_LIST;
+	}
+	if (strcmp(check, "modules") == 0) {
+		*k = STORE_ID_MODULES;
+		return DIFF_LIST;
+	}
+	return strcmp(check, "banner") == 0 ? DIFF_BANNER : DIFF_NONE;
 }
 
 /* Inside the transaction: the scan must be running and cover the target. */
@@ -144,26 +147,55 @@ static int check_scan_target(struct store *s, int64_t scan_id, const char *targe
 	return rc;
 }
 
-/* The newest ok payload of (target, check) from another scan; *out NULL if none. By
- * insertion order, not scan id: when scans overlap, the baseline is what was seen last. */
-static int previous_payload(struct store *s, int64_t scan_id, const char *target,
-			    const char *check, char **out)
+/* The ok result of (target, check) added last by another scan: its payload (banner) or its
+ * identity list (ps, modules). By insertion order, not scan id: when scans overlap, the
+ * baseline is what was seen last. *found 0 if there is none, or none usable. */
+static int baseline(struct store *s, int64_t scan_id, const struct store_result_in *r,
+		    enum diff_how how, enum store_idkind k, char **payload,
+		    struct store_idlist *list, int *found)
 {
-	*out = NULL;
+	*found = 0;
+	*payload = NULL;
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(s, "SELECT payload FROM results WHERE target = ?1 AND "
+	int rc = store_prepare(s, "SELECT payload, ident FROM results WHERE target = ?1 AND "
 				  "check_name = ?2 AND status = 'ok' AND scan_id != ?3 "
 				  "ORDER BY rowid DESC LIMIT 1", &st);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, check, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->check, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, scan_id);
 	int sr = sqlite3_step(st);
-	if (sr == SQLITE_ROW)
-		rc = store_col_dup(st, 0, out) < 0 ? store_fail(s, SEVMON_ENOMEM, "out of memory") : 0;
-	else if (sr != SQLITE_DONE)
+	if (sr == SQLITE_DONE)
+		goto out;
+	if (sr != SQLITE_ROW) {
 		rc = store_sqlerr(s, sr, "previous result");
+		goto out;
+	}
+	if (how == DIFF_BANNER) {
+		if (store_col_dup(st, 0, payload) < 0)
+			rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
+		*found = *payload != NULL;
+		goto out;
+	}
+	const void *blob = sqlite3_column_blob(st, 1);
+	int len = sqlite3_column_bytes(st, 1);
+	rc = store_idlist_from_blob(k, blob, (size_t)(len > 0 ? len : 0), list);
+	if (rc == SEVMON_EDECODE) {
+		/* no compact form (or a damaged one): fall back to the payload itself */
+		const unsigned char *text = sqlite3_column_text(st, 0);
+		rc = text ? store_idlist_from_json(k, (const char *)text, list, NULL, 0)
+			  : SEVMON_EINVAL;
+	}
+	if (rc == SEVMON_ENOMEM) {
+		rc = store_fail(s, rc, "out of memory");
+		goto out;
+	}
+	/* A baseline that does not parse (a damaged row, another build's rules) is not this
+	 * result's fault: keep the result, skip the diff. */
+	*found = rc == 0;
+	rc = 0;
+out:
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -182,7 +214,8 @@ static int validate_result(struct store *s, const struct store_result_in *r)
 	if (r->requests > INT64_MAX || r->bytes > INT64_MAX)
 		return store_fail(s, SEVMON_EINVAL, "requests/bytes out of range");
 	/* Known checks are validated (shape included) by their diff, below. */
-	if (r->ok && diff_for(r->check))
+	enum store_idkind k;
+	if (r->ok && diff_for(r->check, &k) != DIFF_NONE)
 		return strnlen(r->payload_json, STORE_PAYLOAD_MAX + 1) > STORE_PAYLOAD_MAX
 			       ? store_fail(s, SEVMON_ETOOBIG, "payload over the limit of %u bytes",
 					    STORE_PAYLOAD_MAX)
@@ -190,12 +223,13 @@ static int validate_result(struct store *s, const struct store_result_in *r)
 	return store_check_json(s, "payload", r->payload_json, STORE_PAYLOAD_MAX);
 }
 
-static int insert_result(struct store *s, int64_t scan_id, const struct store_result_in *r)
+static int insert_result(struct store *s, int64_t scan_id, const struct store_result_in *r,
+			 const uint8_t *ident, size_t ident_len)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = store_prepare(s, "INSERT INTO results (scan_id, target, check_name, status, "
-				  "error, payload, at, duration_ms, requests, bytes) VALUES "
-				  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st);
+				  "error, payload, ident, at, duration_ms, requests, bytes) VALUES "
+				  "(?1, ?2, ?3, ?4, ?5, ?6, ?11, ?7, ?8, ?9, ?10)", &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, scan_id);
@@ -210,12 +244,58 @@ static int insert_result(struct store *s, int64_t scan_id, const struct store_re
 	sqlite3_bind_int64(st, 8, r->duration_ms);
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)r->requests);
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->bytes);
+	if (ident)
+		sqlite3_bind_blob(st, 11, ident, (int)ident_len, SQLITE_STATIC);
 	int sr = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (sr == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return store_fail(s, SEVMON_EEXIST, "scan %lld already has a %s result for '%s'",
 				  (long long)scan_id, r->check, r->target);
 	return sr == SQLITE_DONE ? 0 : store_sqlerr(s, sr, "result add");
+}
+
+/* Parse the new payload and diff it against the baseline: *d the findings, *ident the
+ * compact identity list to store with it (ps, modules). */
+static int diff_result(struct store *s, int64_t scan_id, const struct store_result_in *r,
+		       struct store_diff *d, uint8_t **ident, size_t *ident_len)
+{
+	enum store_idkind k = STORE_ID_PROCESSES;
+	enum diff_how how = r->ok ? diff_for(r->check, &k) : DIFF_NONE;
+	struct store_idlist cur = { 0 }, prev = { 0 };
+	char *prev_payload = NULL;
+	char msg[256] = "";
+	int found = 0, rc = 0;
+	if (how == DIFF_NONE)
+		return 0;
+	if (how == DIFF_LIST &&
+	    (rc = store_idlist_from_json(k, r->payload_json, &cur, msg, sizeof(msg))) < 0) {
+		rc = store_fail(s, rc, "%s payload: %s", r->check, msg);
+		goto out;
+	}
+	if ((rc = baseline(s, scan_id, r, how, k, &prev_payload, &prev, &found)) < 0)
+		goto out;
+	if (how == DIFF_BANNER) {
+		rc = store_diff_banner(found ? prev_payload : NULL, r->payload_json, d, msg,
+				       sizeof(msg));
+		/* a bad baseline again is not this result's fault */
+		if (rc == SEVMON_EINVAL && found &&
+		    store_diff_banner(NULL, r->payload_json, d, NULL, 0) == 0)
+			rc = 0;
+		if (rc < 0)
+			rc = store_fail(s, rc, "%s payload: %s", r->check, msg);
+		goto out;
+	}
+	if (found && (rc = store_idlist_diff(&prev, &cur, d)) < 0) {
+		rc = store_fail(s, rc, "diff: %s", sevmon_strerror(rc));
+		goto out;
+	}
+	if ((rc = store_idlist_to_blob(&cur, ident, ident_len)) < 0)
+		rc = store_fail(s, rc, "identity list: %s", sevmon_strerror(rc));
+out:
+	store_idlist_free(&cur);
+	store_idlist_free(&prev);
+	free(prev_payload);
+	return rc < 0 ? rc : 0;
 }
 
 int store_result_add(struct store *s, int64_t scan_id, const struct store_result_in *r)
@@ -225,27 +305,13 @@ int store_result_add(struct store *s, int64_t scan_id, const struct store_result
 	if ((rc = store_writable(s)) < 0 || (rc = validate_result(s, r)) < 0)
 		return rc;
 	struct store_diff d = { 0 };
-	char *prev = NULL;
+	uint8_t *ident = NULL;
+	size_t ident_len = 0;
 	if ((rc = store_tx_begin(s)) < 0)
 		return rc;
-	if ((rc = check_scan_target(s, scan_id, r->target)) < 0)
-		goto out;
-	diff_fn diff = r->ok ? diff_for(r->check) : NULL;
-	if (diff) {
-		if ((rc = previous_payload(s, scan_id, r->target, r->check, &prev)) < 0)
-			goto out;
-		char msg[256];
-		rc = diff(prev, r->payload_json, &d, msg, sizeof(msg));
-		/* A baseline that no longer parses (stored by an older build with other rules)
-		 * is not this result's fault: keep the result, skip the diff. */
-		if (rc == SEVMON_EINVAL && prev && diff(NULL, r->payload_json, &d, NULL, 0) == 0)
-			rc = 0;
-		if (rc < 0) {
-			rc = store_fail(s, rc, "%s payload: %s", r->check, msg);
-			goto out;
-		}
-	}
-	if ((rc = insert_result(s, scan_id, r)) < 0 ||
+	if ((rc = check_scan_target(s, scan_id, r->target)) < 0 ||
+	    (rc = diff_result(s, scan_id, r, &d, &ident, &ident_len)) < 0 ||
+	    (rc = insert_result(s, scan_id, r, ident, ident_len)) < 0 ||
 	    (rc = store_findings_insert(s, scan_id, r->target, &d)) < 0 ||
 	    (rc = store_tx_commit(s)) < 0)
 		goto out;
@@ -254,7 +320,7 @@ out:
 	if (rc < 0)
 		store_tx_rollback(s);
 	store_diff_free(&d);
-	free(prev);
+	free(ident);
 	return rc;
 }
 

@@ -51,6 +51,7 @@ static const char schema_v1[] =
 	"  status TEXT NOT NULL CHECK (status IN ('ok', 'error')),"
 	"  error TEXT,"
 	"  payload TEXT,"                      /* JSON */
+	"  ident BLOB,"                        /* ps/modules: compact identity list (diffs) */
 	"  at INTEGER NOT NULL,"
 	"  duration_ms INTEGER NOT NULL,"
 	"  requests INTEGER NOT NULL,"

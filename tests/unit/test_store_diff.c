@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_impl.h"
 #include "store_testutil.h"
 
 /* Diff two process lists built with st_ps; returns the diff, which the caller frees. */
@@ -252,6 +253,84 @@ TEST(store_diff_banner_malformed_einval)
 	strcpy(big + w + STORE_BANNER_MAX + 1, "\"}");
 	ASSERT_EQ(store_diff_banner(NULL, big, &d, NULL, 0), SEVMON_EINVAL);
 	free(big);
+}
+
+TEST(store_idlist_blob_roundtrip_same_diff)
+{
+	char *p = st_ps("1:init:0;2:kthreadd:0:k;100:bash:1000;7:x:0", 1);
+	char *c = st_ps("1:init:0;2:kthreadd:0:k;100:sshd:0", 0);
+	struct store_idlist a, a2, b;
+	ASSERT_EQ(store_idlist_from_json(STORE_ID_PROCESSES, p, &a, NULL, 0), 0);
+	ASSERT_EQ(store_idlist_from_json(STORE_ID_PROCESSES, c, &b, NULL, 0), 0);
+	uint8_t *blob;
+	size_t len;
+	ASSERT_EQ(store_idlist_to_blob(&a, &blob, &len), 0);
+	ASSERT(len < strlen(p)); /* never larger than the JSON */
+	ASSERT_EQ(store_idlist_from_blob(STORE_ID_PROCESSES, blob, len, &a2), 0);
+	ASSERT_EQ(a2.n, a.n);
+	ASSERT(a2.partial);
+	for (size_t i = 0; i < a.n; i++) {
+		ASSERT_EQ(a2.v[i].pid, a.v[i].pid);
+		ASSERT_EQ(a2.v[i].uid, a.v[i].uid);
+		ASSERT_EQ(a2.v[i].ppid, a.v[i].ppid);
+		ASSERT_EQ(a2.v[i].kthread, a.v[i].kthread);
+		ASSERT_STREQ(a2.v[i].name, a.v[i].name);
+	}
+	struct store_diff d1, d2, d3;
+	ASSERT_EQ(store_idlist_diff(&a, &b, &d1), 2); /* partial baseline: vanished only */
+	ASSERT_EQ(store_idlist_diff(&a2, &b, &d2), 2);
+	ASSERT_EQ(store_diff_processes(p, c, &d3, NULL, 0), 2);
+	for (size_t i = 0; i < 2; i++) {
+		ASSERT_STREQ(d1.v[i].subject, d2.v[i].subject);
+		ASSERT_STREQ(d1.v[i].detail_json, d2.v[i].detail_json);
+		ASSERT_STREQ(d1.v[i].subject, d3.v[i].subject);
+		ASSERT_STREQ(d1.v[i].kind, "process_vanished");
+	}
+	store_diff_free(&d1);
+	store_diff_free(&d2);
+	store_diff_free(&d3);
+	/* a list of the wrong kind is refused */
+	struct store_idlist m;
+	ASSERT_EQ(store_idlist_from_blob(STORE_ID_MODULES, blob, len, &m), SEVMON_EDECODE);
+	store_idlist_free(&a);
+	store_idlist_free(&a2);
+	store_idlist_free(&b);
+	free(blob);
+	free(p);
+	free(c);
+}
+
+TEST(store_idlist_from_blob_every_truncation_and_flip_is_safe)
+{
+	char *p = st_mods("ext4;loop;dummy", 0);
+	struct store_idlist a, x;
+	ASSERT_EQ(store_idlist_from_json(STORE_ID_MODULES, p, &a, NULL, 0), 0);
+	uint8_t *blob;
+	size_t len;
+	ASSERT_EQ(store_idlist_to_blob(&a, &blob, &len), 0);
+	for (size_t n = 0; n < len; n++)
+		ASSERT_EQ(store_idlist_from_blob(STORE_ID_MODULES, blob, n, &x), SEVMON_EDECODE);
+	uint8_t *copy = malloc(len + 1);
+	ASSERT(copy != NULL);
+	memcpy(copy, blob, len);
+	copy[len] = 0;
+	ASSERT_EQ(store_idlist_from_blob(STORE_ID_MODULES, copy, len + 1, &x), SEVMON_EDECODE);
+	/* any single byte changed: refused or still a well-formed list, never a crash */
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(copy, blob, len);
+			copy[i] ^= (uint8_t)(1u << bit);
+			int rc = store_idlist_from_blob(STORE_ID_MODULES, copy, len, &x);
+			ASSERT(rc == 0 || rc == SEVMON_EDECODE);
+			for (size_t j = 0; rc == 0 && j < x.n; j++)
+				ASSERT(strlen(x.v[j].name) >= 1);
+			store_idlist_free(&x);
+		}
+	}
+	free(copy);
+	free(blob);
+	store_idlist_free(&a);
+	free(p);
 }
 
 TEST_MAIN()

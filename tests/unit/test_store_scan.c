@@ -1,6 +1,7 @@
 /* test_store_scan.c — scans, results, findings: the write path, its diffs, its errors,
  * and a writer killed mid-scan. */
 #include <signal.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -296,6 +297,42 @@ TEST(store_scans_list_by_target_newest_first)
 	ASSERT_EQ(v[1].id, b1);
 	store_scans_free(v, n);
 	store_close(s);
+}
+
+/* The compact identity list kept beside a payload can be missing or damaged (a row edited
+ * by hand, another build): the diff then falls back to the payload itself. */
+TEST(store_result_add_baseline_without_ident_uses_payload)
+{
+	const char *path = st_db_path();
+	struct store *s = st_open(path, NULL);
+	ASSERT_EQ(store_target_upsert(s, "a", "unix:///a", NULL, NULL), 1);
+	char *ps1 = st_ps("1:init:0;100:sshd:0", 0), *ps2 = st_ps("1:init:0;300:nc:0", 0);
+	int64_t s1 = begin(s, "a");
+	ASSERT_EQ(add(s, s1, "a", "ps", ps1), 0);
+	ASSERT_EQ(store_scan_finish(s, s1, STORE_SCAN_DONE), 0);
+	static const char *const damage[] = { "UPDATE results SET ident = NULL",
+					      "UPDATE results SET ident = x'01020304'" };
+	for (int i = 0; i < 2; i++) {
+		sqlite3 *db;
+		ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+		ASSERT_EQ(sqlite3_exec(db, damage[i], NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		int64_t id = begin(s, "a");
+		ASSERT_EQ(add(s, id, "a", "ps", i == 0 ? ps2 : ps1), 2);
+		ASSERT_EQ(store_scan_finish(s, id, STORE_SCAN_DONE), 0);
+	}
+	/* and a baseline whose payload is damaged too: the result is kept, no diff */
+	sqlite3 *db;
+	ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(db, "UPDATE results SET ident = NULL, payload = '{'", NULL, NULL,
+			       NULL), SQLITE_OK);
+	sqlite3_close(db);
+	int64_t id = begin(s, "a");
+	ASSERT_EQ(add(s, id, "a", "ps", ps2), 0);
+	free(ps1);
+	free(ps2);
+	store_close(s);
+	st_cleanup();
 }
 
 /* The child reports each committed result with one byte on the pipe, forever, until the
