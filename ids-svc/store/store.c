@@ -20,6 +20,8 @@
  * never block the writer in WAL mode; only a checkpoint or a second writer can, and a
  * daemon stuck longer than this has a bigger problem than one lost call. */
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* WAL bytes kept after a checkpoint: a few full payloads' worth. */
+#define STORE_WAL_KEEP_STR "67108864"
 /* Longest string or row SQLite will hold for us: one payload plus the row's other fields. */
 #define STORE_SQLITE_LENGTH_MAX (STORE_PAYLOAD_MAX + (1u << 20))
 
@@ -326,6 +328,10 @@ static int open_db(struct store *s, const char *path, unsigned flags)
 			return store_sqlerr(s, sr, "journal_mode");
 		if (!wal)
 			return store_fail(s, SEVMON_EIO, "the database refuses WAL mode");
+		/* After a checkpoint, cut a WAL that a burst of large results (or a long reader
+		 * holding back checkpoints) grew, instead of keeping its high-water mark. */
+		if ((rc = store_exec(s, "PRAGMA journal_size_limit = " STORE_WAL_KEEP_STR)) < 0)
+			return rc;
 	}
 	/* NORMAL in WAL mode: a commit survives a process crash; a power cut may lose the
 	 * last commits but never corrupts. FULL would fsync every result. */

@@ -14,8 +14,9 @@
  *   order, so overlapping scans compare with what was seen last) and records the
  *   differences as findings in the same transaction (store_diff_* below). Error results
  *   are never a baseline.
- * - Retention: after every store_scan_finish (and on store_retention_run), old scans are
- *   deleted together with their results and findings (see struct store_retention).
+ * - Retention: on a writer's open, in the transaction of every store_scan_finish, and on
+ *   store_retention_run, old scans are deleted together with their results and findings
+ *   (see struct store_retention).
  * - Bounds: every text has a maximum length, every JSON document a maximum size, every list
  *   a maximum length; anything over is refused with SEVMON_ETOOBIG and touches nothing.
  *
@@ -27,6 +28,7 @@
  *   SEVMON_ENOENT   unknown target, scan or result
  *   SEVMON_EEXIST   the result for (scan, target, check) was already added
  *   SEVMON_EBUSY    another writer holds the database, or a lock wait timed out
+ *   SEVMON_EDENIED  a write through a read-only handle
  *   SEVMON_ENOTSUP  the database was written by a newer schema version
  *   SEVMON_EIO      SQLite I/O error or a corrupt database file
  *   SEVMON_ENOMEM   out of memory
@@ -128,7 +130,8 @@ struct store_retention {
 
 /*
  * Open (creating if needed, unless read-only) the database at path and bring its schema
- * to the current version. A writer marks scans left "running" as "interrupted".
+ * to the current version. A writer marks scans left "running" as "interrupted" and applies
+ * retention. The file is created owner-only (0600): results hold guest data.
  * ret may be NULL (no retention). On success *out is the handle and the return value is
  * the number of scans marked interrupted (0 for a reader). On failure *out is NULL and
  * the message is lost with the handle: errmsg (may be NULL, errmsg_len bytes) receives it.
@@ -208,7 +211,7 @@ struct store_result_in {
 
 /*
  * Add one result to a running scan, in its own transaction, with the findings its diff
- * against the previous result produces. Returns the number of findings recorded (>= 0).
+ * against the baseline produces (see "Diffing" above). Returns the number of findings recorded (>= 0).
  * SEVMON_EINVAL if the scan is not running or the payload is not JSON (or, for ps /
  * modules / banner, not in the contract's shape); SEVMON_ENOENT if the scan is unknown or
  * the target is not part of it; SEVMON_EEXIST if (target, check) already has a result in
@@ -307,10 +310,11 @@ int store_retention_run(struct store *s);
  * The check payloads are a contract between the checks and the store:
  *   ps:      {"processes":[{"pid":1,"tgid":1,"ppid":0,"uid":0,"comm":"init",
  *                            "kthread":false}, ...], "partial":false}
- *            pid (0..2^31-1) and comm (string, <= 64 bytes) are required; uid defaults
- *            to -1 (unknown), kthread to false; other members are ignored.
+ *            pid (0..2^31-1) and comm (string, 1..64 bytes) are required; uid
+ *            (-1..2^32-2) defaults to -1 (unknown), ppid (-1..2^31-1) to -1, kthread
+ *            (boolean) to false; other members (tgid, ...) are ignored.
  *   modules: {"modules":[{"name":"dummy","state":"live", ...}, ...], "partial":false}
- *            name (string, <= 64 bytes) is required; other members are ignored.
+ *            name (string, 1..64 bytes) is required; other members are ignored.
  *   banner:  {"banner":"Linux version ..."} (string, <= 4096 bytes)
  * "partial" (optional, default false) says the list may be torn: the walk stopped early
  * or raced with the guest changing it.
