@@ -5,6 +5,7 @@
  * Figures: a small payload of a check the store does not diff, and ps payloads of 150 and
  * 500 processes, each diffed against the one before (6 processes differ each time); a ps
  * result also begins and finishes its own scan (with retention), as a scan of one target.
+ * Last, a fleet scan: 1,000 targets with banner, ps and modules each, twice.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,64 @@ fail:
 	return 1;
 }
 
+/* A fleet scan: one scan over `targets` targets, banner + ps (150) + modules (40) each,
+ * run twice so the second run diffs every list against the first. */
+static int fleet(struct store *s, int targets)
+{
+	char **names = calloc((size_t)targets, sizeof(*names));
+	char *ps[2] = { ps_payload(150, 0), ps_payload(150, 100000) };
+	char mods[4096];
+	size_t w = (size_t)snprintf(mods, sizeof(mods), "{\"modules\":[");
+	for (int i = 0; i < 40; i++)
+		w += (size_t)snprintf(mods + w, sizeof(mods) - w,
+				      "%s{\"name\":\"mod%d\",\"state\":\"live\"}", i ? "," : "", i);
+	snprintf(mods + w, sizeof(mods) - w, "]}");
+	if (!names)
+		return 1;
+	for (int i = 0; i < targets; i++) {
+		char n[32], uri[64];
+		snprintf(n, sizeof(n), "vm%04d", i);
+		snprintf(uri, sizeof(uri), "unix:///run/sevmon/vm%04d.sock", i);
+		names[i] = strdup(n);
+		if (!names[i] || store_target_upsert(s, n, uri, NULL, NULL) < 0)
+			return 1;
+	}
+	const char *ck[] = { "banner", "ps", "modules" };
+	for (int round = 0; round < 2; round++) {
+		double t0 = now_s();
+		int64_t id;
+		long findings = 0;
+		if (store_scan_begin(s, (const char *const *)names, (size_t)targets, ck, 3, &id) < 0)
+			goto fail;
+		for (int i = 0; i < targets; i++) {
+			const char *pl[3] = { "{\"banner\":\"Linux version 6.1.0-28-amd64\"}",
+					      ps[round], mods };
+			for (int c = 0; c < 3; c++) {
+				struct store_result_in r = { .target = names[i], .check = ck[c],
+							     .ok = true, .payload_json = pl[c] };
+				int rc = store_result_add(s, id, &r);
+				if (rc < 0)
+					goto fail;
+				findings += rc;
+			}
+		}
+		if (store_scan_finish(s, id, STORE_SCAN_DONE) < 0)
+			goto fail;
+		double dt = now_s() - t0;
+		printf("fleet scan, %d targets x 3 checks, %-9s %6.3f s: %8.0f results/s (%ld findings)\n",
+		       targets, round ? "diffed:" : "baseline:", dt, 3 * targets / dt, findings);
+	}
+	for (int i = 0; i < targets; i++)
+		free(names[i]);
+	free(names);
+	free(ps[0]);
+	free(ps[1]);
+	return 0;
+fail:
+	fprintf(stderr, "fleet: %s\n", store_last_error(s));
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/tmp";
@@ -106,7 +165,7 @@ int main(int argc, char **argv)
 	rc = store_target_upsert(s, "vm", "unix:///run/vm.sock", NULL, NULL) < 0 ||
 	     run(s, "small payload, no diff", count, 0) ||
 	     run(s, "ps, 150 processes (a small guest), diffed", count / 5, 150) ||
-	     run(s, "ps, 500 processes, diffed", count / 5, 500);
+	     run(s, "ps, 500 processes, diffed", count / 5, 500) || fleet(s, 1000);
 	store_close(s);
 	static const char *const sfx[] = { "", "-wal", "-shm", ".lock" };
 	for (int i = 0; i < 4; i++) {
