@@ -255,6 +255,72 @@ TEST(store_diff_banner_malformed_einval)
 	free(big);
 }
 
+/* Random lists against a brute-force reference: an entry of one list is reported iff no
+ * entry of the other has the same (pid, comm), once per distinct identity. */
+static int in_list(const int *pid, const int *comm, int n, int p, int c)
+{
+	for (int i = 0; i < n; i++)
+		if (pid[i] == p && comm[i] == c)
+			return 1;
+	return 0;
+}
+
+static int expected(const int *ap, const int *ac, int an, const int *bp, const int *bc, int bn)
+{
+	int cnt = 0;
+	for (int i = 0; i < an; i++)
+		if (!in_list(bp, bc, bn, ap[i], ac[i]) && !in_list(ap, ac, i, ap[i], ac[i]))
+			cnt++;
+	return cnt;
+}
+
+TEST(store_diff_processes_random_lists_match_reference)
+{
+	static const char *const comms[] = { "init", "bash", "sshd", "cron", "nc" };
+	uint32_t seed = 12345;
+	for (int round = 0; round < 300; round++) {
+		int ap[40], ac[40], bp[40], bc[40], an, bn;
+		char ea[2048] = "", eb[2048] = "";
+		seed = seed * 1103515245u + 12345u;
+		an = (int)(seed >> 16) % 40;
+		seed = seed * 1103515245u + 12345u;
+		bn = (int)(seed >> 16) % 40;
+		for (int i = 0; i < an + bn; i++) {
+			seed = seed * 1103515245u + 12345u;
+			int p = (int)(seed >> 16) % 12, c = (int)(seed >> 8) % 5;
+			char *e = i < an ? ea : eb;
+			if (i < an) {
+				ap[i] = p;
+				ac[i] = c;
+			} else {
+				bp[i - an] = p;
+				bc[i - an] = c;
+			}
+			snprintf(e + strlen(e), 2048 - strlen(e), "%d:%s:1000;", p, comms[c]);
+		}
+		int vanished = expected(ap, ac, an, bp, bc, bn);
+		int appeared = expected(bp, bc, bn, ap, ac, an);
+		char *pa = st_ps(ea, 0), *pb = st_ps(eb, 0);
+		struct store_diff d;
+		ASSERT_EQ(store_diff_processes(pa, pb, &d, NULL, 0), vanished + appeared);
+		for (size_t i = 0; i < d.n; i++) {
+			int p, c = -1;
+			char name[16];
+			ASSERT_EQ(sscanf(d.v[i].subject, "%d:%15s", &p, name), 2);
+			for (int k = 0; k < 5; k++)
+				if (strcmp(name, comms[k]) == 0)
+					c = k;
+			int vanish = i < (size_t)vanished;
+			ASSERT_STREQ(d.v[i].kind, vanish ? "process_vanished" : "process_appeared");
+			ASSERT(vanish ? in_list(ap, ac, an, p, c) && !in_list(bp, bc, bn, p, c)
+				      : in_list(bp, bc, bn, p, c) && !in_list(ap, ac, an, p, c));
+		}
+		store_diff_free(&d);
+		free(pa);
+		free(pb);
+	}
+}
+
 TEST(store_idlist_blob_roundtrip_same_diff)
 {
 	char *p = st_ps("1:init:0;2:kthreadd:0:k;100:bash:1000;7:x:0", 1);
