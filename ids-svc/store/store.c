@@ -291,7 +291,7 @@ static int recover_running(struct store *s)
 	return sqlite3_changes(s->db);
 }
 
-static int open_db(struct store *s, const char *path, unsigned flags)
+static int open_db(struct store *s, const char *path)
 {
 	bool mem = strcmp(path, ":memory:") == 0 || path[0] == '\0';
 	int rc;
@@ -299,7 +299,6 @@ static int open_db(struct store *s, const char *path, unsigned flags)
 		return rc;
 	int of = (s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 		 SQLITE_OPEN_NOMUTEX;
-	(void)flags;
 	if (!s->readonly && !mem) {
 		/* Results hold guest data (process lists): owner-only. SQLite gives the -wal and
 		 * -shm files the mode of the database file. */
@@ -367,7 +366,7 @@ int store_open(const char *path, unsigned flags, const struct store_retention *r
 	s->readonly = flags & STORE_OPEN_READONLY;
 	store_set_clock(s, NULL, NULL);
 	store_set_retention(s, ret);
-	int rc = open_db(s, path, flags);
+	int rc = open_db(s, path);
 	if (rc < 0) {
 		if (errmsg && errmsg_len)
 			snprintf(errmsg, errmsg_len, "%s", s->err);
