@@ -73,7 +73,10 @@
 /* Finding subjects ("1234:bash", a module name): a comm or module name plus a pid. */
 #define STORE_SUBJECT_MAX 256
 /* A check's JSON payload. A process list of a busy guest (tens of thousands of tasks at
- * ~100 bytes each) is a few MiB; 16 MiB leaves room and still bounds one row. */
+ * ~100 bytes each) is a few MiB; 16 MiB leaves room and still bounds one row. Checking a
+ * payload parses it into a tree (jansson), which costs a small multiple of its size in
+ * memory, for the length of the call. JSON here means an object or an array at the top,
+ * UTF-8, no duplicate keys. */
 #define STORE_PAYLOAD_MAX (16u << 20)
 /* Small JSON documents: target policy, attestation result, finding detail. */
 #define STORE_SMALL_JSON_MAX (64u << 10)
