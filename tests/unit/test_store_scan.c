@@ -121,6 +121,8 @@ TEST(store_result_add_bad_inputs_clear_errors)
 	ASSERT(strstr(store_last_error(s), "malformed JSON at line 1") != NULL);
 	ASSERT_EQ(add(s, id, "a", "ps", "{\"processes\": 5}"), SEVMON_EINVAL);
 	ASSERT(strstr(store_last_error(s), "ps payload") != NULL);
+	ASSERT_EQ(add(s, id, "a", "custom", "42"), SEVMON_EINVAL); /* object or array only */
+	ASSERT_EQ(add(s, id, "a", "custom", "{\"k\":1,\"k\":2}"), SEVMON_EINVAL);
 	ASSERT_EQ(add(s, id, "a", "custom", NULL), SEVMON_EINVAL);
 	ASSERT_EQ(store_result_add(s, id, NULL), SEVMON_EINVAL);
 
