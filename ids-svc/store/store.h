@@ -17,8 +17,9 @@
  * - Retention: on a writer's open, in the transaction of every store_scan_finish, and on
  *   store_retention_run, old scans are deleted together with their results and findings
  *   (see struct store_retention).
- * - Bounds: every text has a maximum length, every JSON document a maximum size, every list
- *   a maximum length; anything over is refused with SEVMON_ETOOBIG and touches nothing.
+ * - Bounds: every text has a maximum length and every JSON document a maximum size;
+ *   anything over is refused with SEVMON_ETOOBIG and touches nothing. List queries cap
+ *   their limit (STORE_LIST_MAX) instead of refusing it.
  *
  * Errors: calls return 0 (or a count) on success, a negative SEVMON_E* (lib/err.h) on
  * failure; store_last_error() then says what was wrong in words ("unknown target 'x'",
@@ -34,7 +35,8 @@
  *   SEVMON_ENOMEM   out of memory
  *
  * Threads: a handle is one SQLite connection and must be used by one thread at a time
- * (it keeps a statement cache and an error buffer). Use one handle per thread. Any number
+ * (it holds the last error's text, and its connection is opened without SQLite's own
+ * mutex). Use one handle per thread. Any number
  * of handles may read the same file at once, from threads or processes (WAL lets readers
  * run beside the writer); exactly one handle may write: a writer handle takes an exclusive
  * lock on "<path>.lock" for its lifetime, and a second writer gets SEVMON_EBUSY. That lock
