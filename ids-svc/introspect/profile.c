@@ -8,9 +8,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <bpf/btf.h>
 
@@ -246,11 +248,15 @@ void kprofile_print(const struct kprofile *p, FILE *f)
 
 int kprofile_save(const struct kprofile *p, const char *dir)
 {
-	char path[KPROFILE_MAX_PATH], tmp[KPROFILE_MAX_PATH + 8];
+	/* A temporary name per process and call: sevmond's workers (and other processes
+	 * sharing the cache) may save the same build at once; rename() makes the last win. */
+	static atomic_uint seq;
+	char path[KPROFILE_MAX_PATH], tmp[KPROFILE_MAX_PATH + 32];
 	int rc;
 	if ((rc = profile_path(path, dir, p->build_id)) < 0 || (rc = mkdirs(dir)) < 0)
 		return rc;
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(),
+		 atomic_fetch_add(&seq, 1u));
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		return sevmon_from_errno(errno);
