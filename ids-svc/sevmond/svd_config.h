@@ -1,0 +1,117 @@
+/*
+ * svd_config.h — sevmond's configuration file (format: docs/sevmond.md).
+ *
+ * An INI-like text: `[sevmond]` holds the daemon's settings, each `[target NAME]` one
+ * target. Lines are `key = value`; `#` starts a comment at the start of a line or after
+ * whitespace. Every line, key and value is bounded; an error names the file, the line
+ * and the field. Parsing has no side effects: files named inside (key, trust anchors)
+ * are not opened here.
+ */
+#ifndef SEVMON_SVD_CONFIG_H
+#define SEVMON_SVD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A config file is a few KiB per hundred targets; 4 MiB holds a fleet of ~10,000 and
+ * bounds what a wrong path (a disk image) makes us read. */
+#define SVD_CONFIG_BYTES_MAX (4u << 20)
+/* One line: a key, a path or a URI, and a comment. */
+#define SVD_CONFIG_LINE_MAX 1024u
+/* Targets one daemon keeps: the fleet bench's 1,000 with room; each costs a session
+ * (fd, buffers) and a line in every list. */
+#define SVD_TARGETS_MAX 4096u
+/* Names: REST_NAME_MAX (URL path segment, label value). */
+#define SVD_NAME_MAX 63u
+#define SVD_URI_MAX 255u
+#define SVD_PATH_MAX 4095u
+/* Bearer tokens: REST_TOKENS_MAX, each 16..256 bytes. */
+#define SVD_TOKENS_MAX 16u
+#define SVD_TOKEN_MAX 256u
+/* Accepted launch measurements per target (a few firmware/kernel versions in a rollout). */
+#define SVD_MEASUREMENTS_MAX 4u
+/* Extra trust anchor files per target (the simulated ARK in tests, a spare root). */
+#define SVD_TRUST_MAX 4u
+/* Worker threads: checks block on their agent, so more threads than cores helps, but each
+ * holds one agent's answer (up to a few MiB) at a time. */
+#define SVD_WORKERS_MAX 64u
+/* Jobs waiting per target: a scan and a few live views. */
+#define SVD_QUEUE_PER_TARGET_MAX 64u
+
+/* Checks, a bit each. */
+enum svd_check {
+	SVD_CHECK_BANNER = 1u << 0,
+	SVD_CHECK_PS = 1u << 1,
+	SVD_CHECK_MODULES = 1u << 2,
+};
+#define SVD_CHECKS_ALL (SVD_CHECK_BANNER | SVD_CHECK_PS | SVD_CHECK_MODULES)
+#define SVD_NCHECKS 3
+/* "banner", "ps", "modules" for bit index i (0..SVD_NCHECKS-1). */
+extern const char *const svd_check_names[SVD_NCHECKS];
+/* Parse "banner,ps" into a mask; 0 and *mask on success, -1 on an unknown or empty name. */
+int svd_checks_parse(const char *list, unsigned *mask);
+
+struct svd_target_cfg {
+	char name[SVD_NAME_MAX + 1];
+	char uri[SVD_URI_MAX + 1];
+	char key[65];                  /* pinned agent static key, hex; "" = none */
+	char measurements[SVD_MEASUREMENTS_MAX][97];
+	unsigned nmeasurements;
+	char trust[SVD_TRUST_MAX][SVD_PATH_MAX + 1];
+	unsigned ntrust;
+	uint32_t interval_s;           /* scheduled scans; 0 = the daemon default */
+	unsigned checks;               /* 0 = the daemon default */
+};
+
+struct svd_config {
+	/* API */
+	char host[64];                 /* "" = no TCP listener */
+	uint16_t port;
+	char unix_path[108];           /* "" = none */
+	char tokens[SVD_TOKENS_MAX][SVD_TOKEN_MAX + 1];
+	unsigned ntokens;
+	/* state */
+	char database[SVD_PATH_MAX + 1];
+	uint32_t keep_scans;           /* 0 = no limit */
+	uint64_t max_age_s;            /* 0 = no limit */
+	/* channel */
+	char key_file[SVD_PATH_MAX + 1]; /* the IDS's private key; "" = none */
+	char trust_dir[SVD_PATH_MAX + 1];
+	char attest[SVD_PATH_MAX + 1];   /* own evidence provider ("snp", "sim:DIR"); "" = none */
+	/* limits */
+	unsigned workers;
+	unsigned queue_per_target;
+	uint64_t memory_limit;         /* bytes of RSS past which new work is refused; 0 = none */
+	uint32_t connect_timeout_ms;
+	uint32_t request_timeout_ms;
+	uint32_t backoff_min_ms, backoff_max_ms;
+	/* schedule */
+	uint32_t interval_s;           /* default scan interval; 0 = only on request */
+	unsigned checks;               /* default checks */
+	/* targets, in file order */
+	struct svd_target_cfg *targets;
+	size_t ntargets;
+};
+
+/* Defaults (also what docs/sevmond.md lists). */
+#define SVD_DEFAULT_WORKERS 4u
+#define SVD_DEFAULT_QUEUE_PER_TARGET 4u
+#define SVD_DEFAULT_CONNECT_TIMEOUT_MS 10000u
+#define SVD_DEFAULT_REQUEST_TIMEOUT_MS 30000u
+#define SVD_DEFAULT_BACKOFF_MIN_MS 1000u
+#define SVD_DEFAULT_BACKOFF_MAX_MS 300000u
+
+/*
+ * Parse text (len bytes, need not be NUL-terminated) named fname in messages into *out
+ * (zeroed first, then defaults). Returns 0, or -1 with err holding
+ * "FILE:LINE: field: what is wrong" (nothing to free then).
+ */
+int svd_config_parse(const char *text, size_t len, const char *fname, struct svd_config *out,
+		     char *err, size_t errcap);
+/* Read path (at most SVD_CONFIG_BYTES_MAX) and parse it. */
+int svd_config_load(const char *path, struct svd_config *out, char *err, size_t errcap);
+void svd_config_free(struct svd_config *c);
+/* The target named name, or NULL. */
+const struct svd_target_cfg *svd_config_target(const struct svd_config *c, const char *name);
+
+#endif

@@ -1,0 +1,454 @@
+/*
+ * sevmond — the IDS daemon: sessions to many agents, scheduled and requested scans, the
+ * REST API, results in SQLite. `sevmond --config FILE` (docs/sevmond.md).
+ *
+ * Signals: SIGHUP reloads the config (targets added, removed, changed; sessions of
+ * unchanged targets stay); SIGTERM/SIGINT drain: no new work, queued jobs are dropped
+ * (their scans stay "running" and the next start marks them "interrupted"), running jobs
+ * finish and are recorded, the REST server closes, and the process exits 0.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "svd.h"
+
+/* How often the scheduler looks for due scans and targets to reconnect. */
+#define SVD_TICK_MS 1000u
+
+static const char usage_text[] =
+	"usage: sevmond --config FILE [--check] [--port-file FILE]\n"
+	"  -c, --config FILE     configuration (docs/sevmond.md)\n"
+	"      --check           parse the configuration, print a summary and exit\n"
+	"      --port-file FILE  write the bound API port there once listening (tests)\n"
+	"Exit status: 0 after SIGTERM/SIGINT or --check success, 1 bad configuration or setup\n"
+	"failure, 2 usage error.\n";
+
+void svd_log(const char *fmt, ...)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char line[1024];
+	size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ sevmond: ", ts.tv_nsec / 1000000);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n < sizeof line)
+		vsnprintf(line + n, sizeof line - n, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", line);
+}
+
+uint64_t svd_rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, rss;
+	if (!f)
+		return 0;
+	int ok = fscanf(f, "%lu %lu", &size, &rss) == 2;
+	fclose(f);
+	return ok ? (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static unsigned pool_size; /* libuv's thread pool, fixed at the first job */
+
+static void close_cb_noop(uv_handle_t *h)
+{
+	(void)h;
+}
+
+void svd_maybe_exit(struct svd *d)
+{
+	if (!d->draining || !d->rest_closed || d->running)
+		return;
+	if (uv_is_closing((uv_handle_t *)&d->tick))
+		return;
+	svd_log("drained; exiting");
+	uv_close((uv_handle_t *)&d->tick, close_cb_noop);
+	uv_close((uv_handle_t *)&d->kick, close_cb_noop);
+	uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
+	uv_close((uv_handle_t *)&d->sigterm, close_cb_noop);
+	uv_close((uv_handle_t *)&d->sigint, close_cb_noop);
+}
+
+static void on_rest_closed(void *arg)
+{
+	struct svd *d = arg;
+	d->rest_closed = 1;
+	d->rest = NULL;
+	svd_maybe_exit(d);
+}
+
+static void drain(struct svd *d)
+{
+	if (d->draining)
+		return;
+	d->draining = 1;
+	svd_log("draining: %u jobs running, %u queued (dropped; their scans will show "
+		"'interrupted')", d->running, d->queued);
+	uv_timer_stop(&d->tick);
+	for (struct svd_target *t = d->targets; t; t = t->next) {
+		while (t->qhead) {
+			struct svd_job *j = t->qhead;
+			t->qhead = j->next;
+			t->nqueued--;
+			d->queued--;
+			svd_job_drop(d, j, j->kind == SVD_JOB_VIEW ? SEVMON_EBUSY : SEVMON_ECANCELED,
+				     "shutting down");
+		}
+		t->qtail = NULL;
+	}
+	if (d->rest)
+		rest_server_close(d->rest, on_rest_closed, d);
+	else
+		d->rest_closed = 1;
+	svd_maybe_exit(d);
+}
+
+static void on_term(uv_signal_t *s, int signum)
+{
+	(void)signum;
+	drain(s->data);
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static void apply_limits(struct svd *d, struct svd_config *nc)
+{
+	if (nc->workers > pool_size) {
+		svd_log("reload: workers %u > %u (the pool size at start): using %u; restart to grow",
+			nc->workers, pool_size, pool_size);
+		nc->workers = pool_size;
+	}
+	if (strcmp(nc->host, d->cfg.host) || nc->port != d->cfg.port ||
+	    strcmp(nc->unix_path, d->cfg.unix_path) || strcmp(nc->database, d->cfg.database) ||
+	    nc->ntokens != d->cfg.ntokens || memcmp(nc->tokens, d->cfg.tokens, sizeof nc->tokens))
+		svd_log("reload: listen, unix, token and database changes take effect at restart");
+	struct store_retention ret = { .keep_scans = nc->keep_scans,
+				       .max_age_ms = (int64_t)(nc->max_age_s * 1000u) };
+	store_set_retention(d->store, &ret);
+}
+
+static void reload(struct svd *d)
+{
+	struct svd_config nc;
+	char err[512];
+	if (svd_config_load(d->config_path, &nc, err, sizeof err) < 0) {
+		svd_log("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	apply_limits(d, &nc);
+	unsigned added = 0, removed = 0, changed = 0;
+	for (struct svd_target *t = d->targets, *next; t; t = next) {
+		next = t->next;
+		if (t->from_config && !svd_config_target(&nc, t->cfg.name)) {
+			svd_log("target %s: removed by the configuration", t->cfg.name);
+			svd_target_remove(d, t);
+			removed++;
+		}
+	}
+	/* keep the old values visible to svd_target_add's defaults until the swap */
+	struct svd_config old = d->cfg;
+	d->cfg = nc;
+	for (size_t i = 0; i < nc.ntargets; i++) {
+		const struct svd_target_cfg *tc = &nc.targets[i];
+		struct svd_target *t = svd_target_find(d, tc->name);
+		if (!t) {
+			int rc = svd_target_add(d, tc, 1, NULL);
+			if (rc < 0)
+				svd_log("target %s: cannot add: %s", tc->name, sevmon_strerror(rc));
+			else
+				added++;
+			continue;
+		}
+		t->from_config = 1;
+		if (t->busy && (strcmp(t->cfg.uri, tc->uri) || strcmp(t->cfg.key, tc->key)))
+			t->stale = 1;
+		if (svd_target_update(d, t, tc) > 0) {
+			changed++;
+			uint32_t iv = tc->interval_s ? tc->interval_s : nc.interval_s;
+			t->next_scan_ms = iv ? svd_now_ms() + (uint64_t)iv * 1000u : 0;
+			if (!t->busy && !t->qhead) {
+				struct svd_job *j = svd_job_new(d, t, SVD_JOB_CONNECT);
+				if (j && svd_job_queue(d, t, j) < 0)
+					free(j);
+			}
+		}
+	}
+	/* the daemon default interval may have changed for targets without their own */
+	for (struct svd_target *t = d->targets; t; t = t->next) {
+		uint32_t iv = t->cfg.interval_s ? t->cfg.interval_s : nc.interval_s;
+		if (!iv)
+			t->next_scan_ms = 0;
+		else if (!t->next_scan_ms)
+			t->next_scan_ms = svd_now_ms() + (uint64_t)iv * 1000u;
+	}
+	svd_config_free(&old);
+	svd_log("reloaded %s: %u targets added, %u removed, %u changed, %zu in all",
+		d->config_path, added, removed, changed, d->ntargets);
+	svd_dispatch(d);
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+	struct svd *d = s->data;
+	(void)signum;
+	if (!d->draining)
+		reload(d);
+}
+
+/* ---------------------------------------------------------------- scheduler */
+
+static void on_tick(uv_timer_t *tm)
+{
+	struct svd *d = tm->data;
+	uint64_t now = svd_now_ms();
+	size_t ndue = 0;
+	const char **due = d->ntargets ? calloc(d->ntargets, sizeof *due) : NULL;
+	for (struct svd_target *t = d->targets; t; t = t->next) {
+		/* reconnect failed targets once their backoff has passed */
+		if (atomic_load(&t->state) == SVD_FAILED && !t->busy && !t->qhead &&
+		    t->retry_at_ms <= now) {
+			struct svd_job *j = svd_job_new(d, t, SVD_JOB_CONNECT);
+			if (j && svd_job_queue(d, t, j) < 0)
+				free(j);
+		}
+		uint32_t iv = t->cfg.interval_s ? t->cfg.interval_s : d->cfg.interval_s;
+		if (iv && t->next_scan_ms && now >= t->next_scan_ms) {
+			t->next_scan_ms = now + (uint64_t)iv * 1000u;
+			if (due && t->nqueued < d->cfg.queue_per_target)
+				due[ndue++] = t->cfg.name;
+		}
+	}
+	if (ndue) {
+		int64_t id;
+		int rc = svd_scan_start(d, due, ndue, 0, &id);
+		if (rc < 0)
+			svd_log("scheduled scan of %zu targets not started: %s", ndue,
+				sevmon_strerror(rc));
+	}
+	free(due);
+	svd_dispatch(d);
+}
+
+static void on_kick(uv_async_t *a)
+{
+	svd_dispatch(a->data);
+}
+
+/* ---------------------------------------------------------------- start */
+
+static int load_targets(struct svd *d)
+{
+	/* targets added through the API live in the store; the config's come from the file */
+	size_t off = 0;
+	for (;;) {
+		struct store_target *v;
+		size_t n;
+		int rc = store_target_list(d->store, off, STORE_LIST_MAX, &v, &n);
+		if (rc < 0) {
+			svd_log("store: %s", store_last_error(d->store));
+			return rc;
+		}
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			json_t *pol = v[i].policy_json ? json_loads(v[i].policy_json, 0, NULL) : NULL;
+			const char *origin = json_string_value(json_object_get(pol, "origin"));
+			int api = origin && !strcmp(origin, "api");
+			if (!api && !svd_config_target(&d->cfg, v[i].name)) {
+				svd_log("target %s: no longer in the configuration: removed", v[i].name);
+				store_target_remove(d->store, v[i].name);
+				off--; /* the list shifted */
+			} else if (api && !svd_config_target(&d->cfg, v[i].name)) {
+				struct svd_target_cfg tc;
+				memset(&tc, 0, sizeof tc);
+				svd_copy(tc.name, sizeof tc.name, v[i].name);
+				svd_copy(tc.uri, sizeof tc.uri, v[i].uri);
+				svd_copy(tc.key, sizeof tc.key, v[i].pinned_key);
+				size_t k;
+				json_t *m;
+				json_array_foreach(json_object_get(pol, "measurements"), k, m)
+					if (tc.nmeasurements < SVD_MEASUREMENTS_MAX && json_string_value(m))
+						snprintf(tc.measurements[tc.nmeasurements++], 97, "%s",
+							 json_string_value(m));
+				struct svd_target *t;
+				if (svd_target_add(d, &tc, 0, &t) == 0)
+					t->last_seen_ms = v[i].last_seen;
+			}
+			json_decref(pol);
+		}
+		off += n;
+		store_targets_free(v, n);
+	}
+	for (size_t i = 0; i < d->cfg.ntargets; i++) {
+		int rc = svd_target_add(d, &d->cfg.targets[i], 1, NULL);
+		if (rc < 0 && rc != SEVMON_EEXIST) {
+			svd_log("target %s: %s", d->cfg.targets[i].name, sevmon_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int write_port_file(const char *path, uint16_t port)
+{
+	char tmp[SVD_PATH_MAX + 8];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *port_file = NULL;
+	int check = 0, c;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+			check = 1;
+			break;
+		case 'p':
+			port_file = optarg;
+			break;
+		case 'h':
+			printf("%s", usage_text);
+			return 0;
+		default:
+			fprintf(stderr, "%s", usage_text);
+			return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		fprintf(stderr, "%s", usage_text);
+		return 2;
+	}
+	static struct svd d; /* static: big, and the signal handlers' data */
+	char err[512];
+	if (strlen(config) > SVD_PATH_MAX) {
+		fprintf(stderr, "sevmond: config path too long\n");
+		return 2;
+	}
+	svd_copy(d.config_path, sizeof d.config_path, config);
+	if (svd_config_load(config, &d.cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "sevmond: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		printf("%s: ok: %zu targets, %u workers, database %s\n", config, d.cfg.ntargets,
+		       d.cfg.workers, d.cfg.database);
+		svd_config_free(&d.cfg);
+		return 0;
+	}
+	/* the pool's size is read once, at the first uv_queue_work */
+	pool_size = d.cfg.workers;
+	char nthreads[16];
+	snprintf(nthreads, sizeof nthreads, "%u", pool_size);
+	setenv("UV_THREADPOOL_SIZE", nthreads, 1);
+	json_object_seed(0); /* before any worker thread makes a JSON object */
+	d.jitter_state = svd_now_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+	d.loop = uv_default_loop();
+
+	struct store_retention ret = { .keep_scans = d.cfg.keep_scans,
+				       .max_age_ms = (int64_t)(d.cfg.max_age_s * 1000u) };
+	int rc = store_open(d.cfg.database, 0, &ret, &d.store, err, sizeof err);
+	if (rc < 0) {
+		fprintf(stderr, "sevmond: %s: %s\n", d.cfg.database, err);
+		svd_config_free(&d.cfg);
+		return 1;
+	}
+	if (rc > 0)
+		svd_log("%d scans were interrupted by the last shutdown or crash: marked 'interrupted'",
+			rc);
+	int status = 1;
+	d.metrics = metrics_new();
+	if (!d.metrics || svd_metrics_declare(d.metrics) < 0) {
+		fprintf(stderr, "sevmond: out of memory\n");
+		goto out;
+	}
+	uv_timer_init(d.loop, &d.tick);
+	d.tick.data = &d;
+	uv_async_init(d.loop, &d.kick, on_kick);
+	d.kick.data = &d;
+	uv_signal_init(d.loop, &d.sighup);
+	uv_signal_init(d.loop, &d.sigterm);
+	uv_signal_init(d.loop, &d.sigint);
+	d.sighup.data = d.sigterm.data = d.sigint.data = &d;
+	uv_signal_start(&d.sighup, on_hup, SIGHUP);
+	uv_signal_start(&d.sigterm, on_term, SIGTERM);
+	uv_signal_start(&d.sigint, on_term, SIGINT);
+	if (load_targets(&d) < 0)
+		goto fail_loop;
+	const char *tokens[SVD_TOKENS_MAX];
+	for (unsigned i = 0; i < d.cfg.ntokens; i++)
+		tokens[i] = d.cfg.tokens[i];
+	struct rest_config rc_cfg = {
+		.host = d.cfg.host[0] ? d.cfg.host : NULL,
+		.port = d.cfg.port,
+		.unix_path = d.cfg.unix_path[0] ? d.cfg.unix_path : NULL,
+		.tokens = tokens,
+		.ntokens = d.cfg.ntokens,
+	};
+	rc = rest_server_start(&d.rest, d.loop, &rc_cfg, &svd_backend, &d, d.metrics);
+	if (rc < 0) {
+		fprintf(stderr, "sevmond: cannot serve the API on %s:%u%s%s: %s\n", d.cfg.host,
+			d.cfg.port, d.cfg.unix_path[0] ? " / " : "", d.cfg.unix_path,
+			sevmon_strerror(rc));
+		d.rest = NULL;
+		goto fail_loop;
+	}
+	svd_log("listening on %s:%u%s%s; %zu targets, %u workers, database %s", d.cfg.host,
+		rest_server_port(d.rest), d.cfg.unix_path[0] ? ", unix " : "", d.cfg.unix_path,
+		d.ntargets, d.cfg.workers, d.cfg.database);
+	if (port_file && write_port_file(port_file, rest_server_port(d.rest)) < 0) {
+		fprintf(stderr, "sevmond: cannot write %s\n", port_file);
+		goto fail_loop;
+	}
+	uv_timer_start(&d.tick, on_tick, SVD_TICK_MS, SVD_TICK_MS);
+	svd_dispatch(&d);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	status = 0;
+	goto out;
+fail_loop:
+	drain(&d);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+out:
+	while (d.targets) {
+		struct svd_target *t = d.targets;
+		d.targets = t->next;
+		svd_target_free(t);
+	}
+	while (d.scans) {
+		struct svd_scan *s = d.scans;
+		d.scans = s->next;
+		free(s);
+	}
+	store_close(d.store);
+	metrics_free(d.metrics);
+	svd_config_free(&d.cfg);
+	if (uv_loop_close(d.loop) != 0)
+		svd_log("loop closed with handles still open");
+	return status;
+}

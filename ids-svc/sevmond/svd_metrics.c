@@ -1,0 +1,92 @@
+/*
+ * svd_metrics.c — sevmond's own metric families (the REST layer declares its http_*).
+ * Labels never carry a target name: a fleet of thousands would multiply every family;
+ * per-target figures are in GET /v1/targets/{name}.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "svd.h"
+
+int svd_metrics_declare(struct metrics *m)
+{
+	static const struct {
+		const char *name;
+		enum metrics_type type;
+		const char *help;
+	} fam[] = {
+		{ "sevmond_targets", METRICS_GAUGE, "Targets by session state." },
+		{ "sevmond_sessions_ready", METRICS_GAUGE, "Targets with a ready session." },
+		{ "sevmond_connects_total", METRICS_COUNTER,
+		  "Session set-ups (connect, handshake, kernel profile) by result." },
+		{ "sevmond_session_failures_total", METRICS_COUNTER,
+		  "Sessions that failed (connect, attestation, lost mid-job)." },
+		{ "sevmond_jobs_running", METRICS_GAUGE, "Jobs on the worker pool." },
+		{ "sevmond_jobs_queued", METRICS_GAUGE, "Jobs waiting for a worker." },
+		{ "sevmond_scans_running", METRICS_GAUGE, "Scans in progress." },
+		{ "sevmond_scans_total", METRICS_COUNTER, "Finished scans by status." },
+		{ "sevmond_scan_duration_seconds", METRICS_HISTOGRAM, "Wall time of a scan." },
+		{ "sevmond_checks_total", METRICS_COUNTER, "Checks run, by check and result." },
+		{ "sevmond_check_duration_seconds", METRICS_HISTOGRAM, "Time of one check." },
+		{ "sevmond_agent_requests_total", METRICS_COUNTER, "RPC requests sent to agents." },
+		{ "sevmond_agent_bytes_total", METRICS_COUNTER, "Bytes exchanged with agents." },
+		{ "sevmond_findings_total", METRICS_COUNTER, "Findings recorded by scans." },
+		{ "sevmond_memory_rss_bytes", METRICS_GAUGE, "Resident memory of sevmond." },
+	};
+	for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
+		int rc = metrics_declare(m, fam[i].name, fam[i].type, fam[i].help, NULL, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void svd_metrics_collect(void *ctx, struct metrics *m)
+{
+	struct svd *d = ctx;
+	unsigned by_state[SVD_NSTATES] = { 0 };
+	for (struct svd_target *t = d->targets; t; t = t->next) {
+		int s = atomic_load(&t->state);
+		if (s >= 0 && s < SVD_NSTATES)
+			by_state[s]++;
+	}
+	for (int s = 0; s < SVD_NSTATES; s++) {
+		const char *labels[] = { "state", svd_state_name((enum svd_state)s), NULL };
+		metrics_gauge_set(m, "sevmond_targets", labels, by_state[s]);
+	}
+	metrics_gauge_set(m, "sevmond_sessions_ready", NULL, by_state[SVD_READY]);
+	metrics_gauge_set(m, "sevmond_jobs_running", NULL, d->running);
+	metrics_gauge_set(m, "sevmond_jobs_queued", NULL, d->queued);
+	metrics_gauge_set(m, "sevmond_scans_running", NULL, d->nscans);
+	metrics_gauge_set(m, "sevmond_memory_rss_bytes", NULL, (double)svd_rss_bytes());
+}
+
+void svd_metrics_job(struct svd *d, const struct svd_job *j)
+{
+	struct metrics *m = d->metrics;
+	if (j->session_rc < 0)
+		metrics_counter_add(m, "sevmond_session_failures_total", NULL, 1);
+	const struct svd_target *t = j->t;
+	if (!t->conn_open || j->kind == SVD_JOB_CONNECT) {
+		const char *l[] = { "result", j->session_rc < 0 ? "failed" : "ok", NULL };
+		if (j->session_rc < 0 || j->kind == SVD_JOB_CONNECT)
+			metrics_counter_add(m, "sevmond_connects_total", l, 1);
+	}
+	unsigned want = j->kind == SVD_JOB_VIEW ? 1u << j->view
+			: j->kind == SVD_JOB_SCAN ? j->checks : 0;
+	for (int i = 0; i < SVD_NCHECKS; i++) {
+		if (!(want & (1u << i)))
+			continue;
+		const struct svd_check_out *o = &j->out[i];
+		int ok = j->session_rc == 0 && o->rc == 0;
+		const char *l[] = { "check", svd_check_names[i], "result", ok ? "ok" : "error", NULL };
+		metrics_counter_add(m, "sevmond_checks_total", l, 1);
+		const char *lc[] = { "check", svd_check_names[i], NULL };
+		if (ok)
+			metrics_histogram_observe(m, "sevmond_check_duration_seconds", lc,
+						  o->ms / 1000.0);
+		metrics_counter_add(m, "sevmond_agent_requests_total", NULL, (double)o->requests);
+		metrics_counter_add(m, "sevmond_agent_bytes_total", NULL, (double)o->bytes);
+	}
+}
