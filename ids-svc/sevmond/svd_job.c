@@ -174,16 +174,34 @@ static void session_fail(struct svd_job *j, int rc, const char *what)
 	atomic_store(&t->state, SVD_FAILED);
 }
 
+/* 1 when the job should run again on a fresh session: the session it found open had
+ * died while idle (the agent restarted), which says nothing about the agent now. */
+static int job_run(struct svd_job *j, int reused);
+
 static void job_work(uv_work_t *w)
 {
 	struct svd_job *j = (struct svd_job *)w;
+	if (job_run(j, j->t->conn_open)) {
+		j->session_rc = 0;
+		j->session_err[0] = 0;
+		for (int i = 0; i < SVD_NCHECKS; i++) {
+			free(j->out[i].payload);
+			memset(&j->out[i], 0, sizeof j->out[i]);
+		}
+		(void)job_run(j, 0);
+	}
+}
+
+static int job_run(struct svd_job *j, int reused)
+{
 	struct svd_target *t = j->t;
+	int first = 1;
 	if (!t->conn_open) {
 		atomic_store(&t->state, SVD_CONNECTING);
 		int rc = ids_conn_open(&t->conn, j->uri, (int)j->connect_timeout_ms);
 		if (rc < 0) {
 			session_fail(j, rc, "connect");
-			return;
+			return 0;
 		}
 		t->conn_open = 1;
 	}
@@ -195,7 +213,7 @@ static void job_work(uv_work_t *w)
 		if (rc < 0) {
 			if (t->conn.lost) {
 				session_fail(j, t->conn.lost, "connection lost");
-				return;
+				return reused;
 			}
 			/* reachable but no kernel we understand: the session stands, checks fail */
 			atomic_store(&t->state, SVD_READY);
@@ -204,7 +222,7 @@ static void job_work(uv_work_t *w)
 				snprintf(j->out[i].err, sizeof j->out[i].err, "kernel: %s (%s)",
 					 sevmon_strerror(rc), err);
 			}
-			return;
+			return 0;
 		}
 		t->kernel_open = 1;
 	}
@@ -226,14 +244,18 @@ static void job_work(uv_work_t *w)
 		if (t->conn.lost) {
 			int lost = t->conn.lost;
 			session_fail(j, lost, "connection lost");
+			if (reused && first)
+				return 1;
 			/* the checks not run yet fail with the session */
 			for (int k = i + 1; k < SVD_NCHECKS; k++) {
 				j->out[k].rc = lost;
 				svd_copy(j->out[k].err, sizeof j->out[k].err, j->session_err);
 			}
-			return;
+			return 0;
 		}
+		first = 0;
 	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- back on the loop */
