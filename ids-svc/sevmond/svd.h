@@ -75,6 +75,7 @@ struct svd_target {
 	unsigned nqueued;
 	/* figures */
 	uint64_t requests, bytes;
+	uint64_t connects;        /* sessions opened (an unchanged count = the session was kept) */
 	struct svd_target *next;
 };
 
@@ -103,6 +104,7 @@ struct svd_job {
 	int session_rc;           /* 0 when the session was (or is) ready */
 	char session_err[320];
 	int attested;             /* the channel verified the agent's evidence */
+	int connected;            /* this job opened a new session */
 	struct svd_check_out out[SVD_NCHECKS];
 	struct svd_job *next;
 };

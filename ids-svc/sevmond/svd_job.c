@@ -204,6 +204,7 @@ static int job_run(struct svd_job *j, int reused)
 			return 0;
 		}
 		t->conn_open = 1;
+		j->connected = 1;
 	}
 	if (!t->kernel_open) {
 		/* the kernel's profile: where its lists are; needed by every check */
@@ -307,6 +308,8 @@ static void update_target(struct svd *d, struct svd_job *j)
 				svd_copy(t->detail, sizeof t->detail, j->out[i].err);
 		atomic_store(&t->state, SVD_READY);
 	}
+	if (j->connected && j->session_rc == 0)
+		t->connects++;
 	for (int i = 0; i < SVD_NCHECKS; i++) {
 		t->requests += j->out[i].requests;
 		t->bytes += j->out[i].bytes;

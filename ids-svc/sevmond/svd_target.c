@@ -201,6 +201,9 @@ json_t *svd_target_json(const struct svd_target *t)
 		return NULL;
 	if (t->cfg.key[0])
 		json_object_set_new(o, "key", json_string(t->cfg.key));
+	json_object_set_new(o, "connects", json_integer((json_int_t)t->connects));
+	json_object_set_new(o, "requests", json_integer((json_int_t)t->requests));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)t->bytes));
 	if (t->detail[0])
 		json_object_set_new(o, "detail", json_string(t->detail));
 	uint64_t now = svd_now_ms();

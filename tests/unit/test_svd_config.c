@@ -1,0 +1,214 @@
+/*
+ * test_svd_config.c — sevmond's config parser: a full file, defaults, each error class
+ * with its line and field, bounds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "svd_config.h"
+
+#define TOK "test-token-0123456789abcdef"
+#define HEAD "[sevmond]\nlisten = 127.0.0.1:8080\ntoken = " TOK "\ndatabase = /tmp/x.db\n"
+
+static int parse(const char *text, struct svd_config *c, char *err, size_t cap)
+{
+	return svd_config_parse(text, strlen(text), "t.conf", c, err, cap);
+}
+
+/* Parse HEAD + extra, expect failure, and check the message. */
+static int fails_with(const char *extra, const char *want)
+{
+	char text[4096], err[512] = "";
+	snprintf(text, sizeof text, "%s%s", HEAD, extra);
+	struct svd_config c;
+	if (parse(text, &c, err, sizeof err) == 0) {
+		svd_config_free(&c);
+		fprintf(stderr, "# parsed: %s\n", extra);
+		return 0;
+	}
+	if (!strstr(err, want)) {
+		fprintf(stderr, "# error '%s' lacks '%s'\n", err, want);
+		return 0;
+	}
+	return 1;
+}
+
+TEST(svd_config_parse_full_file)
+{
+	const char *text =
+		"# sevmond\n"
+		"[sevmond]\n"
+		"listen = [::1]:9443   # API\n"
+		"unix = /run/sevmond/api.sock\n"
+		"token = " TOK "\n"
+		"token = another-token-0123456789\n"
+		"database = /var/lib/sevmond/db.sqlite\n"
+		"keep_scans = 20\n"
+		"max_age = 7d\n"
+		"key = /etc/sevmond/ids.key\n"
+		"workers = 8\n"
+		"queue_per_target = 2\n"
+		"memory_limit = 512M\n"
+		"connect_timeout = 250ms\n"
+		"request_timeout = 1m\n"
+		"backoff_min = 2s\n"
+		"backoff_max = 1h\n"
+		"interval = 5m\n"
+		"checks = ps, modules\n"
+		"\n"
+		"[target vm-1]\n"
+		"uri = vsock://3:5000\n"
+		"key = 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+		"measurement = "
+		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f\n"
+		"trust = /etc/sevmond/ark.pem\n"
+		"interval = 30s\n"
+		"[target vm.2]\n"
+		"uri = unix:///run/vm2.sock\n"
+		"checks = banner\n";
+	struct svd_config c;
+	char err[256];
+	ASSERT_EQ(parse(text, &c, err, sizeof err), 0);
+	ASSERT_STREQ(c.host, "::1");
+	ASSERT_UEQ(c.port, 9443);
+	ASSERT_STREQ(c.unix_path, "/run/sevmond/api.sock");
+	ASSERT_UEQ(c.ntokens, 2);
+	ASSERT_STREQ(c.tokens[1], "another-token-0123456789");
+	ASSERT_UEQ(c.keep_scans, 20);
+	ASSERT_UEQ(c.max_age_s, 7u * 86400u);
+	ASSERT_UEQ(c.workers, 8);
+	ASSERT_UEQ(c.queue_per_target, 2);
+	ASSERT_UEQ(c.memory_limit, 512u << 20);
+	ASSERT_UEQ(c.connect_timeout_ms, 250);
+	ASSERT_UEQ(c.request_timeout_ms, 60000);
+	ASSERT_UEQ(c.backoff_max_ms, 3600000);
+	ASSERT_UEQ(c.interval_s, 300);
+	ASSERT_UEQ(c.checks, SVD_CHECK_PS | SVD_CHECK_MODULES);
+	ASSERT_UEQ(c.ntargets, 2);
+	ASSERT_STREQ(c.targets[0].name, "vm-1");
+	ASSERT_STREQ(c.targets[0].uri, "vsock://3:5000");
+	ASSERT_UEQ(c.targets[0].nmeasurements, 1);
+	ASSERT_UEQ(c.targets[0].ntrust, 1);
+	ASSERT_UEQ(c.targets[0].interval_s, 30);
+	ASSERT_UEQ(c.targets[1].checks, SVD_CHECK_BANNER);
+	ASSERT(svd_config_target(&c, "vm.2") == &c.targets[1]);
+	ASSERT(svd_config_target(&c, "vm3") == NULL);
+	svd_config_free(&c);
+}
+
+TEST(svd_config_parse_defaults)
+{
+	struct svd_config c;
+	char err[256];
+	ASSERT_EQ(parse(HEAD, &c, err, sizeof err), 0);
+	ASSERT_UEQ(c.workers, SVD_DEFAULT_WORKERS);
+	ASSERT_UEQ(c.request_timeout_ms, SVD_DEFAULT_REQUEST_TIMEOUT_MS);
+	ASSERT_UEQ(c.checks, SVD_CHECKS_ALL);
+	ASSERT_UEQ(c.ntargets, 0);
+	ASSERT_UEQ(c.interval_s, 0);
+	svd_config_free(&c);
+}
+
+TEST(svd_config_parse_error_names_line_and_field)
+{
+	ASSERT(fails_with("workers = 0\n", "t.conf:5: workers: at least 1"));
+	ASSERT(fails_with("\nworkers = lots\n", "t.conf:6: workers: 'lots' is not a number"));
+	ASSERT(fails_with("colour = blue\n", "t.conf:5: colour: unknown key in [sevmond]"));
+	ASSERT(fails_with("[target a]\nuri = unix:///a\nfoo = 1\n", "t.conf:7: foo: unknown key in [target a]"));
+}
+
+TEST(svd_config_parse_bad_values)
+{
+	ASSERT(fails_with("connect_timeout = 5 fortnights\n", "connect_timeout"));
+	ASSERT(fails_with("connect_timeout = 0\n", "more than 0"));
+	ASSERT(fails_with("interval = 1500ms\n", "whole number of seconds"));
+	ASSERT(fails_with("memory_limit = 5T\n", "unit must be K, M or G"));
+	ASSERT(fails_with("checks = ps,rootkit\n", "checks"));
+	ASSERT(fails_with("token = short\n", "16.."));
+	ASSERT(fails_with("token = has space in it 0123456789\n", "token68"));
+	ASSERT(fails_with("listen = nowhere\n", "listen"));
+	ASSERT(fails_with("listen = 1.2.3.4:70000\n", "listen"));
+	ASSERT(fails_with("backoff_min = 10s\nbackoff_max = 1s\n", "backoff_min"));
+	ASSERT(fails_with("[target a]\nuri = nota-uri\n", "uri"));
+	ASSERT(fails_with("[target a]\nuri = unix:///a\nkey = 1234\n", "64 hex"));
+	ASSERT(fails_with("[target a]\nuri = unix:///a\nmeasurement = zz\n", "96 hex"));
+	ASSERT(fails_with("[target a]\n", "[target a]: uri: required"));
+}
+
+TEST(svd_config_parse_structure_errors)
+{
+	struct svd_config c;
+	char err[256];
+	ASSERT_EQ(parse("listen = 1.2.3.4:80\n", &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "t.conf:1: listen: outside a section") != NULL);
+	ASSERT_EQ(parse("[sevmond\n", &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "without ']'") != NULL);
+	ASSERT_EQ(parse("[daemon]\n", &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "unknown section") != NULL);
+	ASSERT(fails_with("[sevmond]\n", "given twice"));
+	ASSERT(fails_with("[target a]\nuri = unix:///a\n[target a]\n", "'a' given twice"));
+	ASSERT(fails_with("[target bad/name]\n", "a name is"));
+	ASSERT(fails_with("just words\n", "expected 'key = value'"));
+	/* required settings */
+	ASSERT_EQ(parse("[sevmond]\nlisten = 1.2.3.4:80\ndatabase = /x\n", &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "token") != NULL);
+	ASSERT_EQ(parse("[sevmond]\ntoken = " TOK "\nlisten = 1.2.3.4:80\n", &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "database: required") != NULL);
+}
+
+TEST(svd_config_parse_bounds)
+{
+	struct svd_config c;
+	char err[256];
+	/* an over-long line is refused, not cut */
+	size_t n = SVD_CONFIG_LINE_MAX + 100;
+	char *text = malloc(sizeof HEAD + n + 16);
+	ASSERT(text != NULL);
+	strcpy(text, HEAD);
+	strcat(text, "unix = ");
+	size_t off = strlen(text);
+	memset(text + off, 'a', n);
+	text[off + n] = 0;
+	ASSERT_EQ(parse(text, &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "t.conf:5: line longer") != NULL);
+	free(text);
+	/* a NUL inside the file */
+	const char nul[] = HEAD "unix = /a\0b\n";
+	ASSERT_EQ(svd_config_parse(nul, sizeof nul - 1, "t.conf", &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "NUL") != NULL);
+	/* more tokens than the REST layer takes */
+	char many[4096];
+	snprintf(many, sizeof many, "%s", HEAD);
+	for (unsigned i = 0; i < SVD_TOKENS_MAX; i++)
+		strcat(many, "token = " TOK "\n");
+	ASSERT_EQ(parse(many, &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "at most") != NULL);
+	/* a '#' inside a value is kept; after whitespace it starts a comment */
+	ASSERT_EQ(parse(HEAD "unix = /run/a#b # the socket\n", &c, err, sizeof err), 0);
+	ASSERT_STREQ(c.unix_path, "/run/a#b");
+	svd_config_free(&c);
+}
+
+TEST(svd_config_load_missing_file)
+{
+	struct svd_config c;
+	char err[256];
+	ASSERT_EQ(svd_config_load("/nonexistent/sevmond.conf", &c, err, sizeof err), -1);
+	ASSERT(strstr(err, "/nonexistent/sevmond.conf: ") != NULL);
+}
+
+TEST(svd_checks_parse_lists)
+{
+	unsigned m;
+	ASSERT_EQ(svd_checks_parse("banner,ps,modules", &m), 0);
+	ASSERT_UEQ(m, SVD_CHECKS_ALL);
+	ASSERT_EQ(svd_checks_parse(" ps ", &m), 0);
+	ASSERT_UEQ(m, SVD_CHECK_PS);
+	ASSERT_EQ(svd_checks_parse("ps,,banner", &m), -1);
+	ASSERT_EQ(svd_checks_parse("", &m), -1);
+	ASSERT_EQ(svd_checks_parse("psx", &m), -1);
+}
+
+TEST_MAIN()
