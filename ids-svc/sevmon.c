@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_conn.h"
 #include "cmd_attest.h"
 
 #ifndef SEVMON_VERSION
@@ -21,6 +22,7 @@ static const struct subcommand subcommands[] = {
 	{ "info", cmd_info, "what an agent serves: memory source, regions, limits, methods" },
 	{ "read", cmd_read, "bytes of guest memory (--phys / --virt ADDR LEN) to stdout" },
 	{ "bench", cmd_bench, "round-trip latency, Gather and WalkList figures against an agent" },
+	{ "keygen", cmd_keygen, "make a static key pair for the channel (FILE, FILE.pub)" },
 	{ "attest", cmd_attest, "verify an SEV-SNP report (verify), make a test chain (sim-init)" },
 };
 
