@@ -120,7 +120,7 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 static int read_exact(int fd, uint8_t *p, size_t n, int64_t deadline)
 {
 	while (n) {
-		ssize_t r = read(fd, p, n);
+		ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
 		if (r > 0) {
 			p += r;
 			n -= (size_t)r;
@@ -151,7 +151,7 @@ static int write_frame(int fd, const uint8_t *body, size_t len, int64_t deadline
 		const uint8_t *p = parts[i];
 		size_t n = lens[i];
 		while (n) {
-			ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+			ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w > 0) {
 				p += w;
 				n -= (size_t)w;

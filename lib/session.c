@@ -48,6 +48,10 @@ void session_binding(const char *label, const uint8_t *h, size_t hlen,
 /* Reserve the next out slot of up to cap bytes; returns its start. */
 static uint8_t *out_begin(struct session *s, size_t *cap)
 {
+	if (s->nout >= SESSION_MAX_OUT) {
+		*cap = 0;
+		return s->outbuf;
+	}
 	size_t off = s->nout ? s->out_off[s->nout - 1] + s->out_len[s->nout - 1] : 0;
 	*cap = sizeof s->outbuf - off;
 	s->out_off[s->nout] = off;
@@ -290,9 +294,10 @@ int session_feed(struct session *s, const uint8_t *in, size_t n)
 		return SEVMON_EINVAL;
 	if (n == 0 || n > NOISE_MAX_MSG)
 		return fail(s, SEVMON_EPROTO, "frame of %zu bytes", n);
-	if (s->out_next < s->nout)
+	if (s->out_next == s->nout)
+		s->nout = s->out_next = 0;
+	else if (s->nout >= SESSION_MAX_OUT)
 		return SEVMON_EINVAL; /* send what is queued first */
-	s->nout = s->out_next = 0;
 	return s->role == SESSION_IDS ? ids_feed(s, in, n) : agent_feed(s, in, n);
 }
 

@@ -158,7 +158,7 @@ struct session {
 	void *verify_ctx;
 	char why[SESSION_WHY_MAX];
 	/* Outgoing frame bodies, handed out by session_pop_out. */
-	uint8_t outbuf[SESSION_MSG3_LEN + SESSION_MAX_EVIDENCE + NOISE_TAG_LEN];
+	uint8_t outbuf[SESSION_MSG2_LEN + SESSION_MAX_EVIDENCE + NOISE_TAG_LEN];
 	size_t out_off[SESSION_MAX_OUT], out_len[SESSION_MAX_OUT];
 	unsigned nout, out_next;
 	uint8_t scratch[SESSION_MAX_EVIDENCE + NOISE_TAG_LEN];
@@ -169,7 +169,8 @@ int session_init(struct session *s, const struct session_config *cfg);
 
 /*
  * Feed one received frame body (1..65535 bytes) while !session_ready(). Frames to send
- * are queued (session_pop_out): send them in order before feeding the next frame.
+ * are queued (session_pop_out), in order; send them before the next frame normally (up
+ * to SESSION_MAX_OUT may wait, else EINVAL).
  * Returns 0 (check session_ready) or a negative code (session FAILED).
  * Call only in HANDSHAKE / WAIT_EVIDENCE: EINVAL otherwise (and the session is not
  * failed by that misuse).
