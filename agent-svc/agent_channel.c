@@ -91,6 +91,8 @@ static int hook_open(void *ctx, struct agent_conn *c, void **session, struct age
 		.nallow = cfg->nallow,
 		.attest = cfg->attest,
 		.attest_ctx = cfg->attest_ctx,
+		.verify = cfg->verify,
+		.verify_ctx = cfg->verify_ctx,
 	};
 	int rc = session_init(&ch->s, &sc);
 	if (rc < 0) {

@@ -32,6 +32,10 @@ struct agent_channel_cfg {
 	size_t nallow;
 	session_attest_fn attest;
 	void *attest_ctx;
+	/* NULL: IDS evidence, if sent, is not checked. Set: the IDS must send evidence and it
+	 * must verify (e.g. evidence_verify). */
+	session_verify_fn verify;
+	void *verify_ctx;
 	unsigned max_handshakes;     /* 0 = AGENT_MAX_HANDSHAKES */
 	uint32_t handshake_timeout_ms; /* 0 = AGENT_HANDSHAKE_TIMEOUT_MS */
 	agent_log_fn log;

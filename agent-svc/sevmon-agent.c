@@ -18,6 +18,7 @@
 #include "agent_channel.h"
 #include "agent_loop.h"
 #include "err.h"
+#include "evidence_verify.h"
 #include "mem.h"
 #include "session.h"
 #include "snp_provider.h"
@@ -49,6 +50,10 @@ static const char usage_text[] =
 	"  -a, --attest PROVIDER snp                 configfs-tsm, else /dev/sev-guest\n"
 	"                        sim:DIR[,measurement=HEX][,policy=N][,vmpl=N]\n"
 	"                                            simulated (sevmon attest sim-init DIR)\n"
+	"      --ids-trust PEM   require evidence from the IDS, chained to this ARK (repeatable;\n"
+	"                        AMD roots: --ids-trust-dir DIR)\n"
+	"      --ids-trust-dir DIR  AMD roots amd-{milan,genoa,turin}.pem for IDS evidence\n"
+	"      --ids-measurement HEX  accepted IDS launch measurement (repeatable)\n"
 	"      --max-handshakes N  connections in the handshake at once (default %u)\n"
 	"      --handshake-timeout MS  a handshake not done by then is closed (default %u)\n"
 	"      --max-conns N     connections served at once (default %u)\n"
@@ -118,7 +123,11 @@ int main(int argc, char **argv)
 
 	const char *key_file = NULL, *attest = NULL;
 	static struct agent_channel_cfg chan; /* static: outlives the loop, and 0-filled */
-	enum { OPT_VERSION = 256, OPT_ADOPT, OPT_MAXCONNS, OPT_IDLE, OPT_MAXHS, OPT_HSTIMEOUT };
+	static struct evidence_policy ids_pol;
+	const char *ids_trust[8];
+	size_t n_ids_trust = 0;
+	enum { OPT_VERSION = 256, OPT_ADOPT, OPT_MAXCONNS, OPT_IDLE, OPT_MAXHS, OPT_HSTIMEOUT,
+	       OPT_IDS_TRUST, OPT_IDS_TRUST_DIR, OPT_IDS_MEAS };
 	static const struct option opts[] = {
 		{ "memory", required_argument, NULL, 'm' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -129,6 +138,9 @@ int main(int argc, char **argv)
 		{ "allow", required_argument, NULL, 'A' },
 		{ "attest", required_argument, NULL, 'a' },
 		{ "max-handshakes", required_argument, NULL, OPT_MAXHS },
+		{ "ids-trust", required_argument, NULL, OPT_IDS_TRUST },
+		{ "ids-trust-dir", required_argument, NULL, OPT_IDS_TRUST_DIR },
+		{ "ids-measurement", required_argument, NULL, OPT_IDS_MEAS },
 		{ "handshake-timeout", required_argument, NULL, OPT_HSTIMEOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -154,6 +166,23 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			attest = optarg;
+			break;
+		case OPT_IDS_TRUST:
+			if (n_ids_trust == 8)
+				die(EXIT_USAGE, "at most 8 --ids-trust");
+			ids_trust[n_ids_trust++] = optarg;
+			break;
+		case OPT_IDS_TRUST_DIR:
+			ids_pol.trust_dir = optarg;
+			break;
+		case OPT_IDS_MEAS:
+			if (ids_pol.n_measurements == EVIDENCE_MAX_MEASUREMENTS)
+				die(EXIT_USAGE, "at most %u --ids-measurement", EVIDENCE_MAX_MEASUREMENTS);
+			if (session_hex_decode(optarg, ids_pol.measurements[ids_pol.n_measurements],
+					       SNP_MEASUREMENT_LEN) < 0)
+				die(EXIT_USAGE, "--ids-measurement needs %d hex digits",
+				    2 * SNP_MEASUREMENT_LEN);
+			ids_pol.n_measurements++;
 			break;
 		case OPT_MAXHS:
 			chan.max_handshakes = (unsigned)parse_num(optarg, "--max-handshakes", 4096);
@@ -227,6 +256,20 @@ int main(int argc, char **argv)
 	chan.attest = snp_provider_attest;
 	chan.attest_ctx = provider;
 	chan.log = log_line;
+	if (n_ids_trust || ids_pol.trust_dir || ids_pol.n_measurements) {
+		ids_pol.trust = snp_trust_new();
+		if (!ids_pol.trust)
+			die(EXIT_SETUP, "out of memory");
+		if (ids_pol.trust_dir && snp_trust_add_amd(ids_pol.trust, ids_pol.trust_dir) < 1)
+			die(EXIT_SETUP, "--ids-trust-dir %s: no AMD root found", ids_pol.trust_dir);
+		for (size_t i = 0; i < n_ids_trust; i++) {
+			krc = snp_trust_add_file(ids_pol.trust, ids_trust[i]);
+			if (krc < 0)
+				die(EXIT_SETUP, "--ids-trust %s: %s", ids_trust[i], sevmon_strerror(krc));
+		}
+		chan.verify = evidence_verify;
+		chan.verify_ctx = &ids_pol;
+	}
 
 	struct mem_source *mem;
 	int rc = mem_open(memory, &mem);
@@ -280,6 +323,7 @@ int main(int argc, char **argv)
 	agent_fini(&agent);
 	mem_close(mem);
 	snp_provider_free(provider);
+	evidence_policy_free(&ids_pol);
 	sodium_memzero(&chan.key, sizeof chan.key);
 	for (size_t i = 0; i < nlisten; i++) {
 		struct xport_addr addr;

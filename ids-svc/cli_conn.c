@@ -43,8 +43,8 @@ int cli_conn_opt(struct cli_conn_opts *o, int c, const char *arg)
 		o->trust_dir = arg;
 		return 1;
 	case CLI_OPT_MEASUREMENT:
-		if (o->nmeasurements == IDS_MAX_MEASUREMENTS) {
-			fprintf(stderr, "sevmon: at most %u --measurement\n", IDS_MAX_MEASUREMENTS);
+		if (o->nmeasurements == EVIDENCE_MAX_MEASUREMENTS) {
+			fprintf(stderr, "sevmon: at most %u --measurement\n", EVIDENCE_MAX_MEASUREMENTS);
 			return -1;
 		}
 		o->measurements[o->nmeasurements++] = arg;
@@ -83,22 +83,22 @@ static int build_policy(const char *cmd, struct cli_conn_opts *o, struct ids_pol
 		p->has_pin = true;
 	}
 	for (size_t i = 0; i < o->nmeasurements; i++) {
-		if (session_hex_decode(o->measurements[i], p->measurements[i], SNP_MEASUREMENT_LEN) < 0) {
+		if (session_hex_decode(o->measurements[i], p->peer.measurements[i], SNP_MEASUREMENT_LEN) < 0) {
 			fprintf(stderr, "sevmon %s: --measurement needs %d hex digits\n", cmd,
 				2 * SNP_MEASUREMENT_LEN);
 			goto fail;
 		}
 	}
-	p->n_measurements = o->nmeasurements;
-	p->trust = snp_trust_new();
-	if (!p->trust) {
+	p->peer.n_measurements = o->nmeasurements;
+	p->peer.trust = snp_trust_new();
+	if (!p->peer.trust) {
 		ids_policy_free(p);
 		return CLI_ELOCAL;
 	}
-	p->trust_dir = o->trust_dir ? o->trust_dir : SEVMON_TRUST_DIR;
-	(void)snp_trust_add_amd(p->trust, p->trust_dir); /* absent roots: only --trust counts */
+	p->peer.trust_dir = o->trust_dir ? o->trust_dir : SEVMON_TRUST_DIR;
+	(void)snp_trust_add_amd(p->peer.trust, p->peer.trust_dir); /* absent roots: only --trust counts */
 	for (size_t i = 0; i < o->ntrust; i++) {
-		if ((rc = snp_trust_add_file(p->trust, o->trust[i])) < 0) {
+		if ((rc = snp_trust_add_file(p->peer.trust, o->trust[i])) < 0) {
 			cli_error(cmd, o->trust[i], rc, "cannot load the trust anchor");
 			goto fail;
 		}

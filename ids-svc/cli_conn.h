@@ -40,7 +40,7 @@ struct cli_conn_opts {
 	const char *trust[CLI_MAX_TRUST];
 	size_t ntrust;
 	const char *trust_dir;
-	const char *measurements[IDS_MAX_MEASUREMENTS];
+	const char *measurements[EVIDENCE_MAX_MEASUREMENTS];
 	size_t nmeasurements;
 	const char *pin;
 	const char *attest;

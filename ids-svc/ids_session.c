@@ -16,78 +16,10 @@
 #include "err.h"
 #include "frame.h"
 
-/* A chain file from the trust dir: ASK + ARK PEM, a few KB. */
-#define IDS_CHAIN_FILE_MAX (16u * 1024u)
-
-static int verify_with_chain(struct ids_policy *p, const struct snp_policy *pol,
-			     const struct session_evidence *ev, const uint8_t *chain, size_t clen)
-{
-	return snp_verify(pol, p->trust, ev->report, SNP_REPORT_LEN, ev->vcek, ev->vcek_len, chain,
-			  clen, &p->last);
-}
-
-static int load_chain(const char *path, uint8_t **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return SEVMON_ENOENT;
-	uint8_t *b = malloc(IDS_CHAIN_FILE_MAX);
-	size_t n = b ? fread(b, 1, IDS_CHAIN_FILE_MAX, f) : 0;
-	fclose(f);
-	if (!b)
-		return SEVMON_ENOMEM;
-	*out = b;
-	*len = n;
-	return 0;
-}
-
-int ids_verify_evidence(void *ctx, const struct session_evidence *ev,
-			const uint8_t report_data[SESSION_BINDING_LEN],
-			const uint8_t peer_key[NOISE_DH_LEN], char *why, size_t whycap)
-{
-	struct ids_policy *p = ctx;
-	(void)peer_key; /* bound through h into report_data */
-	struct snp_policy pol;
-	snp_policy_init(&pol);
-	pol.measurements = (const uint8_t(*)[SNP_MEASUREMENT_LEN])p->measurements;
-	pol.n_measurements = p->n_measurements;
-	pol.report_data = report_data;
-	if (ev->vcek_len == 0) {
-		snprintf(why, whycap, "evidence carries no VCEK certificate");
-		return SEVMON_EATTEST;
-	}
-	int rc;
-	if (ev->chain_len) {
-		rc = verify_with_chain(p, &pol, ev, ev->chain, ev->chain_len);
-	} else {
-		/* Real SNP guests cannot fetch the ASK/ARK: use the shipped AMD chains. */
-		static const char *const files[] = { "amd-milan.pem", "amd-genoa.pem",
-						     "amd-turin.pem" };
-		rc = SEVMON_EATTEST;
-		snprintf(p->last.why, sizeof p->last.why, "no AMD chain in %s", p->trust_dir);
-		for (size_t i = 0; i < 3 && rc < 0; i++) {
-			char path[1024];
-			uint8_t *chain;
-			size_t clen;
-			snprintf(path, sizeof path, "%s/%s", p->trust_dir, files[i]);
-			if (load_chain(path, &chain, &clen) < 0)
-				continue;
-			rc = verify_with_chain(p, &pol, ev, chain, clen);
-			free(chain);
-		}
-	}
-	if (rc < 0) {
-		snprintf(why, whycap, "%s: %s", snp_reason_name(p->last.reason), p->last.why);
-		return rc;
-	}
-	return 0;
-}
-
 void ids_policy_free(struct ids_policy *p)
 {
-	snp_trust_free(p->trust);
+	evidence_policy_free(&p->peer);
 	snp_provider_free(p->own);
-	p->trust = NULL;
 	p->own = NULL;
 	sodium_memzero(&p->key, sizeof p->key);
 }
@@ -193,8 +125,8 @@ int ids_session_handshake(int fd, struct session *s, struct ids_policy *pol, int
 		.pin = pol->has_pin ? pol->pin : NULL,
 		.attest = pol->own ? snp_provider_attest : NULL,
 		.attest_ctx = pol->own,
-		.verify = ids_verify_evidence,
-		.verify_ctx = pol,
+		.verify = evidence_verify,
+		.verify_ctx = &pol->peer,
 	};
 	uint8_t *body = malloc(FRAME_MAX_BODY);
 	if (!body)

@@ -14,34 +14,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "evidence_verify.h"
 #include "noise.h"
 #include "session.h"
 #include "snp_provider.h"
 #include "snp_verify.h"
 
-/* Accepted launch measurements one policy lists: a handful of image versions in use. */
-#define IDS_MAX_MEASUREMENTS 32u
-
 struct ids_policy {
 	struct noise_keypair key;
 	bool has_pin;
 	uint8_t pin[NOISE_DH_LEN];
-	struct snp_trust *trust;       /* owned */
-	uint8_t measurements[IDS_MAX_MEASUREMENTS][SNP_MEASUREMENT_LEN];
-	size_t n_measurements;
+	struct evidence_policy peer;   /* what the agent's evidence must satisfy */
 	struct snp_provider *own;      /* owned; NULL: the IDS sends no evidence */
-	const char *trust_dir;         /* AMD chains used when evidence carries no chain */
-	/* Filled by each verification, for messages. */
-	struct snp_verdict last;
 };
 
-/* A session_verify_fn; ctx is the struct ids_policy. When the evidence carries no
- * chain, the AMD chains of trust_dir are tried (the ARK must still be an anchor). */
-int ids_verify_evidence(void *ctx, const struct session_evidence *ev,
-			const uint8_t report_data[SESSION_BINDING_LEN],
-			const uint8_t peer_key[NOISE_DH_LEN], char *why, size_t whycap);
-
-/* Frees trust and own, wipes the key. */
+/* Frees peer.trust and own, wipes the key. */
 void ids_policy_free(struct ids_policy *p);
 
 /*

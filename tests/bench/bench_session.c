@@ -139,12 +139,12 @@ int main(int argc, char **argv)
 	}
 	static struct ids_policy pol;
 	pol.key = ik;
-	pol.trust = snp_trust_new();
-	pol.trust_dir = "/nonexistent";
-	if (!pol.trust || snp_trust_add_file(pol.trust, ark) < 1)
+	pol.peer.trust = snp_trust_new();
+	pol.peer.trust_dir = "/nonexistent";
+	if (!pol.peer.trust || snp_trust_add_file(pol.peer.trust, ark) < 1)
 		return 1;
 	struct session_config ic = { .role = SESSION_IDS, .key = &ik,
-				     .verify = ids_verify_evidence, .verify_ctx = &pol };
+				     .verify = evidence_verify, .verify_ctx = &pol.peer };
 	struct session_config ac = { .role = SESSION_AGENT, .key = &ak,
 				     .allow = (const uint8_t(*)[NOISE_DH_LEN])ik.pub, .nallow = 1,
 				     .attest = snp_provider_attest, .attest_ctx = prov };

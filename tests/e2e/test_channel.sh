@@ -15,7 +15,7 @@ n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
 check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
-echo "1..17"
+echo "1..21"
 
 e2e_setup "$T" || { echo "Bail out! setup failed"; exit 1; }
 S=$T/a.sock
@@ -91,3 +91,20 @@ echo "# read after flood: $(( (t1 - t0) / 1000000 )) ms"
 # 17: the agent refuses to start without an allow-list
 out=$("$SEVMON_AGENT" --memory "image:$T/mem.img" --listen "unix://$T/x.sock" --key "$T/agent.key" --attest "sim:$T/sim" 2>&1); rc=$?
 check agent_without_allow_list_refuses '[ $rc = 2 ] && grep -q "allow" <<<"$out"' "rc=$rc $out"
+
+# 18: SEVMON_KEY instead of --key
+out=$(SEVMON_KEY="$T/ids.key" "$SEVMON" info "unix://$S" --trust "$T/sim/ark.pem" --measurement "$E2E_MEAS" 2>&1); rc=$?
+check channel_key_from_env '[ $rc = 0 ]' "rc=$rc $out"
+e2e_stop_agent
+
+# 19-21: an agent that requires the IDS's own evidence (the IDS runs in an SEV VM)
+IDS_MEAS=$(printf '1d%.0s' $(seq 48))
+S2=$T/b.sock
+e2e_start_agent "$S2" --ids-trust "$T/sim/ark.pem" --ids-measurement "$IDS_MEAS" || { echo "Bail out! agent 2"; exit 1; }
+LOG2=$T/agent-b.sock.log
+out=$("$SEVMON" info "unix://$S2" "${E2E_CLI[@]}" --attest "sim:$T/sim,measurement=$IDS_MEAS" 2>&1); rc=$?
+check channel_ids_evidence_accepted '[ $rc = 0 ]' "rc=$rc $out"
+out=$("$SEVMON" info "unix://$S2" "${E2E_CLI[@]}" 2>&1); rc=$?
+check channel_ids_evidence_missing_refused '[ $rc = 5 ] && grep -q "IDS evidence required" "$LOG2"' "rc=$rc $out"
+out=$("$SEVMON" info "unix://$S2" "${E2E_CLI[@]}" --attest "sim:$T/sim,measurement=$E2E_MEAS" 2>&1); rc=$?
+check channel_ids_evidence_wrong_measurement_refused '[ $rc = 5 ] && grep -q "IDS evidence rejected: MEASUREMENT" "$LOG2"' "rc=$rc $out"

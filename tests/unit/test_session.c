@@ -100,14 +100,14 @@ static void pair_setup(struct pair *p, const char *prov_opts)
 	ASSERT_EQ(noise_keypair_generate(&p->other_key), 0);
 	p->prov = open_provider(prov_opts);
 	p->pol.key = p->ids_key;
-	p->pol.trust = snp_trust_new();
-	ASSERT(p->pol.trust);
+	p->pol.peer.trust = snp_trust_new();
+	ASSERT(p->pol.peer.trust);
 	char ark[160];
 	snprintf(ark, sizeof ark, "%s/ark.pem", sim_dir);
-	ASSERT(snp_trust_add_file(p->pol.trust, ark) >= 1);
-	ASSERT_EQ(session_hex_decode(MEAS_HEX, p->pol.measurements[0], SNP_MEASUREMENT_LEN), 0);
-	p->pol.n_measurements = 1;
-	p->pol.trust_dir = "/nonexistent";
+	ASSERT(snp_trust_add_file(p->pol.peer.trust, ark) >= 1);
+	ASSERT_EQ(session_hex_decode(MEAS_HEX, p->pol.peer.measurements[0], SNP_MEASUREMENT_LEN), 0);
+	p->pol.peer.n_measurements = 1;
+	p->pol.peer.trust_dir = "/nonexistent";
 }
 
 static int ids_init(struct pair *p, const uint8_t *pin)
@@ -115,7 +115,7 @@ static int ids_init(struct pair *p, const uint8_t *pin)
 	struct session_config c = {
 		.role = SESSION_IDS, .key = &p->pol.key, .pin = pin,
 		.attest = p->pol.own ? snp_provider_attest : NULL, .attest_ctx = p->pol.own,
-		.verify = ids_verify_evidence, .verify_ctx = &p->pol,
+		.verify = evidence_verify, .verify_ctx = &p->pol.peer,
 	};
 	return session_init(&p->ids, &c);
 }
@@ -207,7 +207,7 @@ TEST(session_feed_sim_evidence_ready_both_ways)
 	/* The verified report carries the binding of this session. */
 	uint8_t rd[64];
 	session_binding(SESSION_LABEL_AGENT, session_handshake_hash(&p.ids), 64, rd);
-	ASSERT_MEMEQ(p.pol.last.report.report_data, rd, 64);
+	ASSERT_MEMEQ(p.pol.peer.last.report.report_data, rd, 64);
 	/* Transport both ways; a replayed transport message is refused. */
 	uint8_t ct[128], pt[128];
 	long n = session_seal(&p.ids, (const uint8_t *)"ping", 4, ct, sizeof ct);
@@ -280,8 +280,8 @@ TEST(session_feed_untrusted_sim_root_rejected)
 {
 	struct pair p;
 	pair_setup(&p, ",measurement=" MEAS_HEX);
-	snp_trust_free(p.pol.trust);
-	p.pol.trust = snp_trust_new(); /* no anchors: the sim ARK is not trusted by default */
+	snp_trust_free(p.pol.peer.trust);
+	p.pol.peer.trust = snp_trust_new(); /* no anchors: the sim ARK is not trusted by default */
 	ASSERT_EQ(ids_init(&p, NULL), 0);
 	ASSERT_EQ(agent_init(&p), 0);
 	int side;
@@ -320,7 +320,7 @@ TEST(session_feed_report_not_binding_this_session_rejected)
 	ASSERT_EQ(run(&p, &side), SEVMON_EATTEST);
 	ASSERT_EQ(side, 1);
 	ASSERT(strstr(session_why(&p.ids), "REPORT_DATA"));
-	ASSERT_EQ(p.pol.last.reason, SNP_REASON_REPORT_DATA);
+	ASSERT_EQ(p.pol.peer.last.reason, SNP_REASON_REPORT_DATA);
 	pair_free(&p);
 }
 
@@ -369,8 +369,8 @@ TEST(session_feed_evidence_replayed_from_another_session_rejected)
 				  replay_attest, &f), 0);
 	ASSERT_EQ(run(&p, &side), SEVMON_EATTEST);
 	ASSERT_EQ(side, 1);
-	ASSERT_EQ(p.pol.last.reason, SNP_REASON_REPORT_DATA);
-	ASSERT(p.pol.last.signature_ok); /* it was genuine evidence, only not ours */
+	ASSERT_EQ(p.pol.peer.last.reason, SNP_REASON_REPORT_DATA);
+	ASSERT(p.pol.peer.last.signature_ok); /* it was genuine evidence, only not ours */
 	pair_free(&p);
 }
 
@@ -444,7 +444,7 @@ TEST(session_feed_ids_evidence_sent_and_checked)
 	p.pol.own = open_provider(",measurement=" MEAS_HEX);
 	ASSERT_EQ(ids_init(&p, NULL), 0);
 	/* The agent verifies the IDS's evidence with the same verifier. */
-	struct ids_policy apol = { 0 };
+	struct evidence_policy apol = { 0 };
 	apol.trust = snp_trust_new();
 	char ark[160];
 	snprintf(ark, sizeof ark, "%s/ark.pem", sim_dir);
@@ -454,7 +454,7 @@ TEST(session_feed_ids_evidence_sent_and_checked)
 		.role = SESSION_AGENT, .key = &p.agent_key,
 		.allow = (const uint8_t(*)[NOISE_DH_LEN])p.ids_key.pub, .nallow = 1,
 		.attest = snp_provider_attest, .attest_ctx = p.prov,
-		.verify = ids_verify_evidence, .verify_ctx = &apol,
+		.verify = evidence_verify, .verify_ctx = &apol,
 	};
 	ASSERT_EQ(session_init(&p.agent, &c), 0);
 	int side;
@@ -473,7 +473,7 @@ TEST(session_feed_ids_evidence_sent_and_checked)
 	ASSERT_EQ(session_init(&p.agent, &c), 0);
 	ASSERT_EQ(run(&p, &side), SEVMON_EATTEST);
 	ASSERT_EQ(side, 2);
-	ids_policy_free(&apol);
+	evidence_policy_free(&apol);
 	pair_free(&p);
 }
 
