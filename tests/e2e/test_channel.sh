@@ -15,7 +15,7 @@ n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
 check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
-echo "1..21"
+echo "1..22"
 
 e2e_setup "$T" || { echo "Bail out! setup failed"; exit 1; }
 S=$T/a.sock
@@ -92,12 +92,17 @@ echo "# read after flood: $(( (t1 - t0) / 1000000 )) ms"
 out=$("$SEVMON_AGENT" --memory "image:$T/mem.img" --listen "unix://$T/x.sock" --key "$T/agent.key" --attest "sim:$T/sim" 2>&1); rc=$?
 check agent_without_allow_list_refuses '[ $rc = 2 ] && grep -q "allow" <<<"$out"' "rc=$rc $out"
 
-# 18: SEVMON_KEY instead of --key
+# 18: --attest snp without SEV hardware: a clear error at start
+if [ -e /sys/kernel/config/tsm/report ] || [ -e /dev/sev-guest ]; then ok "agent_attest_snp_without_sev_fails # SKIP SEV guest"; else
+out=$("$SEVMON_AGENT" --memory "image:$T/mem.img" --listen "unix://$T/y.sock" --key "$T/agent.key" --allow "$T/ids.key.pub" --attest snp 2>&1); rc=$?
+check agent_attest_snp_without_sev_fails '[ $rc = 3 ] && grep -q "no SEV-SNP guest interface" <<<"$out"' "rc=$rc $out"; fi
+
+# 19: SEVMON_KEY instead of --key
 out=$(SEVMON_KEY="$T/ids.key" "$SEVMON" info "unix://$S" --trust "$T/sim/ark.pem" --measurement "$E2E_MEAS" 2>&1); rc=$?
 check channel_key_from_env '[ $rc = 0 ]' "rc=$rc $out"
 e2e_stop_agent
 
-# 19-21: an agent that requires the IDS's own evidence (the IDS runs in an SEV VM)
+# 20-22: an agent that requires the IDS's own evidence (the IDS runs in an SEV VM)
 IDS_MEAS=$(printf '1d%.0s' $(seq 48))
 S2=$T/b.sock
 e2e_start_agent "$S2" --ids-trust "$T/sim/ark.pem" --ids-measurement "$IDS_MEAS" || { echo "Bail out! agent 2"; exit 1; }

@@ -533,6 +533,29 @@ TEST(session_key_generate_mode_0600_refuses_overwrite)
 	ASSERT_EQ(session_key_load(pubpath, &loaded), SEVMON_EDENIED);
 }
 
+TEST(snp_provider_open_without_sev_clear_error)
+{
+	struct stat st;
+	if (stat(SNP_CONFIGFS_TSM, &st) == 0 || stat(SNP_DEV_SEV_GUEST, &st) == 0) {
+		printf("# this machine has an SEV-SNP guest interface: nothing to check\n");
+		return;
+	}
+	struct snp_provider *p = NULL;
+	char why[256] = "";
+	ASSERT_EQ(snp_provider_open("snp", &p, why, sizeof why), SEVMON_ENOENT);
+	ASSERT(p == NULL);
+	ASSERT(strstr(why, SNP_CONFIGFS_TSM) && strstr(why, SNP_DEV_SEV_GUEST));
+	ASSERT(snp_provider_open("tpm", &p, why, sizeof why) == SEVMON_EINVAL);
+	ASSERT(strstr(why, "unknown attestation provider"));
+	ASSERT(snp_provider_open("sim:/nonexistent", &p, why, sizeof why) < 0);
+	ASSERT(strstr(why, "sim-init"));
+	char spec[200];
+	snprintf(spec, sizeof spec, "sim:%s,measurement=12", sim_dir);
+	ASSERT_EQ(snp_provider_open(spec, &p, why, sizeof why), SEVMON_EINVAL);
+	snprintf(spec, sizeof spec, "sim:%s,color=blue", sim_dir);
+	ASSERT_EQ(snp_provider_open(spec, &p, why, sizeof why), SEVMON_EINVAL);
+}
+
 /* --- over a socketpair: the blocking IDS driver against a forked agent session --- */
 
 static int write_frame(int fd, const uint8_t *b, size_t len)
