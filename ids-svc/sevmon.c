@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_conn.h"
 #include "cmd_attest.h"
 
 #ifndef SEVMON_VERSION
@@ -25,6 +26,7 @@ static const struct subcommand subcommands[] = {
 	{ "modules", cmd_modules, "the guest's loaded kernel modules (--json)" },
 	{ "profile", cmd_profile, "the kernel profile: release, KASLR slide, symbols, offsets" },
 	{ "bench", cmd_bench, "round-trip latency, Gather and WalkList figures against an agent" },
+	{ "keygen", cmd_keygen, "make a static key pair for the channel (FILE, FILE.pub)" },
 	{ "attest", cmd_attest, "verify an SEV-SNP report (verify), make a test chain (sim-init)" },
 };
 
