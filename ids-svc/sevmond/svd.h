@@ -65,6 +65,9 @@ struct svd_target {
 	uint64_t next_scan_ms;    /* schedule */
 	/* the session, used only by the one running job */
 	int conn_open, kernel_open;
+	struct ids_policy pol;    /* the channel's policy; outlives conn (ids_conn_open) */
+	int pol_ready;
+	char pol_trust_dir[SVD_PATH_MAX + 1]; /* pol.peer.trust_dir points here */
 	struct ids_conn conn;
 	struct ids_kernel kk;
 	/* jobs */
@@ -100,6 +103,13 @@ struct svd_job {
 	/* copied at dispatch (the loop may change the config while the job runs) */
 	char uri[SVD_URI_MAX + 1];
 	uint32_t connect_timeout_ms, request_timeout_ms;
+	struct svd_target_cfg tcfg;
+	char key_file[SVD_PATH_MAX + 1], trust_dir[SVD_PATH_MAX + 1], attest[SVD_PATH_MAX + 1];
+	char trust[SVD_TRUST_MAX][SVD_PATH_MAX + 1]; /* the daemon's anchors */
+	unsigned ntrust;
+	/* the agent's verified evidence (worker, after a new session) */
+	char measurement[2 * SNP_MEASUREMENT_LEN + 1];
+	char peer_key[2 * NOISE_DH_LEN + 1];
 	/* results (worker) */
 	int session_rc;           /* 0 when the session was (or is) ready */
 	char session_err[320];

@@ -219,6 +219,11 @@ static int daemon_key(struct parser *ps, struct svd_config *c, const char *k, co
 		return copy(ps, k, c->key_file, sizeof c->key_file, v);
 	if (!strcmp(k, "trust_dir"))
 		return copy(ps, k, c->trust_dir, sizeof c->trust_dir, v);
+	if (!strcmp(k, "trust")) {
+		if (c->ntrust == SVD_TRUST_MAX)
+			return fail(ps, k, "at most %u in [sevmond]", SVD_TRUST_MAX);
+		return copy(ps, k, c->trust[c->ntrust++], sizeof c->trust[0], v);
+	}
 	if (!strcmp(k, "attest"))
 		return copy(ps, k, c->attest, sizeof c->attest, v);
 	if (!strcmp(k, "workers")) {
@@ -340,6 +345,8 @@ static int finish(struct parser *ps, struct svd_config *c)
 		return fail(ps, "listen", "give listen = HOST:PORT or unix = PATH");
 	if (!c->database[0])
 		return fail(ps, "database", "required");
+	if (!c->key_file[0])
+		return fail(ps, "key", "required (the IDS's private key file: sevmon keygen --out FILE)");
 	if (c->backoff_min_ms > c->backoff_max_ms)
 		return fail(ps, "backoff_min", "more than backoff_max");
 	for (size_t i = 0; i < c->ntargets; i++)

@@ -77,6 +77,8 @@ struct svd_config {
 	/* channel */
 	char key_file[SVD_PATH_MAX + 1]; /* the IDS's private key; "" = none */
 	char trust_dir[SVD_PATH_MAX + 1];
+	char trust[SVD_TRUST_MAX][SVD_PATH_MAX + 1]; /* anchors for every target */
+	unsigned ntrust;
 	char attest[SVD_PATH_MAX + 1];   /* own evidence provider ("snp", "sim:DIR"); "" = none */
 	/* limits */
 	unsigned workers;

@@ -165,6 +165,72 @@ fail:
 	return rc;
 }
 
+#ifndef SEVMON_TRUST_DIR
+#define SEVMON_TRUST_DIR "/usr/share/sevmon/trust"
+#endif
+
+/* The channel policy of j's target: our key, the pinned agent key, the accepted
+ * measurements, the trust anchors, our own evidence. Reads files: worker only. */
+static int build_policy(struct svd_job *j, char *why, size_t whycap)
+{
+	struct svd_target *t = j->t;
+	struct ids_policy *p = &t->pol;
+	const struct svd_target_cfg *tc = &j->tcfg;
+	int rc;
+	memset(p, 0, sizeof *p);
+	if (!j->key_file[0]) {
+		snprintf(why, whycap, "no IDS key (set key = FILE in [sevmond])");
+		return SEVMON_EINVAL;
+	}
+	if ((rc = session_key_load(j->key_file, &p->key)) < 0) {
+		snprintf(why, whycap, "IDS key %.200s: %s", j->key_file, sevmon_strerror(rc));
+		return rc;
+	}
+	if (tc->key[0]) {
+		if (session_hex_decode(tc->key, p->pin, NOISE_DH_LEN) < 0) {
+			snprintf(why, whycap, "pinned key: not %d hex digits", 2 * NOISE_DH_LEN);
+			rc = SEVMON_EINVAL;
+			goto fail;
+		}
+		p->has_pin = true;
+	}
+	for (unsigned i = 0; i < tc->nmeasurements; i++)
+		if (session_hex_decode(tc->measurements[i], p->peer.measurements[i],
+				       SNP_MEASUREMENT_LEN) < 0) {
+			snprintf(why, whycap, "measurement %u: not %d hex digits", i + 1,
+				 2 * SNP_MEASUREMENT_LEN);
+			rc = SEVMON_EINVAL;
+			goto fail;
+		}
+	p->peer.n_measurements = tc->nmeasurements;
+	rc = SEVMON_ENOMEM;
+	if (!(p->peer.trust = snp_trust_new()))
+		goto fail;
+	svd_copy(t->pol_trust_dir, sizeof t->pol_trust_dir,
+		 j->trust_dir[0] ? j->trust_dir : SEVMON_TRUST_DIR);
+	p->peer.trust_dir = t->pol_trust_dir;
+	(void)snp_trust_add_amd(p->peer.trust, p->peer.trust_dir); /* absent: only `trust` counts */
+	for (unsigned i = 0; i < tc->ntrust + j->ntrust; i++) {
+		const char *f = i < tc->ntrust ? tc->trust[i] : j->trust[i - tc->ntrust];
+		if ((rc = snp_trust_add_file(p->peer.trust, f)) < 0) {
+			snprintf(why, whycap, "trust anchor %.200s: %s", f, sevmon_strerror(rc));
+			goto fail;
+		}
+	}
+	if (j->attest[0]) {
+		char pwhy[200] = "";
+		if ((rc = snp_provider_open(j->attest, &p->own, pwhy, sizeof pwhy)) < 0) {
+			snprintf(why, whycap, "own evidence (%.80s): %s", j->attest, pwhy);
+			goto fail;
+		}
+	}
+	t->pol_ready = 1;
+	return 0;
+fail:
+	ids_policy_free(p);
+	return rc;
+}
+
 static void session_fail(struct svd_job *j, int rc, const char *what)
 {
 	struct svd_target *t = j->t;
@@ -198,17 +264,31 @@ static int job_run(struct svd_job *j, int reused)
 	int first = 1;
 	if (!t->conn_open) {
 		atomic_store(&t->state, SVD_CONNECTING);
-		int rc = ids_conn_open(&t->conn, j->uri, (int)j->connect_timeout_ms);
+		char why[320] = "";
+		int rc = t->pol_ready ? 0 : build_policy(j, why, sizeof why);
 		if (rc < 0) {
-			session_fail(j, rc, "connect");
+			session_fail(j, rc, "policy");
+			svd_copy(j->session_err, sizeof j->session_err, why);
+			return 0;
+		}
+		atomic_store(&t->state, SVD_ATTESTING);
+		rc = ids_conn_open(&t->conn, j->uri, (int)j->connect_timeout_ms, &t->pol);
+		if (rc < 0) {
+			svd_copy(why, sizeof why, t->conn.why);
+			session_fail(j, rc, "channel");
+			if (why[0])
+				snprintf(j->session_err, sizeof j->session_err, "channel: %.300s", why);
 			return 0;
 		}
 		t->conn_open = 1;
 		j->connected = 1;
+		j->attested = 1;
+		session_hex_encode(t->pol.peer.last.report.measurement, SNP_MEASUREMENT_LEN,
+				   j->measurement);
+		session_hex_encode(session_peer_key(t->conn.session), NOISE_DH_LEN, j->peer_key);
 	}
 	if (!t->kernel_open) {
 		/* the kernel's profile: where its lists are; needed by every check */
-		atomic_store(&t->state, SVD_ATTESTING);
 		char err[256] = "";
 		int rc = ids_kernel_open(&t->kk, &t->conn, err, sizeof err);
 		if (rc < 0) {
@@ -297,6 +377,12 @@ static void update_target(struct svd *d, struct svd_job *j)
 			svd_log("target %s: %s (failure %u, retry in %llu ms)", t->cfg.name,
 				t->detail, t->failures, (unsigned long long)(t->retry_at_ms - now));
 	} else {
+		if (j->attested) {
+			snprintf(t->attest_status, sizeof t->attest_status, "verified");
+			snprintf(t->attest_detail, sizeof t->attest_detail,
+				 "measurement %s; agent key %s%s", j->measurement, j->peer_key,
+				 j->tcfg.nmeasurements ? "" : " (any measurement accepted)");
+		}
 		if (t->failures || atomic_load(&t->state) != SVD_READY)
 			svd_log("target %s: ready", t->cfg.name);
 		t->failures = 0;
@@ -431,6 +517,12 @@ void svd_dispatch(struct svd *d)
 			if (j->kind == SVD_JOB_VIEW)
 				rest_async_on_cancel(j->op, on_view_cancel, j);
 			svd_copy(j->uri, sizeof j->uri, t->cfg.uri);
+			j->tcfg = t->cfg;
+			svd_copy(j->key_file, sizeof j->key_file, d->cfg.key_file);
+			svd_copy(j->trust_dir, sizeof j->trust_dir, d->cfg.trust_dir);
+			svd_copy(j->attest, sizeof j->attest, d->cfg.attest);
+			memcpy(j->trust, d->cfg.trust, sizeof j->trust);
+			j->ntrust = d->cfg.ntrust;
 			j->connect_timeout_ms = d->cfg.connect_timeout_ms;
 			j->request_timeout_ms = d->cfg.request_timeout_ms;
 			t->busy = 1;

@@ -94,7 +94,9 @@ void svd_target_close_session(struct svd_target *t)
 		ids_kernel_close(&t->kk);
 	if (t->conn_open)
 		ids_conn_close(&t->conn);
-	t->kernel_open = t->conn_open = 0;
+	if (t->pol_ready)
+		ids_policy_free(&t->pol); /* rebuilt at the next connect: key files may change */
+	t->kernel_open = t->conn_open = t->pol_ready = 0;
 }
 
 void svd_target_free(struct svd_target *t)

@@ -17,6 +17,7 @@ set -u
 BUILD=$(cd "${1:?build dir}" && pwd)
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 AGENT=$BUILD/agent-svc/sevmon-agent
+SEVMON=$BUILD/ids-svc/sevmon
 SEVMOND=$BUILD/ids-svc/sevmond/sevmond
 PROM_CHECK=$BUILD/tests/prom_check
 DUMP_A=${SEVMOND_DUMP_A:-$REPO/.cache/introspect-dump/guest.elf}
@@ -39,10 +40,20 @@ ok() { n=$((n+1)); echo "ok $n - $1"; }
 notok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
 
-# agent NAME DUMP: serve DUMP on unix://$T/NAME.sock; pid in AGENT_PID_<NAME>
+# The channel: the IDS key, one key per agent, a simulated SNP chain, the measurement the
+# agents' (simulated) evidence reports.
+MEAS=$(printf '5e%.0s' $(seq 48))
+OTHER_MEAS=$(printf '77%.0s' $(seq 48))
+"$SEVMON" keygen --out "$T/ids.key" --comment ids >/dev/null || { echo "Bail out! keygen"; exit 1; }
+"$SEVMON" attest sim-init "$T/sim" >/dev/null || { echo "Bail out! sim-init"; exit 1; }
+# agent NAME DUMP [MEASUREMENT]: serve DUMP on unix://$T/NAME.sock with its own key;
+# pid in AGENT_PID_<NAME>, public key (hex) in $T/NAME.key.hex
 agent() {
   rm -f "$T/$1.sock"
-  "$AGENT" --memory "image:$2" --listen "unix://$T/$1.sock" -q 2>>"$T/$1.log" &
+  [ -s "$T/$1.key" ] || "$SEVMON" keygen --out "$T/$1.key" --comment "$1" >/dev/null
+  awk '{print $2}' "$T/$1.key.pub" > "$T/$1.key.hex"
+  "$AGENT" --memory "image:$2" --listen "unix://$T/$1.sock" -q --key "$T/$1.key" \
+    --allow "$T/ids.key.pub" --attest "sim:$T/sim,measurement=${3:-$MEAS}" 2>>"$T/$1.log" &
   local pid=$!; PIDS+=("$pid"); eval "AGENT_PID_$1=$pid"
   for _ in $(seq 100); do [ -S "$T/$1.sock" ] && return 0; sleep 0.05; done
   echo "Bail out! agent $1 did not start"; exit 1
@@ -57,6 +68,10 @@ while True: c.append(s.accept()[0])' "$T/$1.sock" &
   for _ in $(seq 100); do [ -S "$T/$1.sock" ] && return 0; sleep 0.05; done
 }
 
+tsec() { # NAME SOCK: a target section with the channel's policy
+  printf '[target %s]\nuri = unix://%s/%s.sock\nmeasurement = %s\nkey = %s\n' \
+    "$1" "$T" "$2" "$MEAS" "$(cat "$T/$2.key.hex")"
+}
 write_config() { # extra target sections on stdin
   { cat <<EOF
 # sevmond e2e
@@ -64,9 +79,11 @@ write_config() { # extra target sections on stdin
 listen = 127.0.0.1:0
 token = $TOKEN
 database = $T/sevmond.db
+key = $T/ids.key
+trust = $T/sim/ark.pem
 workers = 3
 queue_per_target = 8
-connect_timeout = 2s
+connect_timeout = 5s
 request_timeout = 5s
 backoff_min = 200ms
 backoff_max = 1s
@@ -114,19 +131,14 @@ wait_scan() { # ID -> final state in SCAN_STATE
 echo "1..49"
 
 # --- configuration errors
-printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
+printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nkey = k\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
 "$SEVMOND" --config "$T/bad.conf" 2>"$T/bad.err"; rc=$?
 check "bad config: exit 1" [ "$rc" = 1 ]
-check "bad config: file, line and field named" grep -q "bad.conf:5: workers: at least 1" "$T/bad.err"
+check "bad config: file, line and field named" grep -q "bad.conf:6: workers: at least 1" "$T/bad.err"
 
 # --- agents and the daemon
 agent a "$DUMP_A"; agent b "$DUMP_B"; agent c "$DUMP_A"
-write_config <<EOF
-[target vma]
-uri = unix://$T/a.sock
-[target vmb]
-uri = unix://$T/b.sock
-EOF
+{ tsec vma a; tsec vmb b; } | write_config
 check "--check accepts the config" "$SEVMOND" --config "$T/sevmond.conf" --check
 start_sevmond
 
@@ -148,10 +160,10 @@ check "scan of an unknown target: 404" code_is 404
 check "vma becomes ready" wait_state vma ready
 check "vmb becomes ready" wait_state vmb ready
 req GET /v1/targets/vma -H "$AUTH"
-check "target shows state and attestation" eval 'code_is 200 && body_has "\"state\":\"ready\"" && body_has "\"attestation\":{"'
+check "target shows state and attestation" eval 'code_is 200 && body_has "\"state\":\"ready\"" && body_has "\"attestation\":{\"status\":\"verified\"" && body_has "measurement $MEAS"'
 
 # --- targets through the API
-req POST /v1/targets -H "$AUTH" -H "$JSON" -d "{\"name\":\"vmc\",\"uri\":\"unix://$T/c.sock\"}"
+req POST /v1/targets -H "$AUTH" -H "$JSON" -d "{\"name\":\"vmc\",\"uri\":\"unix://$T/c.sock\",\"key\":\"$(cat "$T/c.key.hex")\",\"measurement\":\"$MEAS\"}"
 check "add target vmc: 201" code_is 201
 req POST /v1/targets -H "$AUTH" -H "$JSON" -d "{\"name\":\"vmc\",\"uri\":\"unix://$T/c.sock\"}"
 check "add it again: 409" code_is 409
@@ -219,12 +231,7 @@ check "vmc is gone: 404" code_is 404
 CONNECTS_A=$(target_field vma connects)
 ( for _ in $(seq 40); do curl -s -o /dev/null -w '%{http_code}\n' -H "$AUTH" "$URL/v1/targets/vma/banner"; done ) > "$T/load.codes" &
 LOAD=$!
-write_config <<EOF
-[target vma]
-uri = unix://$T/a.sock
-[target vmd]
-uri = unix://$T/c.sock
-EOF
+{ tsec vma a; tsec vmd c; } | write_config
 sleep 0.2; kill -HUP "$SVD_PID"; wait "$LOAD"
 check "reload under load: every live view answered 200" eval '[ "$(sort -u "$T/load.codes")" = 200 ]'
 check "reload: vmd added and ready" wait_state vmd ready

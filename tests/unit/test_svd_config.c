@@ -10,7 +10,7 @@
 #include "svd_config.h"
 
 #define TOK "test-token-0123456789abcdef"
-#define HEAD "[sevmond]\nlisten = 127.0.0.1:8080\ntoken = " TOK "\ndatabase = /tmp/x.db\n"
+#define HEAD "[sevmond]\nlisten = 127.0.0.1:8080\ntoken = " TOK "\ndatabase = /tmp/x.db\nkey = /k\n"
 
 static int parse(const char *text, struct svd_config *c, char *err, size_t cap)
 {
@@ -113,10 +113,10 @@ TEST(svd_config_parse_defaults)
 
 TEST(svd_config_parse_error_names_line_and_field)
 {
-	ASSERT(fails_with("workers = 0\n", "t.conf:5: workers: at least 1"));
-	ASSERT(fails_with("\nworkers = lots\n", "t.conf:6: workers: 'lots' is not a number"));
-	ASSERT(fails_with("colour = blue\n", "t.conf:5: colour: unknown key in [sevmond]"));
-	ASSERT(fails_with("[target a]\nuri = unix:///a\nfoo = 1\n", "t.conf:7: foo: unknown key in [target a]"));
+	ASSERT(fails_with("workers = 0\n", "t.conf:6: workers: at least 1"));
+	ASSERT(fails_with("\nworkers = lots\n", "t.conf:7: workers: 'lots' is not a number"));
+	ASSERT(fails_with("colour = blue\n", "t.conf:6: colour: unknown key in [sevmond]"));
+	ASSERT(fails_with("[target a]\nuri = unix:///a\nfoo = 1\n", "t.conf:8: foo: unknown key in [target a]"));
 }
 
 TEST(svd_config_parse_bad_values)
@@ -156,6 +156,9 @@ TEST(svd_config_parse_structure_errors)
 	ASSERT(strstr(err, "token") != NULL);
 	ASSERT_EQ(parse("[sevmond]\ntoken = " TOK "\nlisten = 1.2.3.4:80\n", &c, err, sizeof err), -1);
 	ASSERT(strstr(err, "database: required") != NULL);
+	ASSERT_EQ(parse("[sevmond]\ntoken = " TOK "\nlisten = 1.2.3.4:80\ndatabase = /x\n", &c, err,
+			sizeof err), -1);
+	ASSERT(strstr(err, "key: required") != NULL);
 }
 
 TEST(svd_config_parse_bounds)
@@ -172,7 +175,7 @@ TEST(svd_config_parse_bounds)
 	memset(text + off, 'a', n);
 	text[off + n] = 0;
 	ASSERT_EQ(parse(text, &c, err, sizeof err), -1);
-	ASSERT(strstr(err, "t.conf:5: line longer") != NULL);
+	ASSERT(strstr(err, "t.conf:6: line longer") != NULL);
 	free(text);
 	/* a NUL inside the file */
 	const char nul[] = HEAD "unix = /a\0b\n";
