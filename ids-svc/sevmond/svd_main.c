@@ -169,8 +169,6 @@ static void reload(struct svd *d)
 			continue;
 		}
 		t->from_config = 1;
-		if (t->busy && (strcmp(t->cfg.uri, tc->uri) || strcmp(t->cfg.key, tc->key)))
-			t->stale = 1;
 		if (svd_target_update(d, t, tc) > 0) {
 			changed++;
 			uint32_t iv = tc->interval_s ? tc->interval_s : nc.interval_s;

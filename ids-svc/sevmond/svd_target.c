@@ -161,7 +161,9 @@ int svd_target_update(struct svd *d, struct svd_target *t, const struct svd_targ
 	free(pol);
 	if (changed) {
 		/* a new uri or policy: the old session proves nothing about the new one */
-		if (!t->busy)
+		if (t->busy)
+			t->stale = 1; /* closed when its job comes back */
+		else
 			svd_target_close_session(t);
 		t->failures = 0;
 		t->retry_at_ms = 0;

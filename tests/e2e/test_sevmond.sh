@@ -128,7 +128,7 @@ wait_scan() { # ID -> final state in SCAN_STATE
   done; return 1
 }
 
-echo "1..49"
+echo "1..54"
 
 # --- configuration errors
 printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nkey = k\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
@@ -220,6 +220,19 @@ check "scan: 3 targets, 1 failed" eval 'jq_py "assert d[\"targets_total\"]==3 an
 req GET "/v1/scans/$S3/results" -H "$AUTH"
 check "results: stuck failed, vma and vmb ok" eval 'jq_py "r=d[\"results\"]; assert all((x[\"status\"]==\"error\")==(x[\"target\"]==\"stuck\") for x in r), r"'
 check "stuck: state failed with the reason" eval '[ "$(target_field stuck state)" = failed ] && target_field stuck detail | grep -q .'
+
+# --- attestation: a wrong measurement and a wrong agent key fail only their own target
+agent evil "$DUMP_A" "$OTHER_MEAS"
+req POST /v1/targets -H "$AUTH" -H "$JSON" -d "{\"name\":\"evil\",\"uri\":\"unix://$T/evil.sock\",\"measurement\":\"$MEAS\"}"
+check "wrong measurement: target failed" wait_state evil failed
+req GET /v1/targets/evil -H "$AUTH"
+check "wrong measurement: attestation failed, with the reason" eval 'body_has "\"attestation\":{\"status\":\"failed\"" && body_has "measurement"'
+req GET "/v1/findings?target=evil" -H "$AUTH"
+check "wrong measurement: an attestation_failed finding" eval 'jq_py "assert [f[\"kind\"] for f in d]==[\"attestation_failed\"], d"'
+req POST /v1/targets -H "$AUTH" -H "$JSON" -d "{\"name\":\"imposter\",\"uri\":\"unix://$T/c.sock\",\"key\":\"$(cat "$T/a.key.hex")\"}"
+check "wrong agent key: target failed" wait_state imposter failed
+check "the others stay ready" eval '[ "$(target_field vma state)" = ready ] && [ "$(target_field vmc state)" = ready ]'
+req DELETE /v1/targets/evil -H "$AUTH"; req DELETE /v1/targets/imposter -H "$AUTH"
 
 # --- remove a target
 req DELETE /v1/targets/vmc -H "$AUTH"
