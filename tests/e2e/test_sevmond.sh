@@ -128,7 +128,7 @@ wait_scan() { # ID -> final state in SCAN_STATE
   done; return 1
 }
 
-echo "1..54"
+echo "1..56"
 
 # --- configuration errors
 printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nkey = k\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
@@ -287,6 +287,16 @@ check "restart: API-added target kept" eval 'jq_py "assert \"stuck\" in [t[\"nam
 kill -TERM "$SVD_PID"; wait "$SVD_PID"; rc=$?
 check "SIGTERM: exit 0" [ "$rc" = 0 ]
 check "SIGTERM: drained" grep -q "drained; exiting" "$T/sevmond.log"
+
+# --- scheduled scans: a target with its own interval is scanned without a request
+{ tsec vma a; printf 'interval = 1s\n'; } | write_config
+sed -i "s|^database = .*|database = $T/sched.db|" "$T/sevmond.conf"
+start_sevmond
+sched_done() { curl -s -H "$AUTH" "$URL/metrics" | awk '/^sevmond_scans_total\{status="done"\}/{print $2}'; }
+for _ in $(seq 80); do [ "$(sched_done)" -ge 2 ] 2>/dev/null && break; sleep 0.1; done
+check "schedule: interval 1s gives scans with no request" eval '[ "$(sched_done)" -ge 2 ]'
+check "schedule: the scheduled scans are in the store" eval '[ "$(scan_state 1)" = done ]'
+kill -TERM "$SVD_PID"; wait "$SVD_PID"
 
 [ "$failed" = 0 ] || { echo "# sevmond log:"; sed 's/^/# /' "$T/sevmond.log" | tail -40; }
 exit $((failed > 0))
