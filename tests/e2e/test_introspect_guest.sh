@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-N=13
+N=15
 echo "1..$N"
 K=0; FAILS=0
 ok() { K=$((K + 1)); echo "ok $K - $1"; }
