@@ -168,11 +168,13 @@ static void on_walk(void *user, int status, const char *errmsg, Sevmon__V1__Walk
 			ww->w.status = SEVMON_EPROTO;
 			return;
 		}
+		if (wl->nodes[i]->faults & ~ww->deref_mask) {
+			ww->w.status = SEVMON_EPROTO; /* a fault on a window that does not deref */
+			return;
+		}
 		ww->out->nodes[i] = wl->nodes[i]->addr;
-		if (ww->out->faults)
-			ww->out->faults[i] = wl->nodes[i]->faults & ww->deref_mask;
-		else if (wl->nodes[i]->faults)
-			ww->w.status = SEVMON_EPROTO; /* faults on windows that do not deref */
+		if (ww->out->faults) /* given whenever deref_mask != 0 (gmem_walk checks) */
+			ww->out->faults[i] = wl->nodes[i]->faults;
 		if (ww->stride)
 			memcpy(ww->out->data + i * ww->stride, wl->nodes[i]->fields.data, ww->stride);
 	}
