@@ -401,6 +401,19 @@ TEST(agent_gather_virt_pt_ranges)
 	ASSERT_EQ(serve(SEVMON_AGENT_METHOD_GATHER, &req.base, &len), SEVMON_EINVAL);
 }
 
+TEST(agent_get_info_advertises_page_walk)
+{
+	setup();
+	Sevmon__V1__GetInfoRequest req = SEVMON__V1__GET_INFO_REQUEST__INIT;
+	size_t len;
+	ASSERT_EQ(serve(SEVMON_AGENT_METHOD_GET_INFO, &req.base, &len), 0);
+	Sevmon__V1__GetInfoResponse *r = sevmon__v1__get_info_response__unpack(NULL, len, out_buf);
+	ASSERT(r);
+	ASSERT(r->pt_walk_supported); /* what lets the IDS send VIRT_PT and deref windows */
+	ASSERT(!r->virt_supported);   /* an image: physical only */
+	sevmon__v1__get_info_response__free_unpacked(r, NULL);
+}
+
 TEST(agent_unknown_method_refused)
 {
 	setup();
