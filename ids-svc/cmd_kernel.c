@@ -53,8 +53,10 @@ static void print_stats(struct ids_conn *c, const struct ids_kernel *kk, uint64_
 	rpc_client_get_stats(c->rpc, &st);
 	fprintf(stderr, "# %" PRIu64 " requests, %" PRIu64 " bytes on the wire (check only; %s; %s)\n",
 		st.requests - req0, st.bytes_sent + st.bytes_received - bytes0,
-		kk->from_cache ? "profile from cache" : "profile built", kk->translated
-		? "kernel addresses translated by the IDS (physical-only agent)" : "agent reads kernel-virtual memory");
+		kk->from_cache ? "profile from cache" : "profile built",
+		kk->translated ? "kernel addresses translated by the IDS (physical-only agent)"
+		: kk->agent_pt ? "agent walks the guest's page tables (physical-only source)"
+			       : "agent reads kernel-virtual memory");
 }
 
 static int run_ps(struct ids_kernel *kk, int json)
@@ -72,9 +74,16 @@ static int run_ps(struct ids_kernel *kk, int json)
 		printf("{\"processes\":[");
 		for (int i = 0; i < n; i++) {
 			const struct kproc *p = &procs[i];
-			printf("%s{\"pid\":%" PRId32 ",\"tgid\":%" PRId32 ",\"ppid\":%" PRId32
-			       ",\"uid\":%" PRIu32 ",\"comm\":",
-			       i ? "," : "", p->pid, p->tgid, p->ppid, p->uid);
+			printf("%s{\"pid\":%" PRId32 ",\"tgid\":%" PRId32 ",\"ppid\":", i ? "," : "",
+			       p->pid, p->tgid);
+			if (p->ppid == KPROC_PPID_UNKNOWN)
+				printf("null");
+			else
+				printf("%" PRId32, p->ppid);
+			if (p->uid == KPROC_UID_UNKNOWN)
+				printf(",\"uid\":null,\"comm\":");
+			else
+				printf(",\"uid\":%" PRIu32 ",\"comm\":", p->uid);
 			json_str(p->comm);
 			printf(",\"kthread\":%s,\"exiting\":%s}", p->kthread ? "true" : "false",
 			       p->exiting ? "true" : "false");
@@ -84,12 +93,18 @@ static int run_ps(struct ids_kernel *kk, int json)
 		printf("%7s %7s %7s %6s  %s\n", "PID", "TGID", "PPID", "UID", "COMMAND");
 		for (int i = 0; i < n; i++) {
 			const struct kproc *p = &procs[i];
-			printf("%7" PRId32 " %7" PRId32 " %7" PRId32 " %6" PRIu32 "  %s%s%s%s\n", p->pid,
-			       p->tgid, p->ppid, p->uid, p->kthread ? "[" : "", p->comm,
-			       p->kthread ? "]" : "", p->exiting ? " <exiting>" : "");
+			char ppid[16] = "?", uid[16] = "?"; /* unknown: a pointer could not be followed */
+			if (p->ppid != KPROC_PPID_UNKNOWN)
+				snprintf(ppid, sizeof ppid, "%" PRId32, p->ppid);
+			if (p->uid != KPROC_UID_UNKNOWN)
+				snprintf(uid, sizeof uid, "%" PRIu32, p->uid);
+			printf("%7" PRId32 " %7" PRId32 " %7s %6s  %s%s%s%s\n", p->pid, p->tgid, ppid,
+			       uid, p->kthread ? "[" : "", p->comm, p->kthread ? "]" : "",
+			       p->exiting ? " <exiting>" : "");
 		}
 		if (partial)
-			printf("(partial: the task list did not come back to its head)\n");
+			printf("(partial: the task list did not come back to its head, or a ppid/uid"
+			       " is unknown: '?')\n");
 	}
 	free(procs);
 	return partial ? SEVMON_EPARTIAL : 0;
@@ -205,7 +220,9 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 		kprofile_print(&kk.k.p, stdout);
 		printf("vmcoreinfo at 0x%" PRIx64 "; %s; %s\n", kk.vmci_phys,
 		       kk.from_cache ? "profile from cache" : "profile built from guest memory",
-		       kk.translated ? "IDS walks the guest page tables" : "agent reads kernel-virtual memory");
+		       kk.translated ? "IDS walks the guest page tables"
+		       : kk.agent_pt ? "agent walks the guest page tables from the root the IDS gave"
+				     : "agent reads kernel-virtual memory");
 		break;
 	}
 	if (stats)

@@ -106,8 +106,15 @@ int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t
 			vmci_free(&vi);
 			return rc;
 		}
-		xlate_gmem(&kk->virt, &kk->x);
-		kk->translated = 1;
+		/* An agent that walks page tables itself gets the root and serves kernel-virtual
+		 * reads and walks in one round trip each; otherwise translate here (xlate). */
+		if (ids_gmem_use_pagetables(&kk->agent, &kk->info, kk->pw.top_pa,
+					    (uint32_t)kk->pw.levels, kk->pw.sme_mask) == 0) {
+			kk->agent_pt = 1;
+		} else {
+			xlate_gmem(&kk->virt, &kk->x);
+			kk->translated = 1;
+		}
 	}
 	if (profile_from_cache(kk, &vi) == 0) {
 		kk->from_cache = 1;
