@@ -109,7 +109,7 @@ check "ps_placement_a_at_most_2_round_trips" [ "${reqs:-99}" -le 2 ]
 "$AGENT" -q --memory "ramfile:$WORK/g5.ram" --listen "unix://$WORK/b5.sock" "${KEYS_AGENT[@]}" & AGENT_PIDS+=($!)
 for _ in $(seq 100); do [ -S "$WORK/b5.sock" ] && break; sleep 0.05; done
 checks_against "placement_b_ramfile_5level" "unix://$WORK/b5.sock" "$G5"
-"$SEVMON" ps "unix://$WORK/b5.sock" --stats >/dev/null 2>"$WORK/psb.stats"
+"$SEVMON" ps "unix://$WORK/b5.sock" "${KEYS_CLI[@]}" --stats >/dev/null 2>"$WORK/psb.stats"
 reqs=$(grep -o '^# [0-9]* requests' "$WORK/psb.stats" | grep -o '[0-9]*')
 check "ps_placement_b_at_most_2_round_trips" [ "${reqs:-99}" -le 2 ]
 check "placement_b_agent_walks_page_tables" grep -q "agent walks the guest's page tables" "$WORK/psb.stats"
