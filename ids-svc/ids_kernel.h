@@ -26,6 +26,7 @@ struct ids_kernel {
 	int translated;  /* 1: kernel-virtual reads go through our page walk */
 	int agent_pt;    /* 1: the agent walks the guest's page tables (root given by us) */
 	int from_cache;  /* 1: the profile came from the cache */
+	int used_hint;   /* 1: VMCOREINFO was read where it was found last time (no Scan) */
 	uint64_t vmci_phys;
 };
 
