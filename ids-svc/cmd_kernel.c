@@ -20,15 +20,22 @@
 enum kcmd { KCMD_BANNER, KCMD_PS, KCMD_MODULES, KCMD_PROFILE };
 
 static const char *const kcmd_usage[] = {
-	[KCMD_BANNER] = "usage: sevmon banner URI [--stats] [--timeout MS]\n"
+	[KCMD_BANNER] = "usage: sevmon banner URI [--stats] [--probe-kaslr] [--timeout MS]\n"
 			"Print the kernel's linux_banner (what /proc/version shows).\n",
-	[KCMD_PS] = "usage: sevmon ps URI [--json] [--stats] [--timeout MS]\n"
+	[KCMD_PS] = "usage: sevmon ps URI [--json] [--stats] [--probe-kaslr] [--timeout MS]\n"
 		    "List processes by walking init_task's task list: pid, tgid, ppid, uid, name;\n"
 		    "kernel threads are marked. 'partial' means the list was torn or looped.\n",
-	[KCMD_MODULES] = "usage: sevmon modules URI [--json] [--stats] [--timeout MS]\n"
+	[KCMD_MODULES] = "usage: sevmon modules URI [--json] [--stats] [--probe-kaslr] [--timeout MS]\n"
 			 "List loaded kernel modules (the kernel's modules list).\n",
-	[KCMD_PROFILE] = "usage: sevmon profile URI [--timeout MS]\n"
-			 "Show the kernel profile: release, slide, symbol count, the offsets in use.\n",
+	[KCMD_PROFILE] = "usage: sevmon profile URI [--probe-kaslr] [--timeout MS]\n"
+			 "Show the kernel profile: release, slide, symbol count, the offsets in use.\n"
+			 "\n"
+			 "Common options of banner/ps/modules/profile:\n"
+			 "  --stats        requests and bytes the check cost (stderr)\n"
+			 "  --probe-kaslr  ignore VMCOREINFO: find the KASLR slide by probing all 512\n"
+			 "                 candidates in one Gather with a cached profile of the same\n"
+			 "                 build (for a guest whose VMCOREINFO is missing or not trusted;\n"
+			 "                 needs an agent that reads kernel-virtual memory)\n",
 };
 
 static void json_str(const char *s)
@@ -148,15 +155,16 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "probe-kaslr", no_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	int json = 0, stats = 0, c;
+	int json = 0, stats = 0, probe = 0, c;
 	uint64_t timeout = CLI_DEFAULT_TIMEOUT_MS;
 	struct cli_conn_opts copts = { 0 };
-	while ((c = getopt_long(argc, argv, "jst:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jsPt:h", opts, NULL)) != -1) {
 		int r = cli_conn_opt(&copts, c, optarg);
 		if (r < 0)
 			return CLI_EUSAGE;
@@ -168,6 +176,9 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 			break;
 		case 's':
 			stats = 1;
+			break;
+		case 'P':
+			probe = 1;
 			break;
 		case 't':
 			if (cli_parse_u64(optarg, UINT32_MAX, &timeout) == 0)
@@ -193,7 +204,8 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 		return rc;
 	struct ids_kernel kk;
 	char err[256];
-	rc = ids_kernel_open(&kk, &conn, err, sizeof err);
+	rc = probe ? ids_kernel_open_probing(&kk, &conn, err, sizeof err)
+		   : ids_kernel_open(&kk, &conn, err, sizeof err);
 	if (rc < 0) {
 		ids_conn_close(&conn);
 		ids_policy_free(&pol);

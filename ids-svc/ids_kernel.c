@@ -1,5 +1,6 @@
 #include "ids_kernel.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -201,6 +202,77 @@ int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t
 		ids_kernel_close(kk);
 		rc = kernel_open(kk, c, 0, err, errcap);
 	}
+	return rc;
+}
+
+/* Re-base p onto slide and check it against the kernel: linux_banner carries p's release
+ * and init_task is "swapper/0". */
+static int profile_try_slide(struct ids_kernel *kk, const struct kprofile *cached, uint64_t slide)
+{
+	struct kprofile p = *cached;
+	uint64_t delta = slide - p.slide;
+	char banner[KPROFILE_MAX_BANNER], comm[KPROC_COMM_LEN + 1] = { 0 };
+	p.sym_init_task += delta;
+	p.sym_linux_banner += delta;
+	p.sym_modules += delta;
+	p.sym_init_uts_ns += delta;
+	p.slide = slide;
+	kk->k.p = p;
+	kk->k.g = &kk->agent.g;
+	if (kcheck_banner(&kk->k, banner, sizeof banner) < 0 || !strstr(banner, p.release) ||
+	    gmem_read(&kk->agent.g, p.sym_init_task + p.task_comm.off, GMEM_VIRT, comm,
+		      KPROC_COMM_LEN) < 0 ||
+	    strcmp(comm, "swapper/0") != 0) {
+		memset(&kk->k, 0, sizeof kk->k);
+		return SEVMON_ENOENT;
+	}
+	kk->k.p.slide_source = KPROFILE_SLIDE_PROBE;
+	return 0;
+}
+
+int ids_kernel_open_probing(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap)
+{
+	char dir[512];
+	int rc;
+
+	memset(kk, 0, sizeof *kk);
+	err[0] = 0;
+	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
+		return rc;
+	ids_gmem_init(&kk->agent, c, &kk->info);
+	if (!kk->info.virt) {
+		snprintf(err, errcap, "KASLR probing needs an agent that reads kernel-virtual memory");
+		return SEVMON_ENOTSUP;
+	}
+	DIR *d = kprofile_cache_dir(dir, sizeof dir) == 0 ? opendir(dir) : NULL;
+	if (!d) {
+		snprintf(err, errcap, "no cached kernel profile to probe with (%s)", dir);
+		return SEVMON_ENOENT;
+	}
+	/* Each cached build is one Gather of the 512 candidate slides; the first build whose
+	 * banner appears, and whose init_task checks out, wins. */
+	struct dirent *e;
+	rc = SEVMON_ENOENT;
+	while (rc < 0 && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		char id[KPROFILE_MAX_BUILD_ID];
+		struct kprofile p;
+		uint64_t slides[4];
+		if (n <= 8 || n - 8 >= sizeof id || strcmp(e->d_name + n - 8, ".profile"))
+			continue;
+		memcpy(id, e->d_name, n - 8);
+		id[n - 8] = 0;
+		if (kprofile_load(&p, dir, id) < 0)
+			continue;
+		int hits = kaslr_probe(&kk->agent.g, p.sym_linux_banner - p.slide, slides, 4);
+		for (int i = 0; i < hits && rc < 0; i++)
+			rc = profile_try_slide(kk, &p, slides[i]);
+	}
+	closedir(d);
+	if (rc < 0)
+		snprintf(err, errcap, "no cached kernel profile matches this kernel at any KASLR slide");
+	else
+		kk->from_cache = 1;
 	return rc;
 }
 

@@ -32,6 +32,11 @@ struct ids_kernel {
 
 /* err gets a one-line explanation on failure. */
 int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap);
+/* Without VMCOREINFO (wiped, or not trusted): for each cached profile, probe the 512
+ * candidate KASLR slides in one Gather, and accept the slide at which linux_banner carries
+ * the profile's release and init_task is "swapper/0". Needs an agent that reads
+ * kernel-virtual memory (placement (a)). */
+int ids_kernel_open_probing(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap);
 void ids_kernel_close(struct ids_kernel *kk);
 
 #endif
