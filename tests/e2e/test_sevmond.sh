@@ -107,6 +107,9 @@ req() { # METHOD PATH [curl args]: status in CODE, body in $T/body
   local m=$1 p=$2; shift 2
   CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$@" "$URL$p")
 }
+OPENAPI=$REPO/docs/openapi.json
+# conforms METHOD ROUTE: the last response ($CODE, $T/body) is what docs/openapi.json says
+conforms() { python3 "$REPO/tests/e2e/openapi_check.py" "$OPENAPI" "$1" "$2" "$CODE" "$T/body"; }
 code_is() { [ "$CODE" = "$1" ] || { echo "# got $CODE: $(head -c 300 "$T/body")"; return 1; }; }
 body_has() { grep -q -- "$1" "$T/body" || { echo "# body lacks $1: $(head -c 300 "$T/body")"; return 1; }; }
 jq_py() { python3 -c "import json,sys; d=json.load(open('$T/body')); $1"; }
@@ -128,7 +131,7 @@ wait_scan() { # ID -> final state in SCAN_STATE
   done; return 1
 }
 
-echo "1..56"
+echo "1..57"
 
 # --- configuration errors
 printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nkey = k\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
@@ -233,6 +236,29 @@ req POST /v1/targets -H "$AUTH" -H "$JSON" -d "{\"name\":\"imposter\",\"uri\":\"
 check "wrong agent key: target failed" wait_state imposter failed
 check "the others stay ready" eval '[ "$(target_field vma state)" = ready ] && [ "$(target_field vmc state)" = ready ]'
 req DELETE /v1/targets/evil -H "$AUTH"; req DELETE /v1/targets/imposter -H "$AUTH"
+
+# --- the responses of the real backend against docs/openapi.json
+doc_ok=1
+doc_req() { # METHOD ROUTE PATH [curl args]
+  local m=$1 route=$2 p=$3; shift 3
+  req "$m" "$p" -H "$AUTH" "$@"
+  conforms "$m" "$route" || { echo "# $m $p ($CODE) does not conform"; doc_ok=0; }
+}
+doc_req GET /v1/targets /v1/targets
+doc_req GET /v1/targets/{name} /v1/targets/vma
+doc_req GET /v1/targets/{name} /v1/targets/nope
+doc_req GET /v1/targets/{name}/banner /v1/targets/vma/banner
+doc_req GET /v1/targets/{name}/processes /v1/targets/vma/processes
+doc_req GET /v1/targets/{name}/modules /v1/targets/vma/modules
+doc_req POST /v1/scans /v1/scans -H "$JSON" -d '{"targets":["vma"]}'
+doc_req GET /v1/scans/{id} "/v1/scans/$S1"
+doc_req GET /v1/scans/{id}/results "/v1/scans/$S1/results"
+doc_req GET /v1/scans/{id} /v1/scans/999999
+doc_req GET /v1/findings /v1/findings
+doc_req POST /v1/targets /v1/targets -H "$JSON" -d '{"name":"x","uri":"unix:///nonexistent"}'
+doc_req DELETE /v1/targets/{name} /v1/targets/x
+doc_req GET /healthz /healthz
+check "every response checked conforms to docs/openapi.json" [ "$doc_ok" = 1 ]
 
 # --- remove a target
 req DELETE /v1/targets/vmc -H "$AUTH"
