@@ -131,7 +131,7 @@ wait_scan() { # ID -> final state in SCAN_STATE
   done; return 1
 }
 
-echo "1..57"
+echo "1..59"
 
 # --- configuration errors
 printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nkey = k\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
@@ -322,6 +322,16 @@ sched_done() { curl -s -H "$AUTH" "$URL/metrics" | awk '/^sevmond_scans_total\{s
 for _ in $(seq 80); do [ "$(sched_done)" -ge 2 ] 2>/dev/null && break; sleep 0.1; done
 check "schedule: interval 1s gives scans with no request" eval '[ "$(sched_done)" -ge 2 ]'
 check "schedule: the scheduled scans are in the store" eval '[ "$(scan_state 1)" = done ]'
+kill -TERM "$SVD_PID"; wait "$SVD_PID"
+
+# --- the memory bound: past memory_limit new work is refused with 503, the API still answers
+tsec vma a | write_config
+sed -i "s|^database = .*|database = $T/mem.db|; s|^workers = 3|workers = 3\nmemory_limit = 1M|" "$T/sevmond.conf"
+start_sevmond
+req POST /v1/scans -H "$AUTH" -H "$JSON" -d '{}'
+check "memory_limit: a scan is refused with 503" code_is 503
+req GET /v1/targets/vma -H "$AUTH"
+check "memory_limit: reads still served" code_is 200
 kill -TERM "$SVD_PID"; wait "$SVD_PID"
 
 [ "$failed" = 0 ] || { echo "# sevmond log:"; sed 's/^/# /' "$T/sevmond.log" | tail -40; }
