@@ -67,11 +67,9 @@ void svd_metrics_job(struct svd *d, const struct svd_job *j)
 	struct metrics *m = d->metrics;
 	if (j->session_rc < 0)
 		metrics_counter_add(m, "sevmond_session_failures_total", NULL, 1);
-	const struct svd_target *t = j->t;
-	if (!t->conn_open || j->kind == SVD_JOB_CONNECT) {
+	if (j->connected || j->session_rc < 0) {
 		const char *l[] = { "result", j->session_rc < 0 ? "failed" : "ok", NULL };
-		if (j->session_rc < 0 || j->kind == SVD_JOB_CONNECT)
-			metrics_counter_add(m, "sevmond_connects_total", l, 1);
+		metrics_counter_add(m, "sevmond_connects_total", l, 1);
 	}
 	unsigned want = j->kind == SVD_JOB_VIEW ? 1u << j->view
 			: j->kind == SVD_JOB_SCAN ? j->checks : 0;
