@@ -9,8 +9,9 @@
 # SIGKILL mid-scan and restart (committed results kept, the scan marked interrupted), and
 # SIGTERM (drains, exit 0). TAP output.
 # usage: test_sevmond.sh BUILD_DIR
-# Dumps: $SEVMOND_DUMP_A / $SEVMOND_DUMP_B, else .cache/introspect-dump/guest.elf and
-# .cache/sevmond-dump-b/guest.elf, made with tests/e2e/make_guest_dump.sh when missing.
+# Dumps: .cache/sevmond-dumps/{a,b}.elf, one boot before and after a root process
+# `sevmon-intruder` started (tests/e2e/make_sevmond_dumps.sh makes them when missing), or
+# $SEVMOND_DUMP_A / $SEVMOND_DUMP_B (and $SEVMOND_INTRUDER, the comm that must appear).
 # Checks passed to eval are single-quoted on purpose: they expand when they run.
 # shellcheck disable=SC2016
 set -u
@@ -20,14 +21,16 @@ AGENT=$BUILD/agent-svc/sevmon-agent
 SEVMON=$BUILD/ids-svc/sevmon
 SEVMOND=$BUILD/ids-svc/sevmond/sevmond
 PROM_CHECK=$BUILD/tests/prom_check
-DUMP_A=${SEVMOND_DUMP_A:-$REPO/.cache/introspect-dump/guest.elf}
-DUMP_B=${SEVMOND_DUMP_B:-$REPO/.cache/sevmond-dump-b/guest.elf}
-for d in "$DUMP_A" "$DUMP_B"; do
-  if [ ! -s "$d" ]; then
-    "$REPO/tests/e2e/make_guest_dump.sh" "$(dirname "$d")" >&2 ||
-      { echo "1..0 # SKIP cannot make a guest dump ($d)"; exit 0; }
+DUMPS=$REPO/.cache/sevmond-dumps
+if [ -n "${SEVMOND_DUMP_A:-}" ] && [ -n "${SEVMOND_DUMP_B:-}" ]; then
+  DUMP_A=$SEVMOND_DUMP_A; DUMP_B=$SEVMOND_DUMP_B; INTRUDER=${SEVMOND_INTRUDER:-}
+else
+  DUMP_A=$DUMPS/a.elf; DUMP_B=$DUMPS/b.elf; INTRUDER=sevmon-intruder
+  if [ ! -s "$DUMP_B" ]; then
+    "$REPO/tests/e2e/make_sevmond_dumps.sh" "$DUMPS" >&2 ||
+      { echo "1..0 # SKIP cannot make the guest dumps"; exit 0; }
   fi
-done
+fi
 T=$(mktemp -d /tmp/sevmond-e2e.XXXXXX)
 TOKEN=test-token-0123456789abcdef
 export SEVMON_CACHE=$T/profiles
@@ -131,7 +134,7 @@ wait_scan() { # ID -> final state in SCAN_STATE
   done; return 1
 }
 
-echo "1..59"
+echo "1..60"
 
 # --- configuration errors
 printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nkey = k\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
@@ -202,7 +205,12 @@ scan '{"targets":["vma"]}'
 S2=$SCAN
 check "scan after the change: done (the stale session re-opened)" eval 'wait_scan $S2 && [ "$SCAN_STATE" = done ]'
 req GET "/v1/findings?target=vma" -H "$AUTH"
-check "findings: processes appeared and vanished on vma" eval 'jq_py "k=[f[\"kind\"] for f in d]; assert \"process_appeared\" in k and \"process_vanished\" in k, k; assert all(f[\"target\"]==\"vma\" for f in d)"'
+check "findings: processes appeared on vma" eval 'jq_py "k=[f[\"kind\"] for f in d]; assert \"process_appeared\" in k, k; assert all(f[\"target\"]==\"vma\" for f in d)"'
+if [ -n "$INTRUDER" ]; then
+  check "findings: $INTRUDER appeared, severity high (a new root process)" eval 'jq_py "assert any(f[\"kind\"]==\"process_appeared\" and f[\"subject\"].endswith(\":$INTRUDER\") and f[\"severity\"]==\"high\" for f in d), d"'
+else
+  ok "# SKIP no intruder process named for these dumps"
+fi
 req GET "/v1/findings?target=vmb" -H "$AUTH"
 check "findings: none on vmb" eval 'code_is 200 && jq_py "assert d==[], d"'
 
