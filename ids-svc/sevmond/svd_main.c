@@ -8,6 +8,7 @@
  * finish and are recorded, the REST server closes, and the process exits 0.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,6 +361,8 @@ int main(int argc, char **argv)
 		svd_config_free(&d.cfg);
 		return 0;
 	}
+	/* a peer's reset must not kill the daemon: writes report EPIPE instead */
+	signal(SIGPIPE, SIG_IGN);
 	/* the pool's size is read once, at the first uv_queue_work */
 	pool_size = d.cfg.workers;
 	char nthreads[16];

@@ -134,7 +134,7 @@ wait_scan() { # ID -> final state in SCAN_STATE
   done; return 1
 }
 
-echo "1..61"
+echo "1..64"
 
 # --- configuration errors
 printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nkey = k\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
@@ -285,6 +285,15 @@ check "reload: vmd added and ready" wait_state vmd ready
 req GET /v1/targets/vmb -H "$AUTH"
 check "reload: vmb removed" code_is 404
 check "reload: vma's session kept" eval '[ "$(target_field vma connects)" = "$CONNECTS_A" ]'
+# a changed policy: vma's accepted measurement no longer matches its agent
+CONNECTS_D=$(target_field vmd connects)
+{ tsec vma a | sed "s/^measurement = .*/measurement = $OTHER_MEAS/"; tsec vmd c; } | write_config
+kill -HUP "$SVD_PID"
+check "reload: a changed measurement re-attests vma, which now fails" wait_state vma failed
+check "reload: vmd untouched meanwhile" eval '[ "$(target_field vmd connects)" = "$CONNECTS_D" ] && [ "$(target_field vmd state)" = ready ]'
+{ tsec vma a; tsec vmd c; } | write_config
+kill -HUP "$SVD_PID"
+check "reload: the measurement restored, vma ready again" wait_state vma ready
 echo "[sevmond" > "$T/sevmond.conf.bad"; cp "$T/sevmond.conf" "$T/good.conf"; cp "$T/sevmond.conf.bad" "$T/sevmond.conf"
 kill -HUP "$SVD_PID"; sleep 0.3; cp "$T/good.conf" "$T/sevmond.conf"
 check "bad reload: logged, the daemon keeps its config" eval 'grep -q "reload failed" "$T/sevmond.log" && [ "$(target_field vmd state)" = ready ]'
