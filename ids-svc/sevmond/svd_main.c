@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -360,6 +361,13 @@ int main(int argc, char **argv)
 		       d.cfg.workers, d.cfg.database);
 		svd_config_free(&d.cfg);
 		return 0;
+	}
+	/* each session holds a socket and its private loop's descriptors (~3): a fleet of
+	 * thousands needs more than the usual soft limit of 1024 */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	/* a peer's reset must not kill the daemon: writes report EPIPE instead */
 	signal(SIGPIPE, SIG_IGN);
