@@ -134,7 +134,7 @@ wait_scan() { # ID -> final state in SCAN_STATE
   done; return 1
 }
 
-echo "1..64"
+echo "1..67"
 
 # --- configuration errors
 printf '[sevmond]\nlisten = 127.0.0.1:0\ntoken = %s\ndatabase = %s/x.db\nkey = k\nworkers = 0\n' "$TOKEN" "$T" > "$T/bad.conf"
@@ -341,7 +341,8 @@ check "SIGTERM: drained within the connect deadline" eval '[ $(( $(date +%s) - t
 kill "$HANG_PID"
 start_sevmond
 check "SIGTERM: the unfinished scan is interrupted after restart" eval '[ "$(scan_state $S5)" = interrupted ]'
-kill -TERM "$SVD_PID"; wait "$SVD_PID"
+kill -TERM "$SVD_PID"; wait "$SVD_PID"; rc=$?
+check "sevmond exits 0 (no leak, under ASan)" [ "$rc" = 0 ]
 
 # --- scheduled scans: a target with its own interval is scanned without a request
 { tsec vma a; printf 'interval = 1s\n'; } | write_config
@@ -351,7 +352,8 @@ sched_done() { curl -s -H "$AUTH" "$URL/metrics" | awk '/^sevmond_scans_total\{s
 for _ in $(seq 80); do [ "$(sched_done)" -ge 2 ] 2>/dev/null && break; sleep 0.1; done
 check "schedule: interval 1s gives scans with no request" eval '[ "$(sched_done)" -ge 2 ]'
 check "schedule: the scheduled scans are in the store" eval '[ "$(scan_state 1)" = done ]'
-kill -TERM "$SVD_PID"; wait "$SVD_PID"
+kill -TERM "$SVD_PID"; wait "$SVD_PID"; rc=$?
+check "sevmond exits 0 (no leak, under ASan)" [ "$rc" = 0 ]
 
 # --- the memory bound: past memory_limit new work is refused with 503, the API still answers
 tsec vma a | write_config
@@ -361,7 +363,8 @@ req POST /v1/scans -H "$AUTH" -H "$JSON" -d '{}'
 check "memory_limit: a scan is refused with 503" code_is 503
 req GET /v1/targets/vma -H "$AUTH"
 check "memory_limit: reads still served" code_is 200
-kill -TERM "$SVD_PID"; wait "$SVD_PID"
+kill -TERM "$SVD_PID"; wait "$SVD_PID"; rc=$?
+check "sevmond exits 0 (no leak, under ASan)" [ "$rc" = 0 ]
 
 [ "$failed" = 0 ] || { echo "# sevmond log:"; sed 's/^/# /' "$T/sevmond.log" | tail -40; }
 exit $((failed > 0))
