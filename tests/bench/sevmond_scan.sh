@@ -10,7 +10,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DUMP=${SEVMOND_DUMP_A:-$REPO/.cache/introspect-dump/guest.elf}
 SEVMON=$BUILD/ids-svc/sevmon; AGENT=$BUILD/agent-svc/sevmon-agent; SEVMOND=$BUILD/ids-svc/sevmond/sevmond
 T=$(mktemp -d /tmp/sevmond-bench.XXXXXX); PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
 MEAS=$(printf '5e%.0s' $(seq 48)); TOKEN=bench-token-0123456789abcdef
 "$SEVMON" keygen --out "$T/ids.key" >/dev/null; "$SEVMON" attest sim-init "$T/sim" >/dev/null
 export SEVMON_CACHE=$T/profiles
@@ -33,7 +34,7 @@ for i in $(seq "$N"); do
 done
 for i in $(seq "$N"); do while [ ! -S "$T/a$i.sock" ]; do sleep 0.02; done; done
 t0=$(date +%s.%N)
-"$SEVMOND" --config "$T/conf" --port-file "$T/port" 2>"$T/log" & SVD=$!; PIDS+=($SVD)
+"$SEVMOND" --config "$T/conf" --port-file "$T/port" 2>"$T/log" & SVD=$!; PIDS+=("$SVD")
 while [ ! -s "$T/port" ]; do sleep 0.02; done
 URL=http://127.0.0.1:$(cat "$T/port"); A="Authorization: Bearer $TOKEN"
 ready() { curl -s -H "$A" "$URL/metrics" | awk '/^sevmond_sessions_ready /{print $2}'; }

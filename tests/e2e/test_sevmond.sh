@@ -13,7 +13,8 @@
 # `sevmon-intruder` started (tests/e2e/make_sevmond_dumps.sh makes them when missing), or
 # $SEVMOND_DUMP_A / $SEVMOND_DUMP_B (and $SEVMOND_INTRUDER, the comm that must appear).
 # Checks passed to eval are single-quoted on purpose: they expand when they run.
-# shellcheck disable=SC2016
+# shellcheck disable=SC2016,SC2317,SC2034
+# (SC2317: helpers run through eval; SC2034/SC2154: variables read or set through eval)
 set -u
 BUILD=$(cd "${1:?build dir}" && pwd)
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -199,6 +200,7 @@ req GET /v1/targets/nope/banner -H "$AUTH"
 check "live view of an unknown target: 404" code_is 404
 
 # --- findings: vma's agent now serves another boot of the guest
+# shellcheck disable=SC2154
 kill "$AGENT_PID_a"; wait "$AGENT_PID_a" 2>/dev/null
 agent a "$DUMP_B"
 scan '{"targets":["vma"]}'
@@ -252,20 +254,20 @@ doc_req() { # METHOD ROUTE PATH [curl args]
   req "$m" "$p" -H "$AUTH" "$@"
   conforms "$m" "$route" || { echo "# $m $p ($CODE) does not conform"; doc_ok=0; }
 }
-doc_req GET /v1/targets /v1/targets
-doc_req GET /v1/targets/{name} /v1/targets/vma
-doc_req GET /v1/targets/{name} /v1/targets/nope
-doc_req GET /v1/targets/{name}/banner /v1/targets/vma/banner
-doc_req GET /v1/targets/{name}/processes /v1/targets/vma/processes
-doc_req GET /v1/targets/{name}/modules /v1/targets/vma/modules
-doc_req POST /v1/scans /v1/scans -H "$JSON" -d '{"targets":["vma"]}'
-doc_req GET /v1/scans/{id} "/v1/scans/$S1"
-doc_req GET /v1/scans/{id}/results "/v1/scans/$S1/results"
-doc_req GET /v1/scans/{id} /v1/scans/999999
-doc_req GET /v1/findings /v1/findings
-doc_req POST /v1/targets /v1/targets -H "$JSON" -d '{"name":"x","uri":"unix:///nonexistent"}'
-doc_req DELETE /v1/targets/{name} /v1/targets/x
-doc_req GET /healthz /healthz
+doc_req GET '/v1/targets' /v1/targets
+doc_req GET '/v1/targets/{name}' /v1/targets/vma
+doc_req GET '/v1/targets/{name}' /v1/targets/nope
+doc_req GET '/v1/targets/{name}/banner' /v1/targets/vma/banner
+doc_req GET '/v1/targets/{name}/processes' /v1/targets/vma/processes
+doc_req GET '/v1/targets/{name}/modules' /v1/targets/vma/modules
+doc_req POST '/v1/scans' /v1/scans -H "$JSON" -d '{"targets":["vma"]}'
+doc_req GET '/v1/scans/{id}' "/v1/scans/$S1"
+doc_req GET '/v1/scans/{id}/results' "/v1/scans/$S1/results"
+doc_req GET '/v1/scans/{id}' /v1/scans/999999
+doc_req GET '/v1/findings' /v1/findings
+doc_req POST '/v1/targets' /v1/targets -H "$JSON" -d '{"name":"x","uri":"unix:///nonexistent"}'
+doc_req DELETE '/v1/targets/{name}' /v1/targets/x
+doc_req GET '/healthz' /healthz
 check "every response checked conforms to docs/openapi.json" [ "$doc_ok" = 1 ]
 
 # --- remove a target
