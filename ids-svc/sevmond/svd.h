@@ -59,6 +59,9 @@ struct svd_target {
 	char detail[256];         /* last error or "" (loop only) */
 	char attest_status[32];   /* "none", "verified", "failed" */
 	char attest_detail[256];
+	char attest_measurement[2 * SNP_MEASUREMENT_LEN + 1]; /* of the last verified evidence */
+	char attest_key[2 * NOISE_DH_LEN + 1];                /* the agent's static key then */
+	int64_t attest_at_ms;
 	int64_t last_seen_ms;
 	unsigned failures;        /* consecutive session failures */
 	uint64_t retry_at_ms;     /* backoff: no connect attempt before */

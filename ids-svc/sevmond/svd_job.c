@@ -379,9 +379,12 @@ static void update_target(struct svd *d, struct svd_job *j)
 	} else {
 		if (j->attested) {
 			snprintf(t->attest_status, sizeof t->attest_status, "verified");
-			snprintf(t->attest_detail, sizeof t->attest_detail,
-				 "measurement %s; agent key %s%s", j->measurement, j->peer_key,
-				 j->tcfg.nmeasurements ? "" : " (any measurement accepted)");
+			snprintf(t->attest_detail, sizeof t->attest_detail, "%s",
+				 j->tcfg.nmeasurements ? "measurement accepted"
+						       : "any measurement accepted (none configured)");
+			memcpy(t->attest_measurement, j->measurement, sizeof t->attest_measurement);
+			memcpy(t->attest_key, j->peer_key, sizeof t->attest_key);
+			t->attest_at_ms = (int64_t)now;
 		}
 		if (t->failures || atomic_load(&t->state) != SVD_READY)
 			svd_log("target %s: ready", t->cfg.name);

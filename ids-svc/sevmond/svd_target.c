@@ -169,7 +169,7 @@ int svd_target_update(struct svd *d, struct svd_target *t, const struct svd_targ
 		t->retry_at_ms = 0;
 		atomic_store(&t->state, SVD_IDLE);
 		snprintf(t->attest_status, sizeof t->attest_status, "none");
-		t->attest_detail[0] = 0;
+		t->attest_detail[0] = t->attest_measurement[0] = t->attest_key[0] = 0;
 		svd_target_persist(d, t);
 	}
 	return changed || sched;
@@ -177,7 +177,9 @@ int svd_target_update(struct svd *d, struct svd_target *t, const struct svd_targ
 
 void svd_target_persist(struct svd *d, struct svd_target *t)
 {
-	json_t *a = json_pack("{s:s, s:s}", "status", t->attest_status, "detail", t->attest_detail);
+	json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", t->attest_status, "detail",
+			      t->attest_detail, "measurement", t->attest_measurement, "agent_key",
+			      t->attest_key, "at", (json_int_t)t->attest_at_ms);
 	char *aj = a ? json_dumps(a, JSON_COMPACT) : NULL;
 	json_decref(a);
 	if (store_target_set_state(d->store, t->cfg.name, svd_state_name(atomic_load(&t->state)),
@@ -194,6 +196,12 @@ json_t *svd_target_json(const struct svd_target *t)
 	json_t *att = json_pack("{s:s}", "status", t->attest_status);
 	if (t->attest_detail[0])
 		json_object_set_new(att, "detail", json_string(t->attest_detail));
+	if (t->attest_measurement[0]) {
+		/* the last evidence that verified (also after a later failure: what it was) */
+		json_object_set_new(att, "measurement", json_string(t->attest_measurement));
+		json_object_set_new(att, "agent_key", json_string(t->attest_key));
+		json_object_set_new(att, "verified_at", json_integer(t->attest_at_ms / 1000));
+	}
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I}", "name",
 			      t->cfg.name, "uri", t->cfg.uri, "origin",
 			      t->from_config ? "config" : "api", "state",

@@ -167,7 +167,7 @@ check "scan of an unknown target: 404" code_is 404
 check "vma becomes ready" wait_state vma ready
 check "vmb becomes ready" wait_state vmb ready
 req GET /v1/targets/vma -H "$AUTH"
-check "target shows state and attestation" eval 'code_is 200 && body_has "\"state\":\"ready\"" && body_has "\"attestation\":{\"status\":\"verified\"" && body_has "measurement $MEAS"'
+check "target shows state and attestation" eval 'code_is 200 && body_has "\"state\":\"ready\"" && body_has "\"attestation\":{\"status\":\"verified\"" && body_has "\"measurement\":\"$MEAS\"" && body_has "\"agent_key\":\"$(cat "$T/a.key.hex")\""'
 
 # --- targets through the API
 req POST /v1/targets -H "$AUTH" -H "$JSON" -d "{\"name\":\"vmc\",\"uri\":\"unix://$T/c.sock\",\"key\":\"$(cat "$T/c.key.hex")\",\"measurement\":\"$MEAS\"}"
