@@ -42,7 +42,7 @@ trap cleanup EXIT
 n=0; failed=0
 ok() { n=$((n+1)); echo "ok $n - $1"; }
 notok() { n=$((n+1)); failed=$((failed+1)); echo "not ok $n - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+check() { local name=$1; shift; if "$@" >&2; then ok "$name"; else notok "$name"; fi; }
 
 # The channel: the IDS key, one key per agent, a simulated SNP chain, the measurement the
 # agents' (simulated) evidence reports.
