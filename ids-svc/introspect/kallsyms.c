@@ -43,13 +43,14 @@ void ksyms_free(struct ksyms *ks)
 	memset(ks, 0, sizeof *ks);
 }
 
-static const struct ksyms *sort_ks; /* qsort has no context argument in C11 */
-
-static int by_name_cmp(const void *a, const void *b)
+/* glibc's qsort_r (-D_GNU_SOURCE) carries the table, so concurrent loads (sevmon scan's
+ * worker threads) do not share a sort context. */
+static int by_name_cmp(const void *a, const void *b, void *ctx)
 {
-	const struct ksym *x = &sort_ks->sym[*(const uint32_t *)a];
-	const struct ksym *y = &sort_ks->sym[*(const uint32_t *)b];
-	int c = strcmp(sort_ks->strtab + x->name, sort_ks->strtab + y->name);
+	const struct ksyms *ks = ctx;
+	const struct ksym *x = &ks->sym[*(const uint32_t *)a];
+	const struct ksym *y = &ks->sym[*(const uint32_t *)b];
+	int c = strcmp(ks->strtab + x->name, ks->strtab + y->name);
 	if (c)
 		return c;
 	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
@@ -182,9 +183,7 @@ int ksyms_load(struct ksyms *ks, struct gmem *g, const struct ksyms_loc *loc)
 		goto out;
 	for (uint32_t i = 0; i < num; i++)
 		ks->by_name[i] = i;
-	sort_ks = ks;
-	qsort(ks->by_name, num, sizeof *ks->by_name, by_name_cmp);
-	sort_ks = NULL;
+	qsort_r(ks->by_name, num, sizeof *ks->by_name, by_name_cmp, ks);
 	rc = 0;
 out:
 	if (rc < 0)
