@@ -99,6 +99,11 @@ static int parse_fields(struct scan_target *t, char **f, size_t nf, char *err, s
 			if (!(t->pin = strdup(f[i] + 4)))
 				return SEVMON_ENOMEM;
 		} else if (!strncmp(f[i], "measurement=", 12) && hex_ok(f[i] + 12, SCAN_MEAS_HEX_LEN)) {
+			if (t->nmeas == SCAN_MEAS_MAX) {
+				snprintf(err, cap, "line %u: too many measurements (at most %u)", t->line,
+					 SCAN_MEAS_MAX);
+				return SEVMON_EINVAL;
+			}
 			if (!(t->meas[t->nmeas] = strdup(f[i] + 12)))
 				return SEVMON_ENOMEM;
 			t->nmeas++;
