@@ -375,8 +375,10 @@ static void print_summary(const struct scan_ctx *ctx, double wall, size_t nworke
 			" requests, %" PRIu64 " bytes\n", wall, nworkers, wall > 0 ? (double)n / wall : 0.0,
 		ctx->requests, ctx->bytes);
 	fprintf(stderr, "sevmon scan: time summed over targets: connect+channel %.3f s, kernel "
-			"profile %.3f s (built %lu, loaded %lu, reused %lu)",
-		ctx->t_connect, ctx->t_kernel, ctx->memo.built, ctx->memo.loaded, ctx->memo.reused);
+			"profile %.3f s (built %lu, loaded %lu, reused %lu; VMCOREINFO by scan %lu, "
+			"at the hint %lu)",
+		ctx->t_connect, ctx->t_kernel, ctx->memo.built, ctx->memo.loaded, ctx->memo.reused,
+		ctx->memo.scans, ctx->memo.hint_hits);
 	for (size_t i = 0; i < ctx->nchecks; i++)
 		fprintf(stderr, ", %s %.3f s", check_names[ctx->checks[i]], ctx->t_check[ctx->checks[i]]);
 	fputc('\n', stderr);

@@ -14,7 +14,10 @@
  * The pattern starts at the type, so a hit is 8 bytes into the note header. */
 static const uint8_t vmci_pattern[] = { 0, 0, 0, 0, 'V', 'M', 'C', 'O', 'R', 'E', 'I', 'N', 'F', 'O', 0 };
 
-static int find_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, char *err, size_t cap)
+static int scan_for_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, char *err, size_t cap);
+
+static int find_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, struct ids_kmemo *m,
+			   char *err, size_t cap)
 {
 	if (kk->info.vmci_phys) {
 		kk->vmci_phys = kk->info.vmci_phys;
@@ -24,6 +27,46 @@ static int find_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, char *e
 				 (unsigned long long)kk->info.vmci_phys, sevmon_strerror(rc));
 		return rc;
 	}
+	int scanner = 0; /* this thread holds m->vmci_scanning */
+	if (m) {
+		pthread_mutex_lock(&m->mu);
+		while (!m->vmci_hint && m->vmci_scanning)
+			pthread_cond_wait(&m->cv, &m->mu);
+		uint64_t hint = m->vmci_hint;
+		uint32_t hint_size = m->vmci_hint_size;
+		if (!hint)
+			scanner = m->vmci_scanning = 1;
+		pthread_mutex_unlock(&m->mu);
+		if (hint && vmci_read(vi, &kk->agent.g, hint, hint_size) == 0) {
+			if (vmci_get(vi, "OSRELEASE")) {
+				kk->vmci_phys = hint;
+				pthread_mutex_lock(&m->mu);
+				m->hint_hits++;
+				pthread_mutex_unlock(&m->mu);
+				return 0;
+			}
+			vmci_free(vi);
+		}
+	}
+	int rc = scan_for_vmcoreinfo(kk, vi, err, cap);
+	if (m) {
+		pthread_mutex_lock(&m->mu);
+		if (rc == 0) {
+			m->scans++;
+			/* a first finder, or a miss at the hint: the newest address is the hint */
+			m->vmci_hint = kk->vmci_phys;
+			m->vmci_hint_size = kk->vmci_size;
+		}
+		if (scanner)
+			m->vmci_scanning = 0;
+		pthread_cond_broadcast(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+	}
+	return rc;
+}
+
+static int scan_for_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, char *err, size_t cap)
+{
 	uint64_t hits[VMCI_SCAN_MAX_HITS];
 	int n = ids_gmem_scan(&kk->agent, &kk->info, vmci_pattern, sizeof vmci_pattern, 4, hits,
 			      VMCI_SCAN_MAX_HITS);
@@ -41,6 +84,7 @@ static int find_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, char *e
 			continue;
 		if (vmci_read(vi, &kk->agent.g, note, VMCI_NOTE_HDR + descsz) == 0) {
 			kk->vmci_phys = note;
+			kk->vmci_size = VMCI_NOTE_HDR + descsz;
 			return 0;
 		}
 	}
@@ -175,7 +219,7 @@ int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_k
 	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
 		return rc;
 	ids_gmem_init(&kk->agent, c, &kk->info);
-	if ((rc = find_vmcoreinfo(kk, &vi, err, errcap)) < 0)
+	if ((rc = find_vmcoreinfo(kk, &vi, m, err, errcap)) < 0)
 		return rc;
 	if (!kk->info.virt) {
 		rc = xlate_from_vmci(&kk->x, &kk->pw, &kk->agent.g, &vi);

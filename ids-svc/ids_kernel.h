@@ -27,6 +27,7 @@ struct ids_kernel {
 	int translated;  /* 1: kernel-virtual reads go through our page walk */
 	int from_cache;  /* 1: the profile came from the cache */
 	uint64_t vmci_phys;
+	uint32_t vmci_size; /* the note's size when found by a Scan */
 };
 
 /* err gets a one-line explanation on failure. */
@@ -57,8 +58,16 @@ struct ids_kmemo {
 	pthread_cond_t cv;
 	struct ids_kmemo_ent e[IDS_KMEMO_MAX];
 	size_t n;
-	/* counters for reports: profiles built from guest memory, loaded from disk, reused */
-	unsigned long built, loaded, reused;
+	/* Where VMCOREINFO was found last (0: nowhere yet), for agents that do not say
+	 * (GetInfo without vmcoreinfo_phys): one read at the hint instead of a Scan of all
+	 * guest memory. Clones of one image keep the note at one address; a miss (the read
+	 * does not parse as the note) costs one round trip and falls back to the Scan. */
+	uint64_t vmci_hint;
+	uint32_t vmci_hint_size;
+	int vmci_scanning; /* a thread is scanning: the others wait for its hint */
+	/* counters for reports: profiles built from guest memory, loaded from disk, reused;
+	 * VMCOREINFO found at the hint, found by a Scan */
+	unsigned long built, loaded, reused, hint_hits, scans;
 };
 
 /* 0 or SEVMON_ENOMEM (pthread objects). ids_kmemo_destroy when no thread uses it. */
