@@ -4,6 +4,7 @@
  * and library errors into messages and exit codes.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,9 +15,13 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_channel.h"
 #include "agent_loop.h"
 #include "err.h"
+#include "evidence_verify.h"
 #include "mem.h"
+#include "session.h"
+#include "snp_provider.h"
 #include "xport.h"
 
 #ifndef SEVMON_VERSION
@@ -26,7 +31,8 @@
 enum { EXIT_USAGE = 2, EXIT_SETUP = 3 };
 
 static const char usage_text[] =
-	"usage: sevmon-agent --memory SOURCE --listen URI [--listen URI ...] [options]\n"
+	"usage: sevmon-agent --memory SOURCE --listen URI [--listen URI ...] --key FILE\n"
+	"                    --allow PUBFILE [--allow PUBFILE ...] --attest PROVIDER [options]\n"
 	"\n"
 	"Serves guest memory to a sevmon IDS: physical and kernel-virtual reads, batched\n"
 	"reads (Gather) and list walks (WalkList). Read-only; every request is bounded.\n"
@@ -37,6 +43,19 @@ static const char usage_text[] =
 	"  -l, --listen URI      unix:///path | tcp://ADDR:PORT (numeric) | vsock://CID:PORT\n"
 	"                        (CID any/local/host or a number); repeatable\n"
 	"      --adopt-fd N      also serve the already-connected socket N (tests, inetd-style)\n"
+	"\n"
+	"Every connection is a Noise_XX session bound to this VM's SEV-SNP attestation:\n"
+	"  -k, --key FILE        this agent's private key (sevmon keygen --out FILE)\n"
+	"  -A, --allow PUBFILE   an IDS public key allowed to connect; repeatable; required\n"
+	"  -a, --attest PROVIDER snp                 configfs-tsm, else /dev/sev-guest\n"
+	"                        sim:DIR[,measurement=HEX][,policy=N][,vmpl=N]\n"
+	"                                            simulated (sevmon attest sim-init DIR)\n"
+	"      --ids-trust PEM   require evidence from the IDS, chained to this ARK (repeatable;\n"
+	"                        AMD roots: --ids-trust-dir DIR)\n"
+	"      --ids-trust-dir DIR  AMD roots amd-{milan,genoa,turin}.pem for IDS evidence\n"
+	"      --ids-measurement HEX  accepted IDS launch measurement (repeatable)\n"
+	"      --max-handshakes N  connections in the handshake at once (default %u)\n"
+	"      --handshake-timeout MS  a handshake not done by then is closed (default %u)\n"
 	"      --max-conns N     connections served at once (default %u)\n"
 	"      --idle-timeout MS close connections idle this long (default %u)\n"
 	"  -v, --verbose         log every request, not only connections and rejections\n"
@@ -102,13 +121,27 @@ int main(int argc, char **argv)
 	struct agent_loop_config cfg;
 	agent_loop_config_init(&cfg);
 
-	enum { OPT_VERSION = 256, OPT_ADOPT, OPT_MAXCONNS, OPT_IDLE };
+	const char *key_file = NULL, *attest = NULL;
+	static struct agent_channel_cfg chan; /* static: outlives the loop, and 0-filled */
+	static struct evidence_policy ids_pol;
+	const char *ids_trust[8];
+	size_t n_ids_trust = 0;
+	enum { OPT_VERSION = 256, OPT_ADOPT, OPT_MAXCONNS, OPT_IDLE, OPT_MAXHS, OPT_HSTIMEOUT,
+	       OPT_IDS_TRUST, OPT_IDS_TRUST_DIR, OPT_IDS_MEAS };
 	static const struct option opts[] = {
 		{ "memory", required_argument, NULL, 'm' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "adopt-fd", required_argument, NULL, OPT_ADOPT },
 		{ "max-conns", required_argument, NULL, OPT_MAXCONNS },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "key", required_argument, NULL, 'k' },
+		{ "allow", required_argument, NULL, 'A' },
+		{ "attest", required_argument, NULL, 'a' },
+		{ "max-handshakes", required_argument, NULL, OPT_MAXHS },
+		{ "ids-trust", required_argument, NULL, OPT_IDS_TRUST },
+		{ "ids-trust-dir", required_argument, NULL, OPT_IDS_TRUST_DIR },
+		{ "ids-measurement", required_argument, NULL, OPT_IDS_MEAS },
+		{ "handshake-timeout", required_argument, NULL, OPT_HSTIMEOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -116,8 +149,50 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "m:l:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:l:k:A:a:vqh", opts, NULL)) != -1) {
+		int rc;
 		switch (c) {
+		case 'k':
+			key_file = optarg;
+			break;
+		case 'A':
+			if (chan.nallow == SESSION_MAX_ALLOW)
+				die(EXIT_USAGE, "at most %u --allow", SESSION_MAX_ALLOW);
+			rc = session_pub_load(optarg, chan.allow[chan.nallow]);
+			if (rc < 0)
+				die(EXIT_USAGE, "--allow %s: %s (expected a .pub file from sevmon keygen)",
+				    optarg, sevmon_strerror(rc));
+			chan.nallow++;
+			break;
+		case 'a':
+			attest = optarg;
+			break;
+		case OPT_IDS_TRUST:
+			if (n_ids_trust == 8)
+				die(EXIT_USAGE, "at most 8 --ids-trust");
+			ids_trust[n_ids_trust++] = optarg;
+			break;
+		case OPT_IDS_TRUST_DIR:
+			ids_pol.trust_dir = optarg;
+			break;
+		case OPT_IDS_MEAS:
+			if (ids_pol.n_measurements == EVIDENCE_MAX_MEASUREMENTS)
+				die(EXIT_USAGE, "at most %u --ids-measurement", EVIDENCE_MAX_MEASUREMENTS);
+			if (session_hex_decode(optarg, ids_pol.measurements[ids_pol.n_measurements],
+					       SNP_MEASUREMENT_LEN) < 0)
+				die(EXIT_USAGE, "--ids-measurement needs %d hex digits",
+				    2 * SNP_MEASUREMENT_LEN);
+			ids_pol.n_measurements++;
+			break;
+		case OPT_MAXHS:
+			chan.max_handshakes = (unsigned)parse_num(optarg, "--max-handshakes", 4096);
+			if (chan.max_handshakes == 0)
+				die(EXIT_USAGE, "--max-handshakes must be at least 1");
+			break;
+		case OPT_HSTIMEOUT:
+			chan.handshake_timeout_ms =
+				(uint32_t)parse_num(optarg, "--handshake-timeout", 600000);
+			break;
 		case 'm':
 			memory = optarg;
 			break;
@@ -144,13 +219,15 @@ int main(int argc, char **argv)
 			log_verbosity = 0;
 			break;
 		case 'h':
-			printf(usage_text, AGENT_MAX_CONNS, AGENT_IDLE_TIMEOUT_MS);
+			printf(usage_text, AGENT_MAX_HANDSHAKES, AGENT_HANDSHAKE_TIMEOUT_MS, AGENT_MAX_CONNS,
+			       AGENT_IDLE_TIMEOUT_MS);
 			return 0;
 		case OPT_VERSION:
 			printf("sevmon-agent %s\n", SEVMON_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, usage_text, AGENT_MAX_CONNS, AGENT_IDLE_TIMEOUT_MS);
+			fprintf(stderr, usage_text, AGENT_MAX_HANDSHAKES, AGENT_HANDSHAKE_TIMEOUT_MS,
+				AGENT_MAX_CONNS, AGENT_IDLE_TIMEOUT_MS);
 			return EXIT_USAGE;
 		}
 	}
@@ -160,6 +237,39 @@ int main(int argc, char **argv)
 		die(EXIT_USAGE, "--memory is required (see --help)");
 	if (nlisten == 0 && nadopt == 0)
 		die(EXIT_USAGE, "give at least one --listen URI (see --help)");
+	if (!key_file)
+		die(EXIT_USAGE, "--key is required: every connection is authenticated (see --help)");
+	if (chan.nallow == 0)
+		die(EXIT_USAGE, "no --allow: an agent with no allowed IDS key would serve no one; "
+				"refusing to start");
+	if (!attest)
+		die(EXIT_USAGE, "--attest is required: snp on SEV-SNP hardware, sim:DIR for tests");
+	int krc = session_key_load(key_file, &chan.key);
+	if (krc < 0)
+		die(EXIT_SETUP, "cannot load --key %s: %s%s", key_file, sevmon_strerror(krc),
+		    krc == SEVMON_EDENIED ? " (the file is readable by others: chmod 600)" : "");
+	struct snp_provider *provider;
+	char why[256] = "";
+	krc = snp_provider_open(attest, &provider, why, sizeof why);
+	if (krc < 0)
+		die(EXIT_SETUP, "--attest %s: %s", attest, why[0] ? why : sevmon_strerror(krc));
+	chan.attest = snp_provider_attest;
+	chan.attest_ctx = provider;
+	chan.log = log_line;
+	if (n_ids_trust || ids_pol.trust_dir || ids_pol.n_measurements) {
+		ids_pol.trust = snp_trust_new();
+		if (!ids_pol.trust)
+			die(EXIT_SETUP, "out of memory");
+		if (ids_pol.trust_dir && snp_trust_add_amd(ids_pol.trust, ids_pol.trust_dir) < 1)
+			die(EXIT_SETUP, "--ids-trust-dir %s: no AMD root found", ids_pol.trust_dir);
+		for (size_t i = 0; i < n_ids_trust; i++) {
+			krc = snp_trust_add_file(ids_pol.trust, ids_trust[i]);
+			if (krc < 0)
+				die(EXIT_SETUP, "--ids-trust %s: %s", ids_trust[i], sevmon_strerror(krc));
+		}
+		chan.verify = evidence_verify;
+		chan.verify_ctx = &ids_pol;
+	}
 
 	struct mem_source *mem;
 	int rc = mem_open(memory, &mem);
@@ -191,6 +301,7 @@ int main(int argc, char **argv)
 	cfg.dispatch = agent_serve_request;
 	cfg.dispatch_ctx = &agent;
 	cfg.log = log_line;
+	cfg.hooks = agent_channel_hooks(&chan);
 	rc = agent_loop_new(&the_loop, &cfg);
 	if (rc < 0)
 		die(EXIT_SETUP, "cannot start the loop: %s", sevmon_strerror(rc));
@@ -211,6 +322,9 @@ int main(int argc, char **argv)
 	agent_loop_free(the_loop);
 	agent_fini(&agent);
 	mem_close(mem);
+	snp_provider_free(provider);
+	evidence_policy_free(&ids_pol);
+	sodium_memzero(&chan.key, sizeof chan.key);
 	for (size_t i = 0; i < nlisten; i++) {
 		struct xport_addr addr;
 		close(lfds[i]);

@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "err.h"
+#include "cli_conn.h"
 #include "ids_conn.h"
 #include "sevmon.sevrpc-client.h"
 
@@ -207,12 +208,19 @@ int cmd_bench(int argc, char **argv)
 		{ "walk-head", required_argument, NULL, 'w' },
 		{ "walk-nodes", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t count = 5000, addr = 0x1000, walk_head = 0, walk_nodes = 10000;
+	struct cli_conn_opts copts = { 0 };
 	int c;
 	while ((c = getopt_long(argc, argv, "n:a:w:N:h", opts, NULL)) != -1) {
 		int bad = 0;
+		int r = cli_conn_opt(&copts, c, optarg);
+		if (r < 0)
+			return CLI_EUSAGE;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case 'n':
 			bad = cli_parse_u64(optarg, 10000000, &count) || count < 10;
@@ -227,7 +235,7 @@ int cmd_bench(int argc, char **argv)
 			bad = cli_parse_u64(optarg, 1000000, &walk_nodes);
 			break;
 		case 'h':
-			printf("%s", bench_usage);
+			printf("%s%s", bench_usage, cli_conn_usage);
 			return CLI_OK;
 		default:
 			bad = 1;
@@ -247,11 +255,11 @@ int cmd_bench(int argc, char **argv)
 		return CLI_ELOCAL;
 
 	struct ids_conn conn;
-	int rc = ids_conn_open(&conn, uri, 10000);
-	if (rc < 0) {
+	struct ids_policy pol;
+	int rc = cli_connect("bench", uri, 10000, &copts, &pol, &conn);
+	if (rc != CLI_OK) {
 		free(ns);
-		cli_error("bench", uri, rc, NULL);
-		return cli_exit_for_connect(rc);
+		return rc;
 	}
 	printf("sevmon bench %s\n", uri);
 
@@ -349,6 +357,7 @@ int cmd_bench(int argc, char **argv)
 	}
 out:
 	ids_conn_close(&conn);
+	ids_policy_free(&pol);
 	if (rc == 0) {
 		size_t n = count < 20000 ? count : 20000;
 		baseline_unix(ns, n);

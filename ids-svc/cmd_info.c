@@ -6,11 +6,12 @@
 
 #include "cli.h"
 #include "err.h"
+#include "cli_conn.h"
 #include "ids_conn.h"
 #include "sevmon.sevrpc-client.h"
 
 static const char info_usage[] =
-	"usage: sevmon info URI [--timeout MS]\n"
+	"usage: sevmon info URI --key FILE [--trust PEM] [--measurement HEX] [--pin PUB] [--timeout MS]\n"
 	"Print the agent's version, memory source, physical regions and limits.\n";
 
 struct info_wait {
@@ -55,13 +56,20 @@ int cmd_info(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t timeout = CLI_DEFAULT_TIMEOUT_MS;
+	struct cli_conn_opts copts = { 0 };
 	int c;
 	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+		int r = cli_conn_opt(&copts, c, optarg);
+		if (r < 0)
+			return CLI_EUSAGE;
+		if (r > 0)
+			continue;
 		if (c == 'h') {
-			printf("%s", info_usage);
+			printf("%s%s", info_usage, cli_conn_usage);
 			return CLI_OK;
 		}
 		if (c != 't' || cli_parse_u64(optarg, UINT32_MAX, &timeout) < 0) {
@@ -75,11 +83,10 @@ int cmd_info(int argc, char **argv)
 	}
 	const char *uri = argv[optind];
 	struct ids_conn conn;
-	int rc = ids_conn_open(&conn, uri, (int)timeout);
-	if (rc < 0) {
-		cli_error("info", uri, rc, NULL);
-		return cli_exit_for_connect(rc);
-	}
+	struct ids_policy pol;
+	int rc = cli_connect("info", uri, (int)timeout, &copts, &pol, &conn);
+	if (rc != CLI_OK)
+		return rc;
 	struct info_wait w = { 0 };
 	Sevmon__V1__GetInfoRequest req = SEVMON__V1__GET_INFO_REQUEST__INIT;
 	rc = sevmon_agent_get_info(conn.rpc, &req, (uint32_t)timeout, on_info, &w);
@@ -88,6 +95,7 @@ int cmd_info(int argc, char **argv)
 	if (rc == 0)
 		rc = w.status;
 	ids_conn_close(&conn);
+	ids_policy_free(&pol);
 	if (rc < 0) {
 		cli_error("info", "GetInfo", rc, w.err);
 		return cli_exit_for_request(rc);

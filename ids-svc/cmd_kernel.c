@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_conn.h"
 #include "err.h"
 #include "ids_kernel.h"
 
@@ -134,11 +135,18 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 		{ "stats", no_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int json = 0, stats = 0, c;
 	uint64_t timeout = CLI_DEFAULT_TIMEOUT_MS;
+	struct cli_conn_opts copts = { 0 };
 	while ((c = getopt_long(argc, argv, "jst:h", opts, NULL)) != -1) {
+		int r = cli_conn_opt(&copts, c, optarg);
+		if (r < 0)
+			return CLI_EUSAGE;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case 'j':
 			json = 1;
@@ -154,7 +162,7 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 			fprintf(stderr, "%s", kcmd_usage[which]);
 			return CLI_EUSAGE;
 		case 'h':
-			printf("%s", kcmd_usage[which]);
+			printf("%s%s", kcmd_usage[which], cli_conn_usage);
 			return CLI_OK;
 		}
 	}
@@ -164,16 +172,16 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 	}
 	const char *uri = argv[optind];
 	struct ids_conn conn;
-	int rc = ids_conn_open(&conn, uri, (int)timeout);
-	if (rc < 0) {
-		cli_error(name, uri, rc, NULL);
-		return cli_exit_for_connect(rc);
-	}
+	struct ids_policy pol;
+	int rc = cli_connect(name, uri, (int)timeout, &copts, &pol, &conn);
+	if (rc != CLI_OK)
+		return rc;
 	struct ids_kernel kk;
 	char err[256];
 	rc = ids_kernel_open(&kk, &conn, err, sizeof err);
 	if (rc < 0) {
 		ids_conn_close(&conn);
+		ids_policy_free(&pol);
 		cli_error(name, "kernel", rc, err);
 		return cli_exit_for_request(rc);
 	}
@@ -204,6 +212,7 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 		print_stats(&conn, &kk, st0.requests, st0.bytes_sent + st0.bytes_received);
 	ids_kernel_close(&kk);
 	ids_conn_close(&conn);
+	ids_policy_free(&pol);
 	if (rc == SEVMON_EPARTIAL)
 		return CLI_EREMOTE;
 	if (rc < 0) {

@@ -11,11 +11,13 @@
 
 #include "cli.h"
 #include "err.h"
+#include "cli_conn.h"
 #include "ids_conn.h"
 #include "sevmon.sevrpc-client.h"
 
 static const char read_usage[] =
-	"usage: sevmon read URI (--phys | --virt) ADDR LEN [--hex] [--timeout MS]\n"
+	"usage: sevmon read URI (--phys | --virt) ADDR LEN --key FILE [channel options] [--hex]\n"
+	"                   [--timeout MS]\n"
 	"Write LEN bytes of guest memory at ADDR to stdout: --phys for a guest-physical\n"
 	"address, --virt for a kernel-virtual one. --hex prints a hex dump instead of raw\n"
 	"bytes. ADDR and LEN take decimal or 0x-hex. Nothing is written unless every byte of\n"
@@ -111,11 +113,18 @@ int cmd_read(int argc, char **argv)
 		{ "hex", no_argument, NULL, 'x' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int space = -1, hex = 0, c;
 	uint64_t timeout = CLI_DEFAULT_TIMEOUT_MS;
+	struct cli_conn_opts copts = { 0 };
 	while ((c = getopt_long(argc, argv, "pvxt:h", opts, NULL)) != -1) {
+		int r = cli_conn_opt(&copts, c, optarg);
+		if (r < 0)
+			return CLI_EUSAGE;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case 'p':
 		case 'v':
@@ -136,7 +145,7 @@ int cmd_read(int argc, char **argv)
 			fprintf(stderr, "%s", read_usage);
 			return CLI_EUSAGE;
 		case 'h':
-			printf("%s", read_usage);
+			printf("%s%s", read_usage, cli_conn_usage);
 			return CLI_OK;
 		}
 	}
@@ -158,16 +167,17 @@ int cmd_read(int argc, char **argv)
 		return CLI_ELOCAL;
 	}
 	struct ids_conn conn;
-	int rc = ids_conn_open(&conn, uri, (int)timeout);
-	if (rc < 0) {
+	struct ids_policy pol;
+	int rc = cli_connect("read", uri, (int)timeout, &copts, &pol, &conn);
+	if (rc != CLI_OK) {
 		free(j.buf);
-		cli_error("read", uri, rc, NULL);
-		return cli_exit_for_connect(rc);
+		return rc;
 	}
 	j.conn = &conn;
 	issue_more(&j);
 	rc = ids_conn_wait(&conn, &j.done);
 	ids_conn_close(&conn);
+	ids_policy_free(&pol);
 	if (rc == 0)
 		rc = j.status;
 	if (rc < 0) {

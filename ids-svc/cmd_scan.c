@@ -24,7 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli.h"
+#include "cli_conn.h"
 #include "err.h"
 #include "ids_kernel.h"
 #include "scan_targets.h"
@@ -60,12 +63,16 @@ static const char scan_usage[] =
 	"                     check's own (the session set-up is in the summary).\n"
 	"  --timeout MS       connect and per-request deadline (default %u)\n"
 	"  --quiet            no progress bar and no summary\n"
+	"The channel options below apply to every target (pin= and measurement= in FILE\n"
+	"override --pin and --measurement per target).\n"
+	"%s"
 	"A progress bar is drawn on stderr when it is a terminal; a summary follows.\n"
 	"Exit status: 0 every check of every target ok, 1 some failed, 2 usage,\n"
 	"6 local failure (cannot read FILE or write the results).\n";
 
 struct scan_ctx {
 	const struct scan_targets *targets;
+	struct ids_policy base; /* key, anchors, own evidence: shared by every connection */
 	enum scan_check checks[CHECK_COUNT];
 	size_t nchecks;
 	int timeout_ms;
@@ -89,6 +96,7 @@ struct scan_worker {
 	struct kproc *procs;
 	struct kmod *mods;
 	struct ids_kernel *kk;
+	struct ids_policy pol; /* base + this target's pin and measurements; holds the key */
 };
 
 static double now_s(void)
@@ -194,13 +202,36 @@ static void line_error(FILE *f, const struct scan_target *t, enum scan_check c, 
 	fprintf(f, ",\"ms\":%.3f,\"requests\":%" PRIu64 ",\"bytes\":%" PRIu64 "}\n", ms, req, bytes);
 }
 
-/* Connect and run the channel to t. 0 or a negative SEVMON_E* with why filled. */
-static int scan_connect(struct scan_ctx *ctx, const struct scan_target *t, struct ids_conn *c,
+_Static_assert(SCAN_MEAS_MAX <= EVIDENCE_MAX_MEASUREMENTS, "per-target measurements fit the policy");
+
+/* Connect and run the channel to t under the base policy with t's pin and measurements.
+ * 0 or a negative SEVMON_E* with why filled. w->pol must stay until the connection closes
+ * (it shares the base's trust anchors and provider: never ids_policy_free it). */
+static int scan_connect(struct scan_worker *w, const struct scan_target *t, struct ids_conn *c,
 			char *why, size_t cap)
 {
-	int rc = ids_conn_open(c, t->uri, ctx->timeout_ms);
+	struct ids_policy *p = &w->pol;
+	*p = w->ctx->base;
+	int rc;
+	if (t->pin) {
+		if ((rc = session_pub_load(t->pin, p->pin)) < 0) {
+			snprintf(why, cap, "pin %.200s: %s", t->pin, sevmon_strerror(rc));
+			return rc;
+		}
+		p->has_pin = true;
+	}
+	if (t->nmeas) {
+		for (size_t i = 0; i < t->nmeas; i++)
+			if (session_hex_decode(t->meas[i], p->peer.measurements[i], SNP_MEASUREMENT_LEN) < 0) {
+				snprintf(why, cap, "measurement on line %u: not %d hex digits", t->line,
+					 2 * SNP_MEASUREMENT_LEN);
+				return SEVMON_EINVAL;
+			}
+		p->peer.n_measurements = t->nmeas;
+	}
+	rc = ids_conn_open(c, t->uri, w->ctx->timeout_ms, p);
 	if (rc < 0)
-		snprintf(why, cap, "connect %s: %s", t->uri, sevmon_strerror(rc));
+		snprintf(why, cap, "connect %s: %s", t->uri, c->why[0] ? c->why : sevmon_strerror(rc));
 	return rc;
 }
 
@@ -241,10 +272,11 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 		return;
 	}
 	double a = now_s();
-	int rc = scan_connect(ctx, t, &conn, why, sizeof why);
+	int rc = scan_connect(w, t, &conn, why, sizeof why);
 	double b = now_s();
 	t_connect = b - a;
 	if (rc < 0) {
+		sodium_memzero(&w->pol.key, sizeof w->pol.key);
 		for (size_t i = 0; i < ctx->nchecks; i++)
 			line_error(f, t, ctx->checks[i], why, 0, 0, 0);
 		goto write;
@@ -257,6 +289,7 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 			line_error(f, t, ctx->checks[i], why, 0, 0, 0);
 		rpc_client_get_stats(conn.rpc, &st1);
 		ids_conn_close(&conn);
+		sodium_memzero(&w->pol.key, sizeof w->pol.key);
 		goto write;
 	}
 	for (size_t i = 0; i < ctx->nchecks; i++) {
@@ -290,6 +323,7 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 	rpc_client_get_stats(conn.rpc, &st1);
 	ids_kernel_close(w->kk);
 	ids_conn_close(&conn);
+	sodium_memzero(&w->pol.key, sizeof w->pol.key);
 write:;
 	int bad = fclose(f) != 0;
 	pthread_mutex_lock(&ctx->mu);
@@ -394,8 +428,11 @@ int cmd_scan(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_conn_opts copts;
+	memset(&copts, 0, sizeof copts);
 	struct scan_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
 	const char *targets_path = NULL, *out_path = NULL;
@@ -403,6 +440,11 @@ int cmd_scan(int argc, char **argv)
 	int quiet = 0, c;
 	(void)parse_checks("banner,ps,modules", &ctx);
 	while ((c = getopt_long(argc, argv, "T:c:n:o:t:qh", opts, NULL)) != -1) {
+		int mine = cli_conn_opt(&copts, c, optarg);
+		if (mine < 0)
+			return CLI_EUSAGE;
+		if (mine)
+			continue;
 		switch (c) {
 		case 'T':
 			targets_path = optarg;
@@ -433,16 +475,18 @@ int cmd_scan(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'h':
-			printf(scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY, CLI_DEFAULT_TIMEOUT_MS);
+			printf(scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY, CLI_DEFAULT_TIMEOUT_MS,
+			       cli_conn_usage);
 			return CLI_OK;
 		default:
 			fprintf(stderr, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY,
-				CLI_DEFAULT_TIMEOUT_MS);
+				CLI_DEFAULT_TIMEOUT_MS, cli_conn_usage);
 			return CLI_EUSAGE;
 		}
 	}
 	if (!targets_path || optind != argc) {
-		fprintf(stderr, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY, CLI_DEFAULT_TIMEOUT_MS);
+		fprintf(stderr, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY,
+			CLI_DEFAULT_TIMEOUT_MS, cli_conn_usage);
 		return CLI_EUSAGE;
 	}
 	ctx.timeout_ms = (int)timeout;
@@ -461,13 +505,26 @@ int cmd_scan(int argc, char **argv)
 		return rc == SEVMON_ENOMEM || rc == SEVMON_EIO ? CLI_ELOCAL : CLI_EUSAGE;
 	}
 	ctx.targets = &targets;
+	size_t any = 0;
+	for (size_t i = 0; i < targets.n; i++)
+		any += targets.v[i].nmeas == 0;
+	copts.quiet_any_measurement = 1;
+	int ex = cli_conn_policy("scan", &copts, &ctx.base);
+	if (ex != CLI_OK) {
+		scan_targets_free(&targets);
+		return ex;
+	}
+	if (copts.nmeasurements == 0 && any)
+		fprintf(stderr, "sevmon scan: warning: %zu of %zu targets accept any launch measurement "
+				"(no --measurement, no measurement= in the file)\n", any, targets.n);
 	ctx.out = stdout;
 	if (out_path && strcmp(out_path, "-") && !(ctx.out = fopen(out_path, "w"))) {
 		cli_error("scan", out_path, SEVMON_EIO, "cannot create the results file");
+		ids_policy_free(&ctx.base);
 		scan_targets_free(&targets);
 		return CLI_ELOCAL;
 	}
-	int ex = CLI_ELOCAL;
+	ex = CLI_ELOCAL;
 	size_t nworkers = conc < targets.n ? (size_t)conc : targets.n;
 	nworkers = fit_fd_limit(nworkers);
 	struct scan_worker *w = calloc(nworkers ? nworkers : 1, sizeof *w);
@@ -532,6 +589,7 @@ int cmd_scan(int argc, char **argv)
 		fprintf(stderr, "sevmon scan: writing the results failed\n");
 	ex = ctx.write_failed ? CLI_ELOCAL : ctx.targets_ok == targets.n ? CLI_OK : CLI_EREMOTE;
 out:
+	ids_policy_free(&ctx.base);
 	if (ctx.out != stdout && fclose(ctx.out) != 0 && ex == CLI_OK)
 		ex = CLI_ELOCAL;
 	scan_targets_free(&targets);

@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "ids_session.h"
 #include "rpc_client.h"
 
 /* How long a CLI waits to connect when the user gives no --timeout. */
@@ -20,15 +21,19 @@ struct ids_conn {
 	struct rpc_client *rpc;
 	int lost;       /* connection failure status once the peer went away, else 0 */
 	char uri[512];
+	struct session *session; /* the channel, READY; its transport is the RPC codec */
+	char why[SESSION_WHY_MAX + 64]; /* why ids_conn_open failed, one line */
 };
 
 /*
  * Connect to uri ("unix://", "tcp://", "vsock://", "vsock-hybrid://", or "fd://N" for an
  * already-connected socket inherited from the parent) within timeout_ms. Host names in tcp
- * URIs are resolved here. Returns 0 or a negative SEVMON_E*; on failure nothing is left
- * open.
+ * URIs are resolved here. Then the channel: Noise handshake and evidence exchange under
+ * pol (ids_session.h), within the same timeout; the RPC client starts only once the
+ * agent's evidence verified. Returns 0 or a negative SEVMON_E* with c->why set; on
+ * failure nothing is left open. pol must outlive the connection.
  */
-int ids_conn_open(struct ids_conn *c, const char *uri, int timeout_ms);
+int ids_conn_open(struct ids_conn *c, const char *uri, int timeout_ms, struct ids_policy *pol);
 
 /* Run the loop until *done becomes non-zero or the connection is lost (then returns
  * c->lost, after the pending callbacks ran). Returns 0 when *done was set. */

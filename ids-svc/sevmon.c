@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_conn.h"
 #include "cmd_attest.h"
 
 #ifndef SEVMON_VERSION
@@ -26,6 +27,7 @@ static const struct subcommand subcommands[] = {
 	{ "profile", cmd_profile, "the kernel profile: release, KASLR slide, symbols, offsets" },
 	{ "scan", cmd_scan, "checks on many agents at once (--targets FILE), JSON lines out" },
 	{ "bench", cmd_bench, "round-trip latency, Gather and WalkList figures against an agent" },
+	{ "keygen", cmd_keygen, "make a static key pair for the channel (FILE, FILE.pub)" },
 	{ "attest", cmd_attest, "verify an SEV-SNP report (verify), make a test chain (sim-init)" },
 };
 

@@ -16,6 +16,8 @@ export SEVMON_CACHE=$WORK/profiles
 G5=$WORK/g5
 G4=$WORK/g4
 AGENT_PIDS=()
+. "$REPO/deploy/keys.sh"
+keys_setup "$WORK/keys" "$SEVMON" || { echo "Bail out! cannot make keys"; exit 1; }
 cleanup() {
   for p in "${AGENT_PIDS[@]}"; do kill "$p" 2>/dev/null; done
   "$TESTVM" stop "$G5" >/dev/null 2>&1; "$TESTVM" stop "$G4" >/dev/null 2>&1
@@ -31,7 +33,9 @@ not_ok() { K=$((K + 1)); FAILS=$((FAILS + 1)); echo "not ok $K - $1"; shift; for
 check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi; }
 bail() { echo "# $1"; while [ $K -lt $N ]; do not_ok "skipped_after_setup_failure"; done; exit 1; }
 
-"$TESTVM" build --kernel-package "$PKG" --out "$G5" --agent "$AGENT" >"$WORK/build.log" 2>&1 ||
+"$TESTVM" build --kernel-package "$PKG" --out "$G5" --agent "$AGENT" \
+  --agent-args "--listen tcp://0.0.0.0:7000 --memory kcore $KEYS_GUEST_AGENT" "${KEYS_GUEST_EXTRA[@]}" \
+  >"$WORK/build.log" 2>&1 ||
   bail "build failed: $(tail -n 3 "$WORK/build.log")"
 cp -r "$G5" "$G4"
 
@@ -78,14 +82,14 @@ guest_modules() { "$TESTVM" exec "$1" -- cat /proc/modules | cut -d' ' -f1 | sor
 checks_against() { # label URI DIR
   local label=$1 uri=$2 dir=$3
   "$TESTVM" exec "$dir" -- cat /proc/version | tr -d '\n' >"$WORK/version"
-  "$SEVMON" banner "$uri" 2>"$WORK/err" | tr -d '\n' >"$WORK/banner"
+  "$SEVMON" banner "$uri" "${KEYS_CLI[@]}" 2>"$WORK/err" | tr -d '\n' >"$WORK/banner"
   check "banner_equals_proc_version_$label" cmp -s "$WORK/banner" "$WORK/version"
   guest_ps "$dir" >"$WORK/ps-a"
-  "$SEVMON" ps "$uri" --json --stats >"$WORK/ps.json" 2>"$WORK/ps.stats"
+  "$SEVMON" ps "$uri" "${KEYS_CLI[@]}" --json --stats >"$WORK/ps.json" 2>"$WORK/ps.stats"
   guest_ps "$dir" >"$WORK/ps-b"
   check "ps_matches_guest_proc_$label" compare_ps "$WORK/ps.json" "$WORK/ps-a" "$WORK/ps-b"
   echo "# ps $label: $(grep -o '[0-9]* requests, [0-9]* bytes' "$WORK/ps.stats")"
-  "$SEVMON" modules "$uri" --json | python3 -c 'import json,sys
+  "$SEVMON" modules "$uri" "${KEYS_CLI[@]}" --json | python3 -c 'import json,sys
 print("\n".join(sorted(m["name"] for m in json.load(sys.stdin)["modules"])))' >"$WORK/mods"
   guest_modules "$dir" >"$WORK/mods-guest"
   check "modules_equal_proc_modules_$label" cmp -s "$WORK/mods" "$WORK/mods-guest"
@@ -98,11 +102,11 @@ prepare_guest "$G5"
 l5=$("$TESTVM" exec "$G5" -- sh -c 'grep -c la57 /proc/cpuinfo' | tr -d '\n')
 check "guest_runs_5_level_paging" [ "${l5:-0}" -ge 1 ]
 checks_against "placement_a_tcp" "$URI" "$G5"
-"$SEVMON" ps "$URI" --stats >/dev/null 2>"$WORK/ps.stats"
+"$SEVMON" ps "$URI" "${KEYS_CLI[@]}" --stats >/dev/null 2>"$WORK/ps.stats"
 reqs=$(grep -o '^# [0-9]* requests' "$WORK/ps.stats" | grep -o '[0-9]*')
 check "ps_placement_a_at_most_2_round_trips" [ "${reqs:-99}" -le 2 ]
 
-"$AGENT" -q --memory "ramfile:$WORK/g5.ram" --listen "unix://$WORK/b5.sock" & AGENT_PIDS+=($!)
+"$AGENT" -q --memory "ramfile:$WORK/g5.ram" --listen "unix://$WORK/b5.sock" "${KEYS_AGENT[@]}" & AGENT_PIDS+=($!)
 for _ in $(seq 100); do [ -S "$WORK/b5.sock" ] && break; sleep 0.05; done
 checks_against "placement_b_ramfile_5level" "unix://$WORK/b5.sock" "$G5"
 
@@ -113,13 +117,13 @@ URI4=$("$TESTVM" run "$G4" --accel tcg --cpu max,la57=off --ram-file "$WORK/g4.r
 prepare_guest "$G4"
 l5=$("$TESTVM" exec "$G4" -- sh -c 'grep -c la57 /proc/cpuinfo' | tr -d '\n')
 check "guest_runs_4_level_paging" [ "${l5:-1}" = 0 ]
-"$AGENT" -q --memory "ramfile:$WORK/g4.ram" --listen "unix://$WORK/b4.sock" & AGENT_PIDS+=($!)
+"$AGENT" -q --memory "ramfile:$WORK/g4.ram" --listen "unix://$WORK/b4.sock" "${KEYS_AGENT[@]}" & AGENT_PIDS+=($!)
 for _ in $(seq 100); do [ -S "$WORK/b4.sock" ] && break; sleep 0.05; done
 checks_against "placement_b_ramfile_4level" "unix://$WORK/b4.sock" "$G4"
 
 # The profile is cached by BUILD-ID and re-based on each boot's KASLR slide: the 4-level boot
 # reused the 5-level boot's profile.
-"$SEVMON" profile "unix://$WORK/b4.sock" >"$WORK/profile" 2>&1
+"$SEVMON" profile "unix://$WORK/b4.sock" "${KEYS_CLI[@]}" >"$WORK/profile" 2>&1
 check "profile_cached_and_rebased_across_boots" grep -q "profile from cache" "$WORK/profile"
 echo "# $(grep -E '^(slide|nsyms|pgtable_l5)=' "$WORK/profile" | tr '\n' ' ')"
 [ $FAILS -eq 0 ]

@@ -1,0 +1,71 @@
+/*
+ * cli_conn.h — the options every connecting subcommand (info, read, bench) shares: our
+ * key, the agent pin and the attestation policy; and the one connect call they use.
+ *
+ * Use: put CLI_CONN_LONGOPTS in the getopt_long table, hand every option value getopt
+ * returns to cli_conn_opt() first, then call cli_connect().
+ */
+#ifndef SEVMON_CLI_CONN_H
+#define SEVMON_CLI_CONN_H
+
+#include <getopt.h>
+
+#include "ids_conn.h"
+#include "ids_session.h"
+
+/* Extra trust anchor files: the sim ARK and a spare; AMD's own come from --trust-dir. */
+#define CLI_MAX_TRUST 8u
+
+enum {
+	CLI_OPT_KEY = 0x1000,
+	CLI_OPT_TRUST,
+	CLI_OPT_TRUST_DIR,
+	CLI_OPT_MEASUREMENT,
+	CLI_OPT_PIN,
+	CLI_OPT_ATTEST,
+};
+
+#define CLI_CONN_LONGOPTS                                                     \
+	{ "key", required_argument, NULL, CLI_OPT_KEY },                      \
+	{ "trust", required_argument, NULL, CLI_OPT_TRUST },                  \
+	{ "trust-dir", required_argument, NULL, CLI_OPT_TRUST_DIR },          \
+	{ "measurement", required_argument, NULL, CLI_OPT_MEASUREMENT },      \
+	{ "pin", required_argument, NULL, CLI_OPT_PIN },                      \
+	{ "attest", required_argument, NULL, CLI_OPT_ATTEST }
+
+extern const char cli_conn_usage[];
+
+struct cli_conn_opts {
+	const char *key; /* default: $SEVMON_KEY */
+	const char *trust[CLI_MAX_TRUST];
+	size_t ntrust;
+	const char *trust_dir;
+	const char *measurements[EVIDENCE_MAX_MEASUREMENTS];
+	size_t nmeasurements;
+	const char *pin;
+	const char *attest;
+	int quiet_any_measurement; /* the caller warns about "no --measurement" itself */
+};
+
+/* 1 if c was one of ours (stored), 0 if not ours, -1 on a usage error (printed). */
+int cli_conn_opt(struct cli_conn_opts *o, int c, const char *arg);
+
+/*
+ * Build the policy from o (key, anchors, measurements, pin, own provider), connect to
+ * uri and run the channel handshake. Prints "sevmon CMD: ..." on failure. Returns
+ * CLI_OK with conn and pol ready (close with ids_conn_close, then ids_policy_free), or
+ * a CLI exit code with nothing left open.
+ */
+int cli_connect(const char *cmd, const char *uri, int timeout_ms, struct cli_conn_opts *o,
+		struct ids_policy *pol, struct ids_conn *conn);
+
+/*
+ * Only the policy step of cli_connect: build pol from o (printing "sevmon CMD: ..." on
+ * failure). CLI_OK with pol ready (ids_policy_free), or a CLI exit code. For callers
+ * that connect many times under one policy (sevmon scan).
+ */
+int cli_conn_policy(const char *cmd, struct cli_conn_opts *o, struct ids_policy *pol);
+
+int cmd_keygen(int argc, char **argv);
+
+#endif

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The channel end to end with the real binaries: sevmon keygen, sim-init, sevmon-agent
+# with --key/--allow/--attest sim:DIR, sevmon info/read; then each way to get it wrong.
+# usage: test_channel.sh SEVMON SEVMON_AGENT
+set -u
+SEVMON=$1 SEVMON_AGENT=$2
+here=$(cd "$(dirname "$0")" && pwd)
+tool="python3 $here/chan_tool.py"
+. "$here/lib.sh"
+T=$(mktemp -d /tmp/sevmon-e2e-chan-XXXXXX)
+PROXY_PID=
+cleanup() { e2e_stop_agent; [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
+trap cleanup EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
+echo "1..22"
+
+e2e_setup "$T" || { echo "Bail out! setup failed"; exit 1; }
+S=$T/a.sock
+e2e_start_agent "$S" --handshake-timeout 1000 --max-handshakes 4 || { echo "Bail out! agent"; exit 1; }
+LOG=$T/agent-a.sock.log
+
+# 1-2: the good path
+out=$("$SEVMON" info "unix://$S" "${E2E_CLI[@]}" --pin "$T/agent.key.pub" 2>&1); rc=$?
+check channel_info_succeeds '[ $rc = 0 ] && grep -q "memory source:    image" <<<"$out"' "rc=$rc $out"
+"$SEVMON" read "unix://$S" --phys 0x10000 ${#E2E_PATTERN} "${E2E_CLI[@]}" >"$T/read.out" 2>"$T/read.err"; rc=$?
+check channel_read_returns_guest_bytes '[ $rc = 0 ] && [ "$(cat "$T/read.out")" = "$E2E_PATTERN" ]' "rc=$rc $(cat "$T/read.err")"
+
+# 3: an IDS key not on the allow-list: the agent closes after msg3
+"$SEVMON" keygen --out "$T/rogue.key" >/dev/null
+out=$("$SEVMON" info "unix://$S" --key "$T/rogue.key" --trust "$T/sim/ark.pem" --measurement "$E2E_MEAS" 2>&1); rc=$?
+check channel_unknown_ids_key_refused '[ $rc = 5 ] && grep -q "allow" <<<"$out" && grep -q "not on the allow-list" "$LOG"' "rc=$rc $out"
+
+# 4: the agent's key is not the pinned one
+out=$("$SEVMON" info "unix://$S" "${E2E_CLI[@]}" --pin "$T/rogue.key.pub" 2>&1); rc=$?
+check channel_agent_key_not_pinned '[ $rc = 5 ] && grep -q "not the pinned key" <<<"$out"' "rc=$rc $out"
+
+# 5: a measurement the IDS does not accept
+out=$("$SEVMON" info "unix://$S" --key "$T/ids.key" --trust "$T/sim/ark.pem" --measurement "$(printf '00%.0s' $(seq 48))" 2>&1); rc=$?
+check channel_measurement_rejected '[ $rc = 5 ] && grep -q "MEASUREMENT" <<<"$out"' "rc=$rc $out"
+
+# 6: the sim root is not trusted unless given
+out=$("$SEVMON" info "unix://$S" --key "$T/ids.key" --trust-dir /nonexistent --measurement "$E2E_MEAS" 2>&1); rc=$?
+check channel_sim_root_untrusted_by_default '[ $rc = 5 ] && grep -q "UNTRUSTED_ROOT" <<<"$out"' "rc=$rc $out"
+
+# 7: no key at all
+out=$(env -u SEVMON_KEY "$SEVMON" info "unix://$S" 2>&1); rc=$?
+check channel_cli_without_key_refuses '[ $rc = 2 ] && grep -q "no key" <<<"$out"' "rc=$rc $out"
+
+# 8-9: garbage and truncated handshake frames
+r=$($tool garbage "$S"); check channel_garbage_frame_closed '[ "$r" = closed ] && grep -q "msg1: 7 bytes" "$LOG"' "$r"
+r=$($tool truncated "$S"); check channel_truncated_frame_closed '[ "$r" = closed ]' "$r"
+
+# 10: a peer that stalls after msg2 is cut by the handshake deadline (1 s here)
+r=$($tool stall "$S"); check channel_stalled_handshake_cut '[ "$r" != no-msg2 ] && awk "BEGIN{exit !($r >= 0.9 && $r < 5)}"' "$r"
+
+# 11-13: through a recording proxy: the read works, the pattern is in the output and
+# never in the captured bytes
+P=$T/proxy.sock
+$tool proxy "$P" "$S" "$T/cap" & PROXY_PID=$!
+for _ in $(seq 50); do [ -S "$P" ] && break; sleep 0.05; done
+"$SEVMON" read "unix://$P" --phys 0 $((4 << 20)) "${E2E_CLI[@]}" >"$T/all.out" 2>"$T/all.err"; rc=$?
+check channel_read_through_proxy '[ $rc = 0 ] && cmp -s "$T/all.out" "$T/mem.img"' "rc=$rc $(cat "$T/all.err")"
+check channel_pattern_in_output 'grep -qaF "$E2E_PATTERN" "$T/all.out"'
+check channel_capture_never_shows_guest_memory '[ $(stat -c %s "$T/cap") -gt $((4 << 20)) ] && ! grep -qaF "${E2E_PATTERN:0:16}" "$T/cap"' "capture $(stat -c %s "$T/cap") bytes"
+
+# 14: replaying a recorded session's msg1 and msg3 to a new connection
+r=$($tool replay "$S" "$T/cap.c2s.0")
+check channel_replayed_handshake_refused '[ "$r" = closed ] && grep -q "msg3 rejected" "$LOG"' "$r"
+
+# 15-16: many half-open handshakes at once: bounded (4), the rest refused at once,
+# and the agent still serves (a session started before the flood ends fine)
+( "$SEVMON" read "unix://$S" --phys 0 $((4 << 20)) "${E2E_CLI[@]}" >"$T/during.out" 2>&1
+  echo $? >"$T/during.rc" ) &
+rd=$!
+$tool flood "$S" 20 2 >"$T/flood.out" &
+fl=$!
+sleep 1
+r=$(head -1 "$T/flood.out")
+check channel_half_open_bounded '[ "$r" -ge 16 ] && grep -q "too many handshakes" "$LOG"' "refused=$r"
+wait $fl
+wait $rd
+t0=$(date +%s%N)
+"$SEVMON" read "unix://$S" --phys 0x10000 16 "${E2E_CLI[@]}" >/dev/null 2>&1; rc=$?
+t1=$(date +%s%N)
+check channel_serves_during_and_after_flood '[ $rc = 0 ] && [ "$(cat "$T/during.rc")" = 0 ] && cmp -s "$T/during.out" "$T/mem.img"' "rc=$rc during=$(cat "$T/during.rc")"
+echo "# read after flood: $(( (t1 - t0) / 1000000 )) ms"
+
+# 17: the agent refuses to start without an allow-list
+out=$("$SEVMON_AGENT" --memory "image:$T/mem.img" --listen "unix://$T/x.sock" --key "$T/agent.key" --attest "sim:$T/sim" 2>&1); rc=$?
+check agent_without_allow_list_refuses '[ $rc = 2 ] && grep -q "allow" <<<"$out"' "rc=$rc $out"
+
+# 18: --attest snp without SEV hardware: a clear error at start
+if [ -e /sys/kernel/config/tsm/report ] || [ -e /dev/sev-guest ]; then ok "agent_attest_snp_without_sev_fails # SKIP SEV guest"; else
+out=$("$SEVMON_AGENT" --memory "image:$T/mem.img" --listen "unix://$T/y.sock" --key "$T/agent.key" --allow "$T/ids.key.pub" --attest snp 2>&1); rc=$?
+check agent_attest_snp_without_sev_fails '[ $rc = 3 ] && grep -q "no SEV-SNP guest interface" <<<"$out"' "rc=$rc $out"; fi
+
+# 19: SEVMON_KEY instead of --key
+out=$(SEVMON_KEY="$T/ids.key" "$SEVMON" info "unix://$S" --trust "$T/sim/ark.pem" --measurement "$E2E_MEAS" 2>&1); rc=$?
+check channel_key_from_env '[ $rc = 0 ]' "rc=$rc $out"
+e2e_stop_agent
+
+# 20-22: an agent that requires the IDS's own evidence (the IDS runs in an SEV VM)
+IDS_MEAS=$(printf '1d%.0s' $(seq 48))
+S2=$T/b.sock
+e2e_start_agent "$S2" --ids-trust "$T/sim/ark.pem" --ids-measurement "$IDS_MEAS" || { echo "Bail out! agent 2"; exit 1; }
+LOG2=$T/agent-b.sock.log
+out=$("$SEVMON" info "unix://$S2" "${E2E_CLI[@]}" --attest "sim:$T/sim,measurement=$IDS_MEAS" 2>&1); rc=$?
+check channel_ids_evidence_accepted '[ $rc = 0 ]' "rc=$rc $out"
+out=$("$SEVMON" info "unix://$S2" "${E2E_CLI[@]}" 2>&1); rc=$?
+check channel_ids_evidence_missing_refused '[ $rc = 5 ] && grep -q "IDS evidence required" "$LOG2"' "rc=$rc $out"
+out=$("$SEVMON" info "unix://$S2" "${E2E_CLI[@]}" --attest "sim:$T/sim,measurement=$E2E_MEAS" 2>&1); rc=$?
+check channel_ids_evidence_wrong_measurement_refused '[ $rc = 5 ] && grep -q "IDS evidence rejected: MEASUREMENT" "$LOG2"' "rc=$rc $out"
