@@ -140,11 +140,13 @@ fi
 
 # --- 9: checks subset, output to stdout -----------------------------------------------------------
 sed -n 3,5p "$WORK/f/targets" >"$WORK/three" # vm0001..3 (vm0000 was killed)
-"$SEVMON" scan "${CLI[@]}" --targets "$WORK/three" --checks ps --quiet >"$WORK/r3.jsonl" 2>"$WORK/scan3.err"
+"$SEVMON" scan "${CLI[@]}" --targets "$WORK/three" --checks ps,attest --quiet >"$WORK/r3.jsonl" 2>"$WORK/scan3.err"
 rc=$?
 n=$(grep -c '"check":"ps","ok":true' "$WORK/r3.jsonl")
-if [ $rc -eq 0 ] && [ "$n" -eq 3 ] && [ "$(wc -l <"$WORK/r3.jsonl")" -eq 3 ] && [ ! -s "$WORK/scan3.err" ]; then
+meas=$(grep -x -A1 -- --measurement "$WORK/f/cli.args" | tail -n 1)
+na=$(grep -c "\"check\":\"attest\",\"ok\":true,\"result\":{\"measurement\":\"$meas\"" "$WORK/r3.jsonl")
+if [ $rc -eq 0 ] && [ "$n" -eq 3 ] && [ "$na" -eq 3 ] && [ "$(wc -l <"$WORK/r3.jsonl")" -eq 6 ] && [ ! -s "$WORK/scan3.err" ]; then
   ok "fleet_scan_checks_subset_quiet_stdout"
 else
-  not_ok "fleet_scan_checks_subset_quiet_stdout" "exit $rc, $n ps lines" "$(head -n 3 "$WORK/scan3.err")"
+  not_ok "fleet_scan_checks_subset_quiet_stdout" "exit $rc, $n ps lines, $na attest lines ($meas)" "$(head -n 3 "$WORK/scan3.err")"
 fi
