@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@
 #define SCAN_STACK_BYTES (1u << 20)
 /* Progress bar redraws at most this often (a terminal is slower than a fast scan). */
 #define SCAN_PROGRESS_MS 100.0
+/* Allocations from this size up are mmapped (glibc): fixing it turns off glibc's sliding
+ * threshold, which after the first large free (the profile build's BTF) serves every
+ * per-target buffer below some MiB from the threads' heaps and trims them back after each
+ * target: 370k page faults and 5x the RSS for 200 targets at 8 workers, against 27k. */
+#define SCAN_MMAP_THRESHOLD (128u << 10)
 /* Descriptors per worker: loop epoll fd, its eventfd, the connection, a profile file. */
 #define SCAN_FDS_PER_WORKER 4u
 
@@ -520,6 +526,7 @@ int cmd_scan(int argc, char **argv)
 		return CLI_EUSAGE;
 	}
 	ctx.timeout_ms = (int)timeout;
+	(void)mallopt(M_MMAP_THRESHOLD, SCAN_MMAP_THRESHOLD); /* only a tuning: failure is harmless */
 
 	struct scan_targets targets;
 	char err[256];
