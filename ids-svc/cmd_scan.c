@@ -106,6 +106,8 @@ struct scan_worker {
 	struct kmod *mods;
 	struct ids_kernel *kk;
 	struct ids_policy pol; /* base + this target's pin and measurements; holds the key */
+	struct snp_provider *own; /* this worker's own evidence provider (--attest): a provider
+				   * keeps its last report in itself, so threads cannot share one */
 };
 
 static double now_s(void)
@@ -242,6 +244,7 @@ static int scan_connect(struct scan_worker *w, const struct scan_target *t, stru
 {
 	struct ids_policy *p = &w->pol;
 	*p = w->ctx->base;
+	p->own = w->own;
 	int rc;
 	if (t->pin) {
 		if ((rc = session_pub_load(t->pin, p->pin)) < 0) {
@@ -308,7 +311,7 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 	if (rc < 0) {
 		sodium_memzero(&w->pol.key, sizeof w->pol.key);
 		for (size_t i = 0; i < ctx->nchecks; i++)
-			line_error(f, t, ctx->checks[i], why, 0, 0, 0);
+			line_error(f, t, ctx->checks[i], why, t_connect * 1000.0, 0, 0);
 		goto write;
 	}
 	int need_kernel = 0;
@@ -582,10 +585,14 @@ int cmd_scan(int argc, char **argv)
 		x->procs = calloc(GMEM_WALK_MAX_NODES, sizeof *x->procs);
 		x->mods = calloc(GMEM_WALK_MAX_NODES, sizeof *x->mods);
 		x->kk = calloc(1, sizeof *x->kk);
-		if (!x->procs || !x->mods || !x->kk || pthread_create(&x->thread, &attr, worker_main, x)) {
+		char why[256];
+		if (!x->procs || !x->mods || !x->kk ||
+		    (copts.attest && snp_provider_open(copts.attest, &x->own, why, sizeof why) < 0) ||
+		    pthread_create(&x->thread, &attr, worker_main, x)) {
 			free(x->procs);
 			free(x->mods);
 			free(x->kk);
+			snp_provider_free(x->own);
 			break;
 		}
 	}
@@ -596,6 +603,7 @@ int cmd_scan(int argc, char **argv)
 		x->procs = calloc(GMEM_WALK_MAX_NODES, sizeof *x->procs);
 		x->mods = calloc(GMEM_WALK_MAX_NODES, sizeof *x->mods);
 		x->kk = calloc(1, sizeof *x->kk);
+		x->own = ctx.base.own; /* one thread: the base's provider is not shared */
 		if (x->procs && x->mods && x->kk)
 			worker_main(x);
 		else
@@ -610,6 +618,7 @@ int cmd_scan(int argc, char **argv)
 			free(w[i].procs);
 			free(w[i].mods);
 			free(w[i].kk);
+			snp_provider_free(w[i].own);
 		}
 	}
 	double wall = now_s() - ctx.t0;
