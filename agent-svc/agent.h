@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "agent_loop.h"
+#include "agent_pagewalk.h"
 #include "mem.h"
 
 /* Largest single ReadPhys / ReadVirt / Gather range: a 1 MiB read is ~ms of work, keeps a
@@ -55,6 +56,8 @@ struct agent {
 	uint64_t *walk_seen; /* 2 * AGENT_MAX_WALK_NODES slots */
 	uint64_t vmcoreinfo_phys;
 	uint32_t vmcoreinfo_size;
+	struct agent_pt pt; /* page tables of the current request (AddrSpace VIRT_PT) */
+	int pt_ok;          /* the current request supplied valid page tables */
 };
 
 /* The per-request context the generated dispatch hands to each handler. */

@@ -9,7 +9,11 @@
  *   WalkList           <= AGENT_MAX_WALK_NODES nodes, <= AGENT_MAX_WALK_FIELDS windows of
  *                      <= AGENT_MAX_WALK_WINDOW bytes; a visited set stops cycles; the
  *                      arena budget stops the walk with WALK_STOP_BUDGET; the request's
- *                      deadline is checked while walking.
+ *                      deadline is checked while walking. A deref window (len 8) adds
+ *                      <= AGENT_MAX_WALK_WINDOW bytes read at the pointer it holds; a deref
+ *                      that fails is zero-filled and flagged in WalkNode.faults.
+ *   VIRT_PT            (Gather, WalkList) translation through the request's page tables:
+ *                      <= 5 entry reads per page, cached for the request (agent_pagewalk.h).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -23,6 +27,7 @@
 #include "agent.h"
 #include "agent_dispatch.h"
 #include "err.h"
+#include "rbuf.h"
 #include "sevmon.pb.h"
 #include "sevmon.sevrpc-agent.h"
 
@@ -63,9 +68,41 @@ static void call_error(struct agent_call *call, const char *fmt, uint64_t a, uin
 		snprintf(call->errmsg, call->errcap, fmt, a, b);
 }
 
-static int read_space(struct agent *a, int virt, uint64_t addr, void *buf, size_t len)
+/* space is a sevmon_v1_AddrSpace; VIRT_PT needs the request's page tables (pt_setup). */
+static int read_space(struct agent *a, int space, uint64_t addr, void *buf, size_t len)
 {
-	return virt ? mem_read_virt(a->mem, addr, buf, len) : mem_read_phys(a->mem, addr, buf, len);
+	switch (space) {
+	case sevmon_v1_AddrSpace_ADDR_SPACE_PHYS:
+		return mem_read_phys(a->mem, addr, buf, len);
+	case sevmon_v1_AddrSpace_ADDR_SPACE_VIRT:
+		return mem_read_virt(a->mem, addr, buf, len);
+	case sevmon_v1_AddrSpace_ADDR_SPACE_VIRT_PT:
+		return a->pt_ok ? agent_pt_read(&a->pt, addr, buf, len) : SEVMON_EINVAL;
+	default:
+		return SEVMON_EINVAL;
+	}
+}
+
+/* Take the request's page tables, if it has any; a request that names VIRT_PT without
+ * usable ones is refused whole. */
+static int pt_setup(struct agent_call *call, bool has, const sevmon_v1_PageTables *pt, int needed)
+{
+	struct agent *a = call->agent;
+	a->pt_ok = 0;
+	if (!has || pt->levels == 0) {
+		if (needed)
+			call_error(call, "address space VIRT_PT needs page tables (root %" PRIu64
+					 ", levels %" PRIu64 ")", has ? pt->root : 0, has ? pt->levels : 0);
+		return needed ? SEVMON_EINVAL : 0;
+	}
+	int rc = agent_pt_setup(&a->pt, a->mem, pt->root, pt->levels, pt->c_bit_mask);
+	if (rc < 0) {
+		call_error(call, "bad page tables: root 0x%" PRIx64 ", %" PRIu64 " levels", pt->root,
+			   pt->levels);
+		return rc;
+	}
+	a->pt_ok = 1;
+	return 0;
 }
 
 static uint64_t now_ns(void)
@@ -116,12 +153,13 @@ int agent_handle_get_info(struct agent_call *call, const sevmon_v1_GetInfoReques
 		resp->methods[resp->methods_count++] = sevmon_agent_methods[i].id;
 	resp->vmcoreinfo_phys = a->vmcoreinfo_phys;
 	resp->vmcoreinfo_size = a->vmcoreinfo_size;
+	resp->pt_walk_supported = true;
 	return 0;
 }
 
 /* ---- ReadPhys / ReadVirt ---- */
 
-static int handle_read(struct agent_call *call, int virt, uint64_t addr, uint32_t len,
+static int handle_read(struct agent_call *call, int space, uint64_t addr, uint32_t len,
 		       sevmon_v1_ReadResponse *resp)
 {
 	struct agent *a = call->agent;
@@ -134,7 +172,7 @@ static int handle_read(struct agent_call *call, int virt, uint64_t addr, uint32_
 	uint8_t *buf = arena_alloc(a, len);
 	if (!ref || !buf)
 		return SEVMON_ETOOBIG;
-	int rc = read_space(a, virt, addr, buf, len);
+	int rc = read_space(a, space, addr, buf, len);
 	if (rc < 0) {
 		call_error(call, "cannot read 0x%" PRIx64 "+%" PRIu64, addr, len);
 		return rc;
@@ -149,13 +187,13 @@ static int handle_read(struct agent_call *call, int virt, uint64_t addr, uint32_
 int agent_handle_read_phys(struct agent_call *call, const sevmon_v1_ReadPhysRequest *req,
 			   sevmon_v1_ReadResponse *resp)
 {
-	return handle_read(call, 0, req->addr, req->len, resp);
+	return handle_read(call, sevmon_v1_AddrSpace_ADDR_SPACE_PHYS, req->addr, req->len, resp);
 }
 
 int agent_handle_read_virt(struct agent_call *call, const sevmon_v1_ReadVirtRequest *req,
 			   sevmon_v1_ReadResponse *resp)
 {
-	return handle_read(call, 1, req->addr, req->len, resp);
+	return handle_read(call, sevmon_v1_AddrSpace_ADDR_SPACE_VIRT, req->addr, req->len, resp);
 }
 
 /* ---- Gather ---- */
@@ -199,10 +237,16 @@ int agent_handle_gather(struct agent_call *call, const sevmon_v1_GatherRequest *
 {
 	struct agent *a = call->agent;
 	uint64_t total = 0;
+	int needs_pt = 0;
 
-	for (size_t i = 0; i < req->ranges_count; i++)
+	for (size_t i = 0; i < req->ranges_count; i++) {
 		if (req->ranges[i].len <= AGENT_MAX_READ)
 			total += (uint64_t)req->ranges[i].len + AGENT_REPLY_OVERHEAD;
+		needs_pt |= req->ranges[i].space == sevmon_v1_AddrSpace_ADDR_SPACE_VIRT_PT;
+	}
+	int prc = pt_setup(call, req->has_pt, &req->pt, needs_pt);
+	if (prc < 0)
+		return prc;
 	if (total > AGENT_ARENA_BYTES - 4096u) {
 		call_error(call, "gather asks for %" PRIu64 " bytes; the limit is %" PRIu64
 				 " per request: split it", total, AGENT_ARENA_BYTES);
@@ -227,8 +271,7 @@ int agent_handle_gather(struct agent_call *call, const sevmon_v1_GatherRequest *
 			it->status = SEVMON_ETOOBIG;
 			continue;
 		}
-		int rc = read_space(a, r->space == sevmon_v1_AddrSpace_ADDR_SPACE_VIRT, r->addr, buf,
-				    r->len);
+		int rc = read_space(a, r->space, r->addr, buf, r->len);
 		it->status = rc < 0 ? rc : 0;
 		it->data = rc < 0 ? NULL : buf;
 	}
@@ -245,6 +288,7 @@ struct walk_node {
 	uint64_t addr;
 	const uint8_t *fields;
 	uint32_t len;
+	uint32_t faults;
 };
 
 struct walk_list {
@@ -259,6 +303,7 @@ static bool encode_walk_nodes(pb_ostream_t *s, const pb_field_t *f, void *const 
 		sevmon_v1_WalkNode wn = sevmon_v1_WalkNode_init_zero;
 		struct bytes_ref ref = { wl->nodes[i].fields, wl->nodes[i].len };
 		wn.addr = wl->nodes[i].addr;
+		wn.faults = wl->nodes[i].faults;
 		wn.fields.funcs.encode = encode_bytes_ref;
 		wn.fields.arg = &ref;
 		if (!pb_encode_tag_for_field(s, f) ||
@@ -267,6 +312,8 @@ static bool encode_walk_nodes(pb_ostream_t *s, const pb_field_t *f, void *const 
 	}
 	return true;
 }
+
+_Static_assert(AGENT_MAX_WALK_FIELDS <= 32, "WalkNode.faults has one bit per window");
 
 #define WALK_SET_SLOTS (2u * AGENT_MAX_WALK_NODES)
 
@@ -299,17 +346,27 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 			   sevmon_v1_WalkListResponse *resp)
 {
 	struct agent *a = call->agent;
-	int virt = req->space == sevmon_v1_AddrSpace_ADDR_SPACE_VIRT;
+	int space = req->space;
 	uint32_t node_bytes = 0;
 
 	for (size_t i = 0; i < req->fields_count; i++) {
-		if (req->fields[i].len > AGENT_MAX_WALK_WINDOW) {
+		const sevmon_v1_FieldWindow *fw = &req->fields[i];
+		if (fw->len > AGENT_MAX_WALK_WINDOW || (fw->deref && fw->deref_len > AGENT_MAX_WALK_WINDOW)) {
 			call_error(call, "field window of %" PRIu64 " bytes exceeds %" PRIu64,
-				   req->fields[i].len, AGENT_MAX_WALK_WINDOW);
+				   fw->len > fw->deref_len ? fw->len : fw->deref_len, AGENT_MAX_WALK_WINDOW);
 			return SEVMON_ETOOBIG;
 		}
-		node_bytes += req->fields[i].len;
+		if (fw->deref && fw->len != 8) {
+			call_error(call, "deref window %" PRIu64 " holds %" PRIu64 " bytes, not a pointer",
+				   i, fw->len);
+			return SEVMON_EINVAL;
+		}
+		node_bytes += fw->len + (fw->deref ? fw->deref_len : 0);
 	}
+	int prc = pt_setup(call, req->has_pt, &req->pt,
+			   space == sevmon_v1_AddrSpace_ADDR_SPACE_VIRT_PT);
+	if (prc < 0)
+		return prc;
 	if (req->next_offset > UINT32_MAX - 8u)
 		return SEVMON_EINVAL;
 	uint32_t max_nodes = req->max_nodes;
@@ -327,7 +384,7 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 	resp->nodes.arg = wl;
 
 	uint64_t link = 0;
-	int rc = read_space(a, virt, req->head + req->next_offset, &link, sizeof link);
+	int rc = read_space(a, space, req->head + req->next_offset, &link, sizeof link);
 	if (rc < 0) {
 		call_error(call, "cannot read the list head at 0x%" PRIx64 " + %" PRIu64, req->head,
 			   req->next_offset);
@@ -358,15 +415,26 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 		}
 		uint64_t base = link - req->link_offset;
 		uint8_t *fields = arena_alloc(a, node_bytes);
-		uint32_t off = 0;
+		uint32_t off = 0, faults = 0;
 		for (size_t i = 0; i < req->fields_count && rc == 0; i++) {
-			rc = read_space(a, virt, base + req->fields[i].offset, fields + off,
-					req->fields[i].len);
-			off += req->fields[i].len;
+			const sevmon_v1_FieldWindow *fw = &req->fields[i];
+			rc = read_space(a, space, base + fw->offset, fields + off, fw->len);
+			off += fw->len;
+			if (rc < 0 || !fw->deref)
+				continue;
+			/* The node is sound (its window was read); only what it points at is not:
+			 * zero-fill, flag, go on. */
+			uint64_t p = load_le64(fields + off - 8);
+			if (p == 0 || read_space(a, space, p + fw->deref_offset, fields + off,
+						 fw->deref_len) < 0) {
+				memset(fields + off, 0, fw->deref_len);
+				faults |= 1u << i;
+			}
+			off += fw->deref_len;
 		}
 		uint64_t next = 0;
 		if (rc == 0)
-			rc = read_space(a, virt, link + req->next_offset, &next, sizeof next);
+			rc = read_space(a, space, link + req->next_offset, &next, sizeof next);
 		if (rc < 0) {
 			walk_stop(resp, sevmon_v1_WalkStop_WALK_STOP_FAULT, rc, base);
 			break;
@@ -374,6 +442,7 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 		nodes[wl->n].addr = base;
 		nodes[wl->n].fields = fields;
 		nodes[wl->n].len = node_bytes;
+		nodes[wl->n].faults = faults;
 		wl->n++;
 		link = next;
 	}

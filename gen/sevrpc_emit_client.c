@@ -54,7 +54,12 @@ static void emit_header(const struct sevrpc_service *sv, struct strbuf *h)
 				  sv->prefix, m->lower, out);
 			sb_printf(h,
 				  "int %s_%s(struct rpc_client *c, const %s *req, uint32_t timeout_ms,\n"
-				  "\t\t%s_%s_cb cb, void *user);\n\n",
+				  "\t\t%s_%s_cb cb, void *user);\n",
+				  sv->prefix, m->lower, in, sv->prefix, m->lower);
+			sb_printf(h,
+				  "/* The same, and *out_id gets the request id for rpc_client_cancel(). */\n"
+				  "int %s_%s_id(struct rpc_client *c, const %s *req, uint32_t timeout_ms,\n"
+				  "\t\t%s_%s_cb cb, void *user, uint32_t *out_id);\n\n",
 				  sv->prefix, m->lower, in, sv->prefix, m->lower);
 		}
 		free(in);
@@ -100,8 +105,8 @@ static void emit_source(const struct sevrpc_service *sv, struct strbuf *c)
 			  "}\n\n",
 			  p, l, p, l, p, l, out, outf, m->name, outf);
 		sb_printf(c,
-			  "int %s_%s(struct rpc_client *c, const %s *req, uint32_t timeout_ms,\n"
-			  "\t\t%s_%s_cb cb, void *user)\n{\n"
+			  "int %s_%s_id(struct rpc_client *c, const %s *req, uint32_t timeout_ms,\n"
+			  "\t\t%s_%s_cb cb, void *user, uint32_t *out_id)\n{\n"
 			  "\tsize_t len;\n"
 			  "\tuint8_t *buf;\n"
 			  "\tstruct %s_%s_ctx *ctx;\n"
@@ -125,7 +130,7 @@ static void emit_source(const struct sevrpc_service *sv, struct strbuf *c)
 			  "\tctx->cb = cb;\n"
 			  "\tctx->user = user;\n"
 			  "\trc = rpc_client_call(c, %s_METHOD_%s, buf, len, timeout_ms,\n"
-			  "\t\t\t     %s_%s_reply, ctx, &id);\n"
+			  "\t\t\t     %s_%s_reply, ctx, out_id ? out_id : &id);\n"
 			  "\tfree(buf);\n"
 			  "\tif (rc < 0) {\n"
 			  "\t\tfree(ctx);\n"
@@ -134,6 +139,12 @@ static void emit_source(const struct sevrpc_service *sv, struct strbuf *c)
 			  "\treturn 0;\n"
 			  "}\n\n",
 			  p, l, in, p, l, p, l, inf, inf, sv->uprefix, m->upper, p, l);
+		sb_printf(c,
+			  "int %s_%s(struct rpc_client *c, const %s *req, uint32_t timeout_ms,\n"
+			  "\t\t%s_%s_cb cb, void *user)\n{\n"
+			  "\treturn %s_%s_id(c, req, timeout_ms, cb, user, NULL);\n"
+			  "}\n\n",
+			  p, l, in, p, l, p, l);
 next:
 		free(in);
 		free(out);

@@ -20,15 +20,22 @@
 enum kcmd { KCMD_BANNER, KCMD_PS, KCMD_MODULES, KCMD_PROFILE };
 
 static const char *const kcmd_usage[] = {
-	[KCMD_BANNER] = "usage: sevmon banner URI [--stats] [--timeout MS]\n"
+	[KCMD_BANNER] = "usage: sevmon banner URI [--stats] [--probe-kaslr] [--timeout MS]\n"
 			"Print the kernel's linux_banner (what /proc/version shows).\n",
-	[KCMD_PS] = "usage: sevmon ps URI [--json] [--stats] [--timeout MS]\n"
+	[KCMD_PS] = "usage: sevmon ps URI [--json] [--stats] [--probe-kaslr] [--timeout MS]\n"
 		    "List processes by walking init_task's task list: pid, tgid, ppid, uid, name;\n"
 		    "kernel threads are marked. 'partial' means the list was torn or looped.\n",
-	[KCMD_MODULES] = "usage: sevmon modules URI [--json] [--stats] [--timeout MS]\n"
+	[KCMD_MODULES] = "usage: sevmon modules URI [--json] [--stats] [--probe-kaslr] [--timeout MS]\n"
 			 "List loaded kernel modules (the kernel's modules list).\n",
-	[KCMD_PROFILE] = "usage: sevmon profile URI [--timeout MS]\n"
-			 "Show the kernel profile: release, slide, symbol count, the offsets in use.\n",
+	[KCMD_PROFILE] = "usage: sevmon profile URI [--probe-kaslr] [--timeout MS]\n"
+			 "Show the kernel profile: release, slide, symbol count, the offsets in use.\n"
+			 "\n"
+			 "Common options of banner/ps/modules/profile:\n"
+			 "  --stats        requests and bytes the check cost (stderr)\n"
+			 "  --probe-kaslr  ignore VMCOREINFO: find the KASLR slide by probing all 512\n"
+			 "                 candidates in one Gather with a cached profile of the same\n"
+			 "                 build (for a guest whose VMCOREINFO is missing or not trusted;\n"
+			 "                 needs an agent that reads kernel-virtual memory)\n",
 };
 
 static void json_str(const char *s)
@@ -53,8 +60,10 @@ static void print_stats(struct ids_conn *c, const struct ids_kernel *kk, uint64_
 	rpc_client_get_stats(c->rpc, &st);
 	fprintf(stderr, "# %" PRIu64 " requests, %" PRIu64 " bytes on the wire (check only; %s; %s)\n",
 		st.requests - req0, st.bytes_sent + st.bytes_received - bytes0,
-		kk->from_cache ? "profile from cache" : "profile built", kk->translated
-		? "kernel addresses translated by the IDS (physical-only agent)" : "agent reads kernel-virtual memory");
+		kk->from_cache ? "profile from cache" : "profile built",
+		kk->translated ? "kernel addresses translated by the IDS (physical-only agent)"
+		: kk->agent_pt ? "agent walks the guest's page tables (physical-only source)"
+			       : "agent reads kernel-virtual memory");
 }
 
 static int run_ps(struct ids_kernel *kk, int json)
@@ -72,9 +81,16 @@ static int run_ps(struct ids_kernel *kk, int json)
 		printf("{\"processes\":[");
 		for (int i = 0; i < n; i++) {
 			const struct kproc *p = &procs[i];
-			printf("%s{\"pid\":%" PRId32 ",\"tgid\":%" PRId32 ",\"ppid\":%" PRId32
-			       ",\"uid\":%" PRIu32 ",\"comm\":",
-			       i ? "," : "", p->pid, p->tgid, p->ppid, p->uid);
+			printf("%s{\"pid\":%" PRId32 ",\"tgid\":%" PRId32 ",\"ppid\":", i ? "," : "",
+			       p->pid, p->tgid);
+			if (p->ppid == KPROC_PPID_UNKNOWN)
+				printf("null");
+			else
+				printf("%" PRId32, p->ppid);
+			if (p->uid == KPROC_UID_UNKNOWN)
+				printf(",\"uid\":null,\"comm\":");
+			else
+				printf(",\"uid\":%" PRIu32 ",\"comm\":", p->uid);
 			json_str(p->comm);
 			printf(",\"kthread\":%s,\"exiting\":%s}", p->kthread ? "true" : "false",
 			       p->exiting ? "true" : "false");
@@ -84,12 +100,18 @@ static int run_ps(struct ids_kernel *kk, int json)
 		printf("%7s %7s %7s %6s  %s\n", "PID", "TGID", "PPID", "UID", "COMMAND");
 		for (int i = 0; i < n; i++) {
 			const struct kproc *p = &procs[i];
-			printf("%7" PRId32 " %7" PRId32 " %7" PRId32 " %6" PRIu32 "  %s%s%s%s\n", p->pid,
-			       p->tgid, p->ppid, p->uid, p->kthread ? "[" : "", p->comm,
-			       p->kthread ? "]" : "", p->exiting ? " <exiting>" : "");
+			char ppid[16] = "?", uid[16] = "?"; /* unknown: a pointer could not be followed */
+			if (p->ppid != KPROC_PPID_UNKNOWN)
+				snprintf(ppid, sizeof ppid, "%" PRId32, p->ppid);
+			if (p->uid != KPROC_UID_UNKNOWN)
+				snprintf(uid, sizeof uid, "%" PRIu32, p->uid);
+			printf("%7" PRId32 " %7" PRId32 " %7s %6s  %s%s%s%s\n", p->pid, p->tgid, ppid,
+			       uid, p->kthread ? "[" : "", p->comm, p->kthread ? "]" : "",
+			       p->exiting ? " <exiting>" : "");
 		}
 		if (partial)
-			printf("(partial: the task list did not come back to its head)\n");
+			printf("(partial: the task list did not come back to its head, or a ppid/uid"
+			       " is unknown: '?')\n");
 	}
 	free(procs);
 	return partial ? SEVMON_EPARTIAL : 0;
@@ -133,15 +155,16 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "probe-kaslr", no_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	int json = 0, stats = 0, c;
+	int json = 0, stats = 0, probe = 0, c;
 	uint64_t timeout = CLI_DEFAULT_TIMEOUT_MS;
 	struct cli_conn_opts copts = { 0 };
-	while ((c = getopt_long(argc, argv, "jst:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jsPt:h", opts, NULL)) != -1) {
 		int r = cli_conn_opt(&copts, c, optarg);
 		if (r < 0)
 			return CLI_EUSAGE;
@@ -153,6 +176,9 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 			break;
 		case 's':
 			stats = 1;
+			break;
+		case 'P':
+			probe = 1;
 			break;
 		case 't':
 			if (cli_parse_u64(optarg, UINT32_MAX, &timeout) == 0)
@@ -178,7 +204,8 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 		return rc;
 	struct ids_kernel kk;
 	char err[256];
-	rc = ids_kernel_open(&kk, &conn, err, sizeof err);
+	rc = probe ? ids_kernel_open_probing(&kk, &conn, err, sizeof err)
+		   : ids_kernel_open(&kk, &conn, err, sizeof err);
 	if (rc < 0) {
 		ids_conn_close(&conn);
 		ids_policy_free(&pol);
@@ -205,7 +232,9 @@ static int cmd_kernel(enum kcmd which, const char *name, int argc, char **argv)
 		kprofile_print(&kk.k.p, stdout);
 		printf("vmcoreinfo at 0x%" PRIx64 "; %s; %s\n", kk.vmci_phys,
 		       kk.from_cache ? "profile from cache" : "profile built from guest memory",
-		       kk.translated ? "IDS walks the guest page tables" : "agent reads kernel-virtual memory");
+		       kk.translated ? "IDS walks the guest page tables"
+		       : kk.agent_pt ? "agent walks the guest page tables from the root the IDS gave"
+				     : "agent reads kernel-virtual memory");
 		break;
 	}
 	if (stats)

@@ -36,6 +36,7 @@ static void on_info(void *user, int status, const char *errmsg, Sevmon__V1__GetI
 	info->max_ranges = r->max_ranges;
 	info->max_gather_bytes = r->max_gather_bytes;
 	info->max_walk_nodes = r->max_walk_nodes;
+	info->pt_walk = r->pt_walk_supported;
 	snprintf(info->source, sizeof info->source, "%s", r->memory_source);
 	info->nregions = 0;
 	for (size_t i = 0; i < r->n_phys_regions && i < 64; i++) {
@@ -91,6 +92,21 @@ static void on_gather(void *user, int status, const char *errmsg, Sevmon__V1__Ga
 	}
 }
 
+static Sevmon__V1__AddrSpace wire_space(const struct ids_gmem *m, uint8_t space)
+{
+	if (space != GMEM_VIRT)
+		return SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS;
+	return m->pt_on ? SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT : SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT;
+}
+
+static void wire_pt(const struct ids_gmem *m, Sevmon__V1__PageTables *pt)
+{
+	sevmon__v1__page_tables__init(pt);
+	pt->root = m->pt_root;
+	pt->levels = m->pt_levels;
+	pt->c_bit_mask = m->pt_cbit;
+}
+
 static int agent_gather(void *ctx, struct gmem_range *r, size_t n)
 {
 	struct ids_gmem *m = ctx;
@@ -103,14 +119,18 @@ static int agent_gather(void *ctx, struct gmem_range *r, size_t n)
 		sevmon__v1__range__init(&ranges[i]);
 		ranges[i].addr = r[i].addr;
 		ranges[i].len = r[i].len;
-		ranges[i].space = r[i].space == GMEM_VIRT ? SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT
-							   : SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS;
+		ranges[i].space = wire_space(m, r[i].space);
 		rp[i] = &ranges[i];
 		r[i].status = SEVMON_EIO;
 	}
 	Sevmon__V1__GatherRequest req = SEVMON__V1__GATHER_REQUEST__INIT;
 	req.n_ranges = n;
 	req.ranges = rp;
+	Sevmon__V1__PageTables pt;
+	if (m->pt_on) {
+		wire_pt(m, &pt);
+		req.pt = &pt;
+	}
 	struct gather_wait gw = { .r = r, .n = n };
 	rc = sevmon_agent_gather(m->conn->rpc, &req, m->timeout_ms, on_gather, &gw);
 	if (rc == 0)
@@ -130,6 +150,7 @@ struct walk_wait {
 	const struct gmem_walk_req *req;
 	struct gmem_walk_out *out;
 	size_t stride;
+	uint32_t deref_mask; /* the windows that deref: the only ones that may fault */
 };
 
 static void on_walk(void *user, int status, const char *errmsg, Sevmon__V1__WalkListResponse *wl)
@@ -147,7 +168,13 @@ static void on_walk(void *user, int status, const char *errmsg, Sevmon__V1__Walk
 			ww->w.status = SEVMON_EPROTO;
 			return;
 		}
+		if (wl->nodes[i]->faults & ~ww->deref_mask) {
+			ww->w.status = SEVMON_EPROTO; /* a fault on a window that does not deref */
+			return;
+		}
 		ww->out->nodes[i] = wl->nodes[i]->addr;
+		if (ww->out->faults) /* given whenever deref_mask != 0 (gmem_walk checks) */
+			ww->out->faults[i] = wl->nodes[i]->faults;
 		if (ww->stride)
 			memcpy(ww->out->data + i * ww->stride, wl->nodes[i]->fields.data, ww->stride);
 	}
@@ -165,10 +192,15 @@ static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_wa
 	if (m->max_walk_nodes && max_nodes > m->max_walk_nodes)
 		max_nodes = m->max_walk_nodes;
 	Sevmon__V1__FieldWindow win[GMEM_WALK_MAX_WINDOWS], *wp[GMEM_WALK_MAX_WINDOWS];
+	uint32_t deref_mask = 0;
 	for (size_t i = 0; i < req->nwin; i++) {
 		sevmon__v1__field_window__init(&win[i]);
 		win[i].offset = req->win[i].off;
 		win[i].len = req->win[i].len;
+		win[i].deref = req->win[i].deref;
+		win[i].deref_offset = req->win[i].deref_off;
+		win[i].deref_len = req->win[i].deref_len;
+		deref_mask |= req->win[i].deref ? 1u << i : 0;
 		wp[i] = &win[i];
 	}
 	Sevmon__V1__WalkListRequest wr = SEVMON__V1__WALK_LIST_REQUEST__INIT;
@@ -178,9 +210,20 @@ static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_wa
 	wr.n_fields = req->nwin;
 	wr.fields = wp;
 	wr.max_nodes = (uint32_t)max_nodes;
-	wr.space = req->space == GMEM_VIRT ? SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT
-					   : SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS;
-	struct walk_wait ww = { .req = req, .out = out, .stride = gmem_walk_stride(req) };
+	if (deref_mask && !m->pt_walk) {
+		/* An agent that did not advertise deref windows would skip the fields it does not
+		 * know and answer without the derefs: emulate them with gathers instead. */
+		m->g.trips--; /* gmem_walk counted a WalkList that is not sent */
+		return gmem_walk_generic(&m->g, req, out);
+	}
+	wr.space = wire_space(m, req->space);
+	Sevmon__V1__PageTables pt;
+	if (m->pt_on) {
+		wire_pt(m, &pt);
+		wr.pt = &pt;
+	}
+	struct walk_wait ww = { .req = req, .out = out, .stride = gmem_walk_stride(req),
+		.deref_mask = deref_mask };
 	int rc = sevmon_agent_walk_list(m->conn->rpc, &wr, m->timeout_ms, on_walk, &ww);
 	if (rc == 0)
 		rc = ids_conn_wait(m->conn, &ww.w.done);
@@ -199,11 +242,27 @@ void ids_gmem_init(struct ids_gmem *m, struct ids_conn *c, const struct ids_agen
 	m->conn = c;
 	m->timeout_ms = IDS_GMEM_TIMEOUT_MS;
 	m->max_walk_nodes = info->max_walk_nodes;
+	m->pt_walk = info->pt_walk;
 	m->g.ops = &agent_gmem_ops;
 	m->g.ctx = m;
 	m->g.virt = info->virt;
 	m->g.max_ranges = info->max_ranges;
 	m->g.max_bytes = info->max_gather_bytes;
+}
+
+int ids_gmem_use_pagetables(struct ids_gmem *m, const struct ids_agent_info *info, uint64_t root,
+			    uint32_t levels, uint64_t cbit)
+{
+	if (!info->pt_walk)
+		return SEVMON_ENOTSUP;
+	if ((levels != 4 && levels != 5) || (root & 4095u))
+		return SEVMON_EINVAL;
+	m->pt_on = 1;
+	m->pt_root = root;
+	m->pt_levels = levels;
+	m->pt_cbit = cbit;
+	m->g.virt = 1;
+	return 0;
 }
 
 /* ---- Scan ---- */

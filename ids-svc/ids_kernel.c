@@ -1,5 +1,7 @@
 #include "ids_kernel.h"
 
+#include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,10 +16,89 @@
  * The pattern starts at the type, so a hit is 8 bytes into the note header. */
 static const uint8_t vmci_pattern[] = { 0, 0, 0, 0, 'V', 'M', 'C', 'O', 'R', 'E', 'I', 'N', 'F', 'O', 0 };
 
-static int scan_for_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, char *err, size_t cap);
+/* Where VMCOREINFO was last found behind this agent URI: an agent that cannot say where
+ * it is (a RAM file, an image) would otherwise cost a Scan of all guest RAM per command.
+ * The note never moves while the guest runs; after a reboot the hint misses (the note at
+ * the old address no longer parses, or a stale one is refuted by the banner check of the
+ * profile) and the Scan runs again. The hint is only a place to look: nothing read there is
+ * trusted more than anything else in guest memory. */
+static void vmci_hint_path(const char *uri, char *buf, size_t cap)
+{
+	char dir[512];
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (const char *p = uri; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	if (kprofile_cache_dir(dir, sizeof dir) < 0)
+		buf[0] = 0;
+	else
+		snprintf(buf, cap, "%s/vmci-%016llx.hint", dir, (unsigned long long)h);
+}
 
-static int find_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, struct ids_kmemo *m,
-			   char *err, size_t cap)
+static int vmci_from_hint(struct ids_kernel *kk, const char *uri, struct vmcoreinfo *vi)
+{
+	char path[640];
+	unsigned long long phys = 0;
+	unsigned size = 0;
+	vmci_hint_path(uri, path, sizeof path);
+	FILE *f = path[0] ? fopen(path, "r") : NULL;
+	if (!f)
+		return SEVMON_ENOENT;
+	int n = fscanf(f, "%llx %x", &phys, &size);
+	fclose(f);
+	if (n != 2 || size < VMCI_NOTE_HDR || size > VMCI_NOTE_HDR + VMCI_MAX_BYTES)
+		return SEVMON_ENOENT;
+	if (vmci_read(vi, &kk->agent.g, phys, size) < 0)
+		return SEVMON_ENOENT;
+	kk->vmci_phys = phys;
+	return 0;
+}
+
+static void vmci_hint_save(const char *uri, uint64_t phys, uint32_t size)
+{
+	char path[640], tmp[660];
+	vmci_hint_path(uri, path, sizeof path);
+	if (!path[0])
+		return;
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return; /* no cache directory yet: kprofile_save makes it; the hint only saves time */
+	fprintf(f, "%llx %x\n", (unsigned long long)phys, size);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vmcoreinfo *vi,
+			       char *err, size_t cap);
+
+/* The memo's hint (ids_kernel.h): where a thread of this process found the note last,
+ * behind any agent. The first thread without a hint scans; the others wait for its hint. */
+static int vmci_from_memo(struct ids_kernel *kk, struct ids_kmemo *m, struct vmcoreinfo *vi,
+			  int *scanner)
+{
+	pthread_mutex_lock(&m->mu);
+	while (!m->vmci_hint && m->vmci_scanning)
+		pthread_cond_wait(&m->cv, &m->mu);
+	uint64_t hint = m->vmci_hint;
+	uint32_t hint_size = m->vmci_hint_size;
+	if (!hint)
+		*scanner = m->vmci_scanning = 1;
+	pthread_mutex_unlock(&m->mu);
+	if (!hint || vmci_read(vi, &kk->agent.g, hint, hint_size) < 0)
+		return SEVMON_ENOENT;
+	if (!vmci_get(vi, "OSRELEASE")) {
+		vmci_free(vi);
+		return SEVMON_ENOENT;
+	}
+	kk->vmci_phys = hint;
+	pthread_mutex_lock(&m->mu);
+	m->hint_hits++;
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+static int find_vmcoreinfo(struct ids_kernel *kk, const char *uri, int use_hint,
+			   struct ids_kmemo *m, struct vmcoreinfo *vi, char *err, size_t cap)
 {
 	if (kk->info.vmci_phys) {
 		kk->vmci_phys = kk->info.vmci_phys;
@@ -27,28 +108,16 @@ static int find_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, struct 
 				 (unsigned long long)kk->info.vmci_phys, sevmon_strerror(rc));
 		return rc;
 	}
-	int scanner = 0; /* this thread holds m->vmci_scanning */
-	if (m) {
-		pthread_mutex_lock(&m->mu);
-		while (!m->vmci_hint && m->vmci_scanning)
-			pthread_cond_wait(&m->cv, &m->mu);
-		uint64_t hint = m->vmci_hint;
-		uint32_t hint_size = m->vmci_hint_size;
-		if (!hint)
-			scanner = m->vmci_scanning = 1;
-		pthread_mutex_unlock(&m->mu);
-		if (hint && vmci_read(vi, &kk->agent.g, hint, hint_size) == 0) {
-			if (vmci_get(vi, "OSRELEASE")) {
-				kk->vmci_phys = hint;
-				pthread_mutex_lock(&m->mu);
-				m->hint_hits++;
-				pthread_mutex_unlock(&m->mu);
-				return 0;
-			}
-			vmci_free(vi);
-		}
+	if (use_hint && vmci_from_hint(kk, uri, vi) == 0) {
+		kk->used_hint = 1;
+		return 0;
 	}
-	int rc = scan_for_vmcoreinfo(kk, vi, err, cap);
+	int scanner = 0; /* this thread holds m->vmci_scanning */
+	if (use_hint && m && vmci_from_memo(kk, m, vi, &scanner) == 0) {
+		kk->used_hint = 1;
+		return 0;
+	}
+	int rc = scan_for_vmcoreinfo(kk, uri, vi, err, cap);
 	if (m) {
 		pthread_mutex_lock(&m->mu);
 		if (rc == 0) {
@@ -65,7 +134,8 @@ static int find_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, struct 
 	return rc;
 }
 
-static int scan_for_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, char *err, size_t cap)
+static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vmcoreinfo *vi,
+			       char *err, size_t cap)
 {
 	uint64_t hits[VMCI_SCAN_MAX_HITS];
 	int n = ids_gmem_scan(&kk->agent, &kk->info, vmci_pattern, sizeof vmci_pattern, 4, hits,
@@ -85,6 +155,7 @@ static int scan_for_vmcoreinfo(struct ids_kernel *kk, struct vmcoreinfo *vi, cha
 		if (vmci_read(vi, &kk->agent.g, note, VMCI_NOTE_HDR + descsz) == 0) {
 			kk->vmci_phys = note;
 			kk->vmci_size = VMCI_NOTE_HDR + descsz;
+			vmci_hint_save(uri, note, VMCI_NOTE_HDR + descsz);
 			return 0;
 		}
 	}
@@ -202,13 +273,8 @@ static void memo_settle(struct ids_kmemo *m, struct ids_kmemo_ent *e, const stru
 	pthread_mutex_unlock(&m->mu);
 }
 
-int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap)
-{
-	return ids_kernel_open_memo(kk, c, NULL, err, errcap);
-}
-
-int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_kmemo *m,
-			 char *err, size_t errcap)
+static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, struct ids_kmemo *m,
+		       char *err, size_t errcap)
 {
 	struct vmcoreinfo vi;
 	struct ids_kmemo_ent *mine = NULL;
@@ -219,7 +285,7 @@ int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_k
 	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
 		return rc;
 	ids_gmem_init(&kk->agent, c, &kk->info);
-	if ((rc = find_vmcoreinfo(kk, &vi, m, err, errcap)) < 0)
+	if ((rc = find_vmcoreinfo(kk, c->uri, use_hint, m, &vi, err, errcap)) < 0)
 		return rc;
 	if (!kk->info.virt) {
 		rc = xlate_from_vmci(&kk->x, &kk->pw, &kk->agent.g, &vi);
@@ -228,8 +294,15 @@ int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_k
 			vmci_free(&vi);
 			return rc;
 		}
-		xlate_gmem(&kk->virt, &kk->x);
-		kk->translated = 1;
+		/* An agent that walks page tables itself gets the root and serves kernel-virtual
+		 * reads and walks in one round trip each; otherwise translate here (xlate). */
+		if (ids_gmem_use_pagetables(&kk->agent, &kk->info, kk->pw.top_pa,
+					    (uint32_t)kk->pw.levels, kk->pw.sme_mask) == 0) {
+			kk->agent_pt = 1;
+		} else {
+			xlate_gmem(&kk->virt, &kk->x);
+			kk->translated = 1;
+		}
 	}
 	const char *build_id = vmci_get(&vi, "BUILD-ID");
 	if (m && build_id) {
@@ -273,6 +346,94 @@ int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_k
 	if (m)
 		memo_settle(m, mine, &kk->k.p, &m->built);
 	return 0;
+}
+
+int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap)
+{
+	return ids_kernel_open_memo(kk, c, NULL, err, errcap);
+}
+
+int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_kmemo *m,
+			 char *err, size_t errcap)
+{
+	int rc = kernel_open(kk, c, 1, m, err, errcap);
+	if (rc < 0 && kk->used_hint && !c->lost) {
+		/* A note left at the hinted address by an earlier boot: look for the live one. */
+		ids_kernel_close(kk);
+		rc = kernel_open(kk, c, 0, m, err, errcap);
+	}
+	return rc;
+}
+
+/* Re-base p onto slide and check it against the kernel: linux_banner carries p's release
+ * and init_task is "swapper/0". */
+static int profile_try_slide(struct ids_kernel *kk, const struct kprofile *cached, uint64_t slide)
+{
+	struct kprofile p = *cached;
+	uint64_t delta = slide - p.slide;
+	char banner[KPROFILE_MAX_BANNER], comm[KPROC_COMM_LEN + 1] = { 0 };
+	p.sym_init_task += delta;
+	p.sym_linux_banner += delta;
+	p.sym_modules += delta;
+	p.sym_init_uts_ns += delta;
+	p.slide = slide;
+	kk->k.p = p;
+	kk->k.g = &kk->agent.g;
+	if (kcheck_banner(&kk->k, banner, sizeof banner) < 0 || !strstr(banner, p.release) ||
+	    gmem_read(&kk->agent.g, p.sym_init_task + p.task_comm.off, GMEM_VIRT, comm,
+		      KPROC_COMM_LEN) < 0 ||
+	    strcmp(comm, "swapper/0") != 0) {
+		memset(&kk->k, 0, sizeof kk->k);
+		return SEVMON_ENOENT;
+	}
+	kk->k.p.slide_source = KPROFILE_SLIDE_PROBE;
+	return 0;
+}
+
+int ids_kernel_open_probing(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap)
+{
+	char dir[512];
+	int rc;
+
+	memset(kk, 0, sizeof *kk);
+	err[0] = 0;
+	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
+		return rc;
+	ids_gmem_init(&kk->agent, c, &kk->info);
+	if (!kk->info.virt) {
+		snprintf(err, errcap, "KASLR probing needs an agent that reads kernel-virtual memory");
+		return SEVMON_ENOTSUP;
+	}
+	DIR *d = kprofile_cache_dir(dir, sizeof dir) == 0 ? opendir(dir) : NULL;
+	if (!d) {
+		snprintf(err, errcap, "no cached kernel profile to probe with (%s)", dir);
+		return SEVMON_ENOENT;
+	}
+	/* Each cached build is one Gather of the 512 candidate slides; the first build whose
+	 * banner appears, and whose init_task checks out, wins. */
+	struct dirent *e;
+	rc = SEVMON_ENOENT;
+	while (rc < 0 && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		char id[KPROFILE_MAX_BUILD_ID];
+		struct kprofile p;
+		uint64_t slides[4];
+		if (n <= 8 || n - 8 >= sizeof id || strcmp(e->d_name + n - 8, ".profile"))
+			continue;
+		memcpy(id, e->d_name, n - 8);
+		id[n - 8] = 0;
+		if (kprofile_load(&p, dir, id) < 0)
+			continue;
+		int hits = kaslr_probe(&kk->agent.g, p.sym_linux_banner - p.slide, slides, 4);
+		for (int i = 0; i < hits && rc < 0; i++)
+			rc = profile_try_slide(kk, &p, slides[i]);
+	}
+	closedir(d);
+	if (rc < 0)
+		snprintf(err, errcap, "no cached kernel profile matches this kernel at any KASLR slide");
+	else
+		kk->from_cache = 1;
+	return rc;
 }
 
 void ids_kernel_close(struct ids_kernel *kk)

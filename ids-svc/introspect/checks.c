@@ -1,7 +1,8 @@
 /*
  * checks.c — banner, process list and module list, read with the profile's offsets.
- * ps = one WalkList over init_task.tasks (pid, tgid, comm, real_parent, cred, mm windows)
- * + one Gather of real_parent->tgid and cred->uid for every node.
+ * ps = one WalkList over init_task.tasks (pid, tgid, comm, real_parent -> tgid, cred -> uid,
+ * mm, exit_state): the parent's tgid and the uid come back as deref windows, so a backend
+ * that walks (an agent) answers it in one round trip.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,20 +40,44 @@ static int walk_alloc(struct gmem_walk_out *o, size_t max, size_t stride)
 {
 	o->nodes = calloc(max ? max : 1, sizeof *o->nodes);
 	o->data = calloc(max ? max : 1, stride);
-	return o->nodes && o->data ? 0 : SEVMON_ENOMEM;
+	o->faults = calloc(max ? max : 1, sizeof *o->faults);
+	return o->nodes && o->data && o->faults ? 0 : SEVMON_ENOMEM;
 }
+
+static void walk_free(struct gmem_walk_out *o)
+{
+	free(o->nodes);
+	free(o->data);
+	free(o->faults);
+}
+
+/* ps windows, in request order; real_parent and cred are followed by the 4 bytes they point
+ * at (real_parent->tgid, cred->uid). Offsets into one node's data: */
+enum {
+	PS_PID = 0,
+	PS_TGID = 4,
+	PS_COMM = 8,
+	PS_PARENT = PS_COMM + KPROC_COMM_LEN, /* pointer, then the parent's tgid */
+	PS_CRED = PS_PARENT + 12,             /* pointer, then uid */
+	PS_MM = PS_CRED + 12,
+	PS_EXIT = PS_MM + 8,
+	PS_STRIDE = PS_EXIT + 4,
+};
+enum { PS_WIN_PARENT = 3, PS_WIN_CRED = 4 }; /* window indexes: bits in the fault mask */
 
 int kcheck_ps(struct kintro *k, struct kproc *out, size_t max, int *partial)
 {
 	const struct kprofile *p = &k->p;
 	const struct gmem_window win[] = {
-		{ p->task_pid.off, 4 },
-		{ p->task_tgid.off, 4 },
-		{ p->task_comm.off, KPROC_COMM_LEN },
-		{ p->task_real_parent.off, 8 },
-		{ p->task_cred.off, 8 },
-		{ p->task_mm.off, 8 },
-		{ p->task_exit_state.off, 4 },
+		{ .off = p->task_pid.off, .len = 4 },
+		{ .off = p->task_tgid.off, .len = 4 },
+		{ .off = p->task_comm.off, .len = KPROC_COMM_LEN },
+		[PS_WIN_PARENT] = { .off = p->task_real_parent.off, .len = 8, .deref = 1,
+				    .deref_off = p->task_tgid.off, .deref_len = 4 },
+		[PS_WIN_CRED] = { .off = p->task_cred.off, .len = 8, .deref = 1,
+				  .deref_off = p->cred_uid.off, .deref_len = 4 },
+		{ .off = p->task_mm.off, .len = 8 },
+		{ .off = p->task_exit_state.off, .len = 4 },
 	};
 	const struct gmem_walk_req req = {
 		.head = p->sym_init_task + p->task_tasks.off,
@@ -65,55 +90,40 @@ int kcheck_ps(struct kintro *k, struct kproc *out, size_t max, int *partial)
 	};
 	size_t stride = gmem_walk_stride(&req);
 	struct gmem_walk_out wo = { 0 };
-	struct gmem_range *r = NULL;
-	uint8_t *ids = NULL;
 	int rc = walk_alloc(&wo, req.max_nodes, stride);
-	if (rc < 0)
+	if (rc < 0 || (rc = gmem_walk(k->g, &req, &wo)) < 0)
 		goto out;
-	if ((rc = gmem_walk(k->g, &req, &wo)) < 0)
+	if (stride != PS_STRIDE) {
+		rc = SEVMON_EINVAL; /* the layout above and the windows disagree */
 		goto out;
+	}
 	*partial = wo.stop != GMEM_STOP_HEAD;
-	r = calloc(wo.n * 2 + 1, sizeof *r);
-	ids = calloc(wo.n * 2 + 1, 4);
-	rc = SEVMON_ENOMEM;
-	if (!r || !ids)
-		goto out;
 	for (size_t i = 0; i < wo.n; i++) {
 		const uint8_t *d = wo.data + i * stride;
 		out[i] = (struct kproc){
 			.task = wo.nodes[i],
-			.pid = (int32_t)load_le32(d),
-			.tgid = (int32_t)load_le32(d + 4),
-			.exiting = load_le32(d + 8 + KPROC_COMM_LEN + 24) != 0,
-			.ppid = -1,
-			.uid = UINT32_MAX,
+			.pid = (int32_t)load_le32(d + PS_PID),
+			.tgid = (int32_t)load_le32(d + PS_TGID),
+			.exiting = load_le32(d + PS_EXIT) != 0,
+			.ppid = (int32_t)load_le32(d + PS_PARENT + 8),
+			.uid = load_le32(d + PS_CRED + 8),
 		};
-		out[i].kthread = load_le64(d + 8 + KPROC_COMM_LEN + 16) == 0 && !out[i].exiting;
-		copy_name(out[i].comm, d + 8, KPROC_COMM_LEN);
-		r[2 * i] = (struct gmem_range){ .addr = load_le64(d + 8 + KPROC_COMM_LEN) + p->task_tgid.off,
-			.len = 4, .space = GMEM_VIRT, .out = ids + 8 * i };
-		r[2 * i + 1] = (struct gmem_range){ .addr = load_le64(d + 8 + KPROC_COMM_LEN + 8) +
-			p->cred_uid.off, .len = 4, .space = GMEM_VIRT, .out = ids + 8 * i + 4 };
-	}
-	if (wo.n && (rc = gmem_gather(k->g, r, wo.n * 2)) < 0)
-		goto out;
-	for (size_t i = 0; i < wo.n; i++) {
-		/* A torn pointer costs that one field, marked by -1 / UINT32_MAX. */
-		if (r[2 * i].status == 0)
-			out[i].ppid = (int32_t)load_le32(ids + 8 * i);
-		else
+		out[i].kthread = load_le64(d + PS_MM) == 0 && !out[i].exiting;
+		copy_name(out[i].comm, d + PS_COMM, KPROC_COMM_LEN);
+		/* A torn pointer costs that one field: unknown (KPROC_PPID_UNKNOWN /
+		 * KPROC_UID_UNKNOWN), never the zeros the walk filled in. */
+		if (wo.faults[i] & (1u << PS_WIN_PARENT)) {
+			out[i].ppid = KPROC_PPID_UNKNOWN;
 			*partial = 1;
-		if (r[2 * i + 1].status == 0)
-			out[i].uid = load_le32(ids + 8 * i + 4);
-		else
+		}
+		if (wo.faults[i] & (1u << PS_WIN_CRED)) {
+			out[i].uid = KPROC_UID_UNKNOWN;
 			*partial = 1;
+		}
 	}
 	rc = (int)wo.n;
 out:
-	free(wo.nodes);
-	free(wo.data);
-	free(r);
-	free(ids);
+	walk_free(&wo);
 	return rc;
 }
 
@@ -148,7 +158,6 @@ int kcheck_modules(struct kintro *k, struct kmod *out, size_t max, int *partial)
 		}
 		rc = (int)wo.n;
 	}
-	free(wo.nodes);
-	free(wo.data);
+	walk_free(&wo);
 	return rc;
 }

@@ -7,6 +7,8 @@
 #include "err.h"
 #include "rbuf.h"
 
+_Static_assert(GMEM_WALK_MAX_WINDOWS <= 32, "gmem_walk_out.faults has one bit per window");
+
 /* A backend that states no limit gets this many ranges per round trip (the agent's
  * default GetInfo.max_ranges). */
 #define GMEM_DEFAULT_MAX_RANGES 1024u
@@ -51,7 +53,7 @@ size_t gmem_walk_stride(const struct gmem_walk_req *req)
 {
 	size_t s = 0;
 	for (size_t i = 0; i < req->nwin; i++)
-		s += req->win[i].len;
+		s += req->win[i].len + (req->win[i].deref ? req->win[i].deref_len : 0);
 	return s;
 }
 
@@ -73,10 +75,74 @@ static int seen_add(struct seen *s, uint64_t a) /* 1 if a was already there */
 	return 0;
 }
 
+static int walk_check(const struct gmem_walk_req *req, const struct gmem_walk_out *out)
+{
+	if (req->nwin > GMEM_WALK_MAX_WINDOWS || req->max_nodes > GMEM_WALK_MAX_NODES ||
+	    gmem_walk_stride(req) > GMEM_WALK_MAX_STRIDE)
+		return SEVMON_ETOOBIG;
+	for (size_t i = 0; i < req->nwin; i++)
+		if (req->win[i].deref && (req->win[i].len != 8 || !out->faults))
+			return SEVMON_EINVAL;
+	return 0;
+}
+
+/* The derefs of every node walked, in one gather (split by g's limits): what an agent does
+ * while walking, done afterwards. A NULL pointer is not asked for. */
+static int walk_derefs(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_out *out)
+{
+	size_t stride = gmem_walk_stride(req), nd = 0, k = 0;
+	for (size_t i = 0; i < req->nwin; i++)
+		nd += req->win[i].deref;
+	for (size_t n = 0; n < out->n && out->faults; n++)
+		out->faults[n] = 0;
+	if (!nd || !out->n)
+		return 0;
+	struct gmem_range *r = calloc(nd * out->n, sizeof *r);
+	uint32_t *who = calloc(nd * out->n, sizeof *who); /* node << 5 | window */
+	int rc = SEVMON_ENOMEM;
+	if (!r || !who)
+		goto out;
+	for (size_t n = 0; n < out->n; n++) {
+		uint8_t *d = out->data + n * stride;
+		for (size_t i = 0; i < req->nwin; i++) {
+			const struct gmem_window *w = &req->win[i];
+			d += w->len;
+			if (!w->deref)
+				continue;
+			uint64_t p = load_le64(d - 8);
+			memset(d, 0, w->deref_len);
+			if (p == 0)
+				out->faults[n] |= 1u << i;
+			else {
+				r[k] = (struct gmem_range){ .addr = p + w->deref_off, .len = w->deref_len,
+					.space = req->space, .out = d };
+				who[k++] = (uint32_t)(n << 5 | i);
+			}
+			d += w->deref_len;
+		}
+	}
+	if (k && (rc = gmem_gather(g, r, k)) < 0)
+		goto out;
+	for (size_t j = 0; j < k; j++) {
+		if (r[j].status == 0)
+			continue;
+		memset(r[j].out, 0, r[j].len); /* a failed range's bytes are unspecified */
+		out->faults[who[j] >> 5] |= 1u << (who[j] & 31);
+	}
+	rc = 0;
+out:
+	free(r);
+	free(who);
+	return rc;
+}
+
 int gmem_walk_generic(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_out *out)
 {
 	size_t stride = gmem_walk_stride(req);
 	struct gmem_range r[GMEM_WALK_MAX_WINDOWS + 1];
+	int vrc = walk_check(req, out);
+	if (vrc < 0)
+		return vrc;
 	uint8_t nextb[8];
 	struct seen s = { 0 };
 	size_t cap = 16;
@@ -120,7 +186,7 @@ int gmem_walk_generic(struct gmem *g, const struct gmem_walk_req *req, struct gm
 		for (size_t i = 0; i < req->nwin; i++) {
 			r[i] = (struct gmem_range){ .addr = base + req->win[i].off, .len = req->win[i].len,
 				.space = req->space, .out = dst };
-			dst += req->win[i].len;
+			dst += req->win[i].len + (req->win[i].deref ? req->win[i].deref_len : 0);
 		}
 		r[req->nwin] = (struct gmem_range){ .addr = link + req->next_off, .len = 8,
 			.space = req->space, .out = nextb };
@@ -137,7 +203,7 @@ int gmem_walk_generic(struct gmem *g, const struct gmem_walk_req *req, struct gm
 		out->nodes[out->n++] = base;
 		link = load_le64(nextb);
 	}
-	rc = 0;
+	rc = walk_derefs(g, req, out);
 done:
 	free(s.slot);
 	return rc;
@@ -145,14 +211,14 @@ done:
 
 int gmem_walk(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_out *out)
 {
-	if (req->nwin > GMEM_WALK_MAX_WINDOWS || req->max_nodes > GMEM_WALK_MAX_NODES ||
-	    gmem_walk_stride(req) > GMEM_WALK_MAX_STRIDE)
-		return SEVMON_ETOOBIG;
+	int rc = walk_check(req, out);
+	if (rc < 0)
+		return rc;
 	if (req->space == GMEM_VIRT && !g->virt)
 		return SEVMON_ENOTSUP;
 	if (g->ops->walk) {
 		g->trips++;
-		int rc = g->ops->walk(g->ctx, req, out);
+		rc = g->ops->walk(g->ctx, req, out);
 		g->bytes += out->n * gmem_walk_stride(req);
 		return rc;
 	}

@@ -28,10 +28,16 @@ struct gmem_range {
 	int status;    /* per-range result, set by the backend */
 };
 
-/* A field window of a list node: offset from the node base (= link address - link_off). */
+/* A field window of a list node: offset from the node base (= link address - link_off).
+ * A deref window (len 8) holds a pointer p; deref_len bytes at p + deref_off follow the
+ * window's own bytes in the node's data. A deref that cannot be read (p == 0, unmapped) is
+ * zeros there and sets bit i (window i) in out->faults[node]; it does not stop the walk. */
 struct gmem_window {
 	uint32_t off;
 	uint32_t len;
+	uint8_t deref;
+	uint32_t deref_off;
+	uint32_t deref_len;
 };
 
 enum gmem_walk_stop { /* = sevmon.v1.WalkStop */
@@ -53,10 +59,12 @@ struct gmem_walk_req {
 	uint8_t space;
 };
 
-/* Caller-owned output: nodes[max_nodes] and data[max_nodes * sum(win[].len)]. */
+/* Caller-owned output: nodes[max_nodes], data[max_nodes * gmem_walk_stride(req)] and, when a
+ * window derefs, faults[max_nodes] (else it may be NULL). */
 struct gmem_walk_out {
 	uint64_t *nodes; /* node base addresses */
-	uint8_t *data;   /* node i's windows, concatenated, at data + i * stride */
+	uint8_t *data;   /* node i's windows (each followed by its deref), at data + i * stride */
+	uint32_t *faults; /* node i: bit w set when window w's deref failed (its bytes are zeros) */
 	size_t n;        /* nodes filled */
 	int stop;        /* enum gmem_walk_stop */
 	int status;      /* the fault that stopped the walk, else 0 */
@@ -94,13 +102,16 @@ int gmem_read(struct gmem *g, uint64_t addr, uint8_t space, void *out, uint32_t 
 /* Read len bytes as ceil(len / GMEM_CHUNK) ranges in as few round trips as the limits allow.
  * Returns 0 or the first failing range's error. */
 int gmem_read_big(struct gmem *g, uint64_t addr, uint8_t space, void *out, size_t len);
-/* WalkList: the backend's walk, or the fallback (one gather per node). Validates req
- * (windows, max_nodes <= GMEM_WALK_MAX_NODES, stride <= GMEM_WALK_MAX_STRIDE). */
+/* WalkList: the backend's walk, or the fallback (one gather per node, one more for all the
+ * derefs). Validates req (windows, max_nodes <= GMEM_WALK_MAX_NODES, stride <=
+ * GMEM_WALK_MAX_STRIDE, a deref window is 8 bytes, out->faults given when one derefs):
+ * ETOOBIG / EINVAL. */
 int gmem_walk(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_out *out);
-/* The walk done with gathers on g: one round trip per node. This is what gmem_walk falls back
+/* The walk done with gathers on g: one round trip per node, then the derefs of every node in
+ * as few gathers as g's limits allow. This is what gmem_walk falls back
  * to, and what a backend that walks locally (an agent, a memory image) can run on itself. */
 int gmem_walk_generic(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_out *out);
-/* Bytes of one node's windows in out->data. */
+/* Bytes of one node's windows and derefs in out->data. */
 size_t gmem_walk_stride(const struct gmem_walk_req *req);
 
 #endif

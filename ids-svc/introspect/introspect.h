@@ -257,6 +257,11 @@ void kprofile_print(const struct kprofile *p, FILE *f);
 #define KPROC_COMM_LEN 16u
 #define KMOD_NAME_LEN 64u
 
+/* ppid / uid when the pointer to them (real_parent, cred) could not be followed: the field
+ * is unknown, shown as "?" (text) or null (JSON), never as 0. */
+#define KPROC_PPID_UNKNOWN (-1)
+#define KPROC_UID_UNKNOWN UINT32_MAX
+
 struct kproc {
 	uint64_t task;
 	int32_t pid, tgid, ppid;
@@ -274,8 +279,10 @@ struct kmod {
 };
 
 int kcheck_banner(struct kintro *k, char *out, size_t cap);
-/* Process list via init_task.tasks (pid 0 itself excluded): one walk + one gather.
- * *partial = 1 when the list did not come back to its head (torn, looping, too long).
+/* Process list via init_task.tasks (pid 0 itself excluded): ONE walk whose deref windows
+ * bring real_parent->tgid and cred->uid (one round trip to an agent; a gather-only backend
+ * emulates it). *partial = 1 when the list did not come back to its head (torn, looping,
+ * too long) or a process's ppid / uid is unknown (KPROC_*_UNKNOWN).
  * Returns the number of processes written (<= max). */
 int kcheck_ps(struct kintro *k, struct kproc *out, size_t max, int *partial);
 int kcheck_modules(struct kintro *k, struct kmod *out, size_t max, int *partial);

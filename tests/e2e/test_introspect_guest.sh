@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-N=13
+N=17
 echo "1..$N"
 K=0; FAILS=0
 ok() { K=$((K + 1)); echo "ok $K - $1"; }
@@ -105,10 +105,22 @@ checks_against "placement_a_tcp" "$URI" "$G5"
 "$SEVMON" ps "$URI" "${KEYS_CLI[@]}" --stats >/dev/null 2>"$WORK/ps.stats"
 reqs=$(grep -o '^# [0-9]* requests' "$WORK/ps.stats" | grep -o '[0-9]*')
 check "ps_placement_a_at_most_2_round_trips" [ "${reqs:-99}" -le 2 ]
+# Without VMCOREINFO: the slide found by probing the 512 candidates must be the real one.
+"$SEVMON" profile "$URI" "${KEYS_CLI[@]}" >"$WORK/prof-vmci" 2>&1
+"$SEVMON" profile "$URI" "${KEYS_CLI[@]}" --probe-kaslr >"$WORK/prof-probe" 2>&1
+check "kaslr_probe_finds_the_vmcoreinfo_slide" [ -n "$(grep '^slide=' "$WORK/prof-vmci")" ] && \
+  [ "$(grep '^slide=' "$WORK/prof-probe")" = "$(grep '^slide=' "$WORK/prof-vmci")" ] && \
+  grep -q '^slide_source=probe' "$WORK/prof-probe"
+"$SEVMON" banner "$URI" "${KEYS_CLI[@]}" --probe-kaslr | tr -d '\n' >"$WORK/banner-probe"
+check "kaslr_probe_banner_equals_proc_version" cmp -s "$WORK/banner-probe" "$WORK/version"
 
 "$AGENT" -q --memory "ramfile:$WORK/g5.ram" --listen "unix://$WORK/b5.sock" "${KEYS_AGENT[@]}" & AGENT_PIDS+=($!)
 for _ in $(seq 100); do [ -S "$WORK/b5.sock" ] && break; sleep 0.05; done
 checks_against "placement_b_ramfile_5level" "unix://$WORK/b5.sock" "$G5"
+"$SEVMON" ps "unix://$WORK/b5.sock" "${KEYS_CLI[@]}" --stats >/dev/null 2>"$WORK/psb.stats"
+reqs=$(grep -o '^# [0-9]* requests' "$WORK/psb.stats" | grep -o '[0-9]*')
+check "ps_placement_b_at_most_2_round_trips" [ "${reqs:-99}" -le 2 ]
+check "placement_b_agent_walks_page_tables" grep -q "agent walks the guest's page tables" "$WORK/psb.stats"
 
 # --- 4-level paging guest ----------------------------------------------------------------------
 "$TESTVM" stop "$G5" >/dev/null 2>&1

@@ -8,10 +8,16 @@
 #include "agent.h"
 #include "err.h"
 #include "harness.h"
+#include "pt_testutil.h"
 #include "sevmon.pb-c.h"
 #include "sevmon.sevrpc-client.h"
 
 #define IMG_SIZE (3u << 20)
+
+/* Page tables for the VIRT_PT tests live at PT_TABLES; they map PT_VA(pa). */
+#define PT_TABLES 0x280000u
+#define PT_VA_BASE 0xffff888000000000ull
+#define PT_VA(pa) (PT_VA_BASE + (pa))
 
 static struct agent ag;
 static struct mem_source *mem;
@@ -45,6 +51,25 @@ static void setup(void)
 	/* A list whose second node points outside the image. */
 	put64(0x8000, 0x8100);
 	put64(0x8100, 0x10000000);
+	/* Deref targets of the 4-node list: node i's pointer at +40 leads to a good object
+	 * (0xA000, 0xA100), NULL, or outside the image; the 4 bytes read are at +4. */
+	uint64_t ptr[4] = { 0xA000, 0, 0x10000000, 0xA100 };
+	for (int i = 0; i < 4; i++)
+		put64(nodes[i] + 40, ptr[i]);
+	store_le32(img + 0xA004, 0x11223344);
+	store_le32(img + 0xA104, 0x55667788);
+	/* Page tables (4 levels, C-bit 51) mapping VA(pa) = PT_VA_BASE + pa for pa < 64 KiB,
+	 * and a list in that virtual space: head at VA(0xB000), nodes VA(0xC000), VA(0xD000)
+	 * with the link at +8, pointers at +40 to VA(0xA000) and to an unmapped address. */
+	struct tpt t;
+	tpt_init(&t, img, IMG_SIZE, PT_TABLES, PT_TABLES + 0x10000, 4, 1ull << 51);
+	for (uint64_t pa = 0; pa < 0x10000; pa += 4096)
+		tpt_map(&t, PT_VA(pa), pa, 1);
+	put64(0xB000, PT_VA(0xC008));
+	put64(0xC008, PT_VA(0xD008));
+	put64(0xD008, PT_VA(0xB000));
+	put64(0xC000 + 40, PT_VA(0xA000));
+	put64(0xD000 + 40, PT_VA(0x900000));
 	/* A NULL-terminated list. */
 	put64(0x9000, 0x9100);
 	put64(0x9100, 0);
@@ -243,6 +268,150 @@ TEST(agent_scan_hits_across_chunks_align_limit)
 	ASSERT_EQ(s->n_hits, 2);
 	ASSERT_EQ(s->truncated, 1);
 	sevmon__v1__scan_response__free_unpacked(s, NULL);
+}
+
+/* The 4-node list with windows { +32 len 8 } and { +40 len 8, deref +4 len 4 }. */
+static Sevmon__V1__WalkListResponse *walk_deref(uint64_t head, int space, int with_pt,
+						 uint32_t win_len, uint32_t deref_len, int *rc)
+{
+	Sevmon__V1__FieldWindow f[2] = { SEVMON__V1__FIELD_WINDOW__INIT, SEVMON__V1__FIELD_WINDOW__INIT };
+	Sevmon__V1__FieldWindow *fp[2] = { &f[0], &f[1] };
+	f[0].offset = 32;
+	f[0].len = 8;
+	f[1].offset = 40;
+	f[1].len = win_len;
+	f[1].deref = 1;
+	f[1].deref_offset = 4;
+	f[1].deref_len = deref_len;
+	Sevmon__V1__PageTables pt = SEVMON__V1__PAGE_TABLES__INIT;
+	pt.root = PT_TABLES;
+	pt.levels = 4;
+	pt.c_bit_mask = 1ull << 51;
+	Sevmon__V1__WalkListRequest req = SEVMON__V1__WALK_LIST_REQUEST__INIT;
+	req.head = head;
+	req.link_offset = 8;
+	req.n_fields = 2;
+	req.fields = fp;
+	req.max_nodes = 100;
+	req.space = (Sevmon__V1__AddrSpace)space;
+	req.pt = with_pt ? &pt : NULL;
+	size_t len;
+	*rc = serve(SEVMON_AGENT_METHOD_WALK_LIST, &req.base, &len);
+	if (*rc)
+		return NULL;
+	Sevmon__V1__WalkListResponse *w = sevmon__v1__walk_list_response__unpack(NULL, len, out_buf);
+	ASSERT(w);
+	return w;
+}
+
+TEST(agent_walk_list_deref_good_null_unmapped)
+{
+	setup();
+	int rc;
+	Sevmon__V1__WalkListResponse *w =
+		walk_deref(0x1000, SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS, 0, 8, 4, &rc);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(w->stop, SEVMON__V1__WALK_STOP__WALK_STOP_HEAD); /* faults do not stop it */
+	ASSERT_EQ(w->n_nodes, 4);
+	const uint32_t want[4] = { 0x11223344, 0, 0, 0x55667788 };
+	const uint32_t want_faults[4] = { 0, 2, 2, 0 }; /* bit 1: window 1's deref */
+	for (size_t i = 0; i < 4; i++) {
+		const uint8_t *d = w->nodes[i]->fields.data;
+		ASSERT_EQ(w->nodes[i]->fields.len, 20); /* 8 + (8 + 4) */
+		ASSERT_UEQ(load_le64(d), 100 + i);
+		ASSERT_UEQ(load_le64(d + 8), load_le64(img + 0x2000 + 0x1000 * i + 40));
+		ASSERT_UEQ(load_le32(d + 16), want[i]);
+		ASSERT_UEQ(w->nodes[i]->faults, want_faults[i]);
+	}
+	sevmon__v1__walk_list_response__free_unpacked(w, NULL);
+}
+
+TEST(agent_walk_list_deref_bad_windows_refused)
+{
+	setup();
+	int rc;
+	ASSERT(!walk_deref(0x1000, SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS, 0, 4, 4, &rc));
+	ASSERT_EQ(rc, SEVMON_EINVAL); /* a deref window must hold a pointer */
+	ASSERT(!walk_deref(0x1000, SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS, 0, 8,
+			   AGENT_MAX_WALK_WINDOW + 1, &rc));
+	ASSERT_EQ(rc, SEVMON_ETOOBIG);
+}
+
+TEST(agent_walk_list_virt_pt_derefs)
+{
+	setup();
+	int rc;
+	Sevmon__V1__WalkListResponse *w =
+		walk_deref(PT_VA(0xB000), SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT, 1, 8, 4, &rc);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(w->stop, SEVMON__V1__WALK_STOP__WALK_STOP_HEAD);
+	ASSERT_EQ(w->n_nodes, 2);
+	ASSERT_UEQ(w->nodes[0]->addr, PT_VA(0xC000));
+	ASSERT_UEQ(w->nodes[1]->addr, PT_VA(0xD000));
+	ASSERT_UEQ(load_le64(w->nodes[0]->fields.data), load_le64(img + 0xC000 + 32));
+	ASSERT_UEQ(load_le32(w->nodes[0]->fields.data + 16), 0x11223344);
+	ASSERT_UEQ(w->nodes[0]->faults, 0);
+	ASSERT_UEQ(load_le32(w->nodes[1]->fields.data + 16), 0);
+	ASSERT_UEQ(w->nodes[1]->faults, 2); /* its pointer leads to an unmapped address */
+	sevmon__v1__walk_list_response__free_unpacked(w, NULL);
+
+	ASSERT(!walk_deref(PT_VA(0xB000), SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT, 0, 8, 4, &rc));
+	ASSERT_EQ(rc, SEVMON_EINVAL); /* VIRT_PT without page tables */
+}
+
+TEST(agent_gather_virt_pt_ranges)
+{
+	setup();
+	Sevmon__V1__Range r[3] = { SEVMON__V1__RANGE__INIT, SEVMON__V1__RANGE__INIT,
+				   SEVMON__V1__RANGE__INIT };
+	Sevmon__V1__Range *rp[3] = { &r[0], &r[1], &r[2] };
+	r[0].addr = PT_VA(0xA004);
+	r[0].len = 4;
+	r[0].space = SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT;
+	r[1].addr = PT_VA(0x900000);
+	r[1].len = 4;
+	r[1].space = SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT;
+	r[2].addr = 0xA104; /* physical ranges still work beside them */
+	r[2].len = 4;
+	Sevmon__V1__PageTables pt = SEVMON__V1__PAGE_TABLES__INIT;
+	pt.root = PT_TABLES;
+	pt.levels = 4;
+	pt.c_bit_mask = 1ull << 51;
+	Sevmon__V1__GatherRequest req = SEVMON__V1__GATHER_REQUEST__INIT;
+	req.n_ranges = 3;
+	req.ranges = rp;
+	req.pt = &pt;
+	size_t len;
+	ASSERT_EQ(serve(SEVMON_AGENT_METHOD_GATHER, &req.base, &len), 0);
+	Sevmon__V1__GatherResponse *g = sevmon__v1__gather_response__unpack(NULL, len, out_buf);
+	ASSERT(g);
+	ASSERT_EQ(g->n_results, 3);
+	ASSERT_EQ(g->results[0]->status, 0);
+	ASSERT_UEQ(load_le32(g->results[0]->data.data), 0x11223344);
+	ASSERT_EQ(g->results[1]->status, SEVMON_EFAULT);
+	ASSERT_EQ(g->results[1]->data.len, 0);
+	ASSERT_EQ(g->results[2]->status, 0);
+	ASSERT_UEQ(load_le32(g->results[2]->data.data), 0x55667788);
+	sevmon__v1__gather_response__free_unpacked(g, NULL);
+
+	req.pt = NULL;
+	ASSERT_EQ(serve(SEVMON_AGENT_METHOD_GATHER, &req.base, &len), SEVMON_EINVAL);
+	pt.levels = 3;
+	req.pt = &pt;
+	ASSERT_EQ(serve(SEVMON_AGENT_METHOD_GATHER, &req.base, &len), SEVMON_EINVAL);
+}
+
+TEST(agent_get_info_advertises_page_walk)
+{
+	setup();
+	Sevmon__V1__GetInfoRequest req = SEVMON__V1__GET_INFO_REQUEST__INIT;
+	size_t len;
+	ASSERT_EQ(serve(SEVMON_AGENT_METHOD_GET_INFO, &req.base, &len), 0);
+	Sevmon__V1__GetInfoResponse *r = sevmon__v1__get_info_response__unpack(NULL, len, out_buf);
+	ASSERT(r);
+	ASSERT(r->pt_walk_supported); /* what lets the IDS send VIRT_PT and deref windows */
+	ASSERT(!r->virt_supported);   /* an image: physical only */
+	sevmon__v1__get_info_response__free_unpacked(r, NULL);
 }
 
 TEST(agent_unknown_method_refused)

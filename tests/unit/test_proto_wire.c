@@ -46,6 +46,7 @@ static bool enc_bytes(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
 
 struct t_item {
 	uint64_t addr;     /* WalkNode */
+	uint32_t faults;   /* WalkNode */
 	int32_t status;    /* RangeResult */
 	char error[128];
 	uint8_t buf[T_ITEM_BYTES];
@@ -105,6 +106,7 @@ static bool dec_node(pb_istream_t *s, const pb_field_t *f, void **arg)
 	if (!pb_decode(s, sevmon_v1_WalkNode_fields, &wn))
 		return false;
 	it->addr = wn.addr;
+	it->faults = wn.faults;
 	t->n++;
 	return true;
 }
@@ -115,6 +117,7 @@ static bool enc_nodes(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
 	for (size_t i = 0; i < t->n; i++) {
 		sevmon_v1_WalkNode wn = sevmon_v1_WalkNode_init_zero;
 		wn.addr = t->it[i].addr;
+		wn.faults = t->it[i].faults;
 		wn.fields.funcs.encode = enc_bytes;
 		wn.fields.arg = &t->it[i].data;
 		if (!pb_encode_tag_for_field(s, f) ||
@@ -305,6 +308,7 @@ static void get_info_case(size_t nreg, size_t nmeth, const char *ver, const char
 	m.methods = meth;
 	m.vmcoreinfo_phys = big ? UINT64_MAX : 0;
 	m.vmcoreinfo_size = big;
+	m.pt_walk_supported = big != 0;
 
 	Sevmon__V1__GetInfoResponse *b = (Sevmon__V1__GetInfoResponse *)roundtrip(
 		&m.base, sevmon_v1_GetInfoResponse_fields, NULL);
@@ -326,6 +330,8 @@ static void get_info_case(size_t nreg, size_t nmeth, const char *ver, const char
 		ASSERT_UEQ(b->methods[i], meth[i]);
 	ASSERT_UEQ(b->vmcoreinfo_phys, m.vmcoreinfo_phys);
 	ASSERT_UEQ(b->vmcoreinfo_size, m.vmcoreinfo_size);
+	ASSERT_EQ(b->pt_walk_supported, m.pt_walk_supported);
+	ASSERT_EQ(nstore.gi.pt_walk_supported, m.pt_walk_supported);
 	/* the nanopb struct itself holds the values, not just bytes passed through */
 	ASSERT_EQ(nstore.gi.phys_regions_count, nreg);
 	ASSERT_EQ(nstore.gi.methods_count, nmeth);
@@ -430,14 +436,31 @@ static void gather_request(size_t n)
 		sevmon__v1__range__init(&g_ranges[i]);
 		g_ranges[i].addr = i == 0 ? UINT64_MAX : (uint64_t)i << 12;
 		g_ranges[i].len = (uint32_t)i;
-		g_ranges[i].space = (i & 1) ? SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT
-					    : SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS;
+		g_ranges[i].space = i % 3 == 2 ? SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT
+				    : (i & 1) ? SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT
+					      : SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS;
 		g_rp[i] = &g_ranges[i];
 	}
 	m.n_ranges = n;
 	m.ranges = g_rp;
+	Sevmon__V1__PageTables pt = SEVMON__V1__PAGE_TABLES__INIT;
+	pt.root = n ? 0xfffffffffffff000ull : 0;
+	pt.levels = n ? 5 : 0;
+	pt.c_bit_mask = n ? 1ull << 51 : 0;
+	m.pt = n ? &pt : NULL;
 	Sevmon__V1__GatherRequest *b =
 		(Sevmon__V1__GatherRequest *)roundtrip(&m.base, sevmon_v1_GatherRequest_fields, NULL);
+	ASSERT_EQ(nstore.gr.has_pt, n != 0);
+	if (n) {
+		ASSERT(b->pt != NULL);
+		ASSERT_UEQ(b->pt->root, pt.root);
+		ASSERT_UEQ(b->pt->levels, 5);
+		ASSERT_UEQ(b->pt->c_bit_mask, 1ull << 51);
+		ASSERT_UEQ(nstore.gr.pt.root, pt.root);
+		ASSERT_UEQ(nstore.gr.pt.c_bit_mask, 1ull << 51);
+	} else {
+		ASSERT(b->pt == NULL);
+	}
 	ASSERT_EQ(b->n_ranges, n);
 	ASSERT_EQ(nstore.gr.ranges_count, n);
 	for (size_t i = 0; i < n; i++) {
@@ -530,10 +553,16 @@ TEST(proto_wire_field_window_edges)
 	Sevmon__V1__FieldWindow m = SEVMON__V1__FIELD_WINDOW__INIT;
 	m.offset = UINT32_MAX;
 	m.len = 0;
+	m.deref = 1;
+	m.deref_offset = UINT32_MAX;
+	m.deref_len = UINT32_MAX - 1;
 	Sevmon__V1__FieldWindow *b =
 		(Sevmon__V1__FieldWindow *)roundtrip(&m.base, sevmon_v1_FieldWindow_fields, NULL);
 	ASSERT_UEQ(b->offset, UINT32_MAX);
 	ASSERT_UEQ(b->len, 0);
+	ASSERT_EQ(b->deref, 1);
+	ASSERT_UEQ(b->deref_offset, UINT32_MAX);
+	ASSERT_UEQ(b->deref_len, UINT32_MAX - 1);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
 }
 
@@ -545,14 +574,22 @@ static void walk_request(size_t nf, uint64_t head)
 		sevmon__v1__field_window__init(&fw[i]);
 		fw[i].offset = (uint32_t)(i * 8);
 		fw[i].len = i == 0 ? UINT32_MAX : (uint32_t)i;
+		fw[i].deref = i % 2;
+		fw[i].deref_offset = (uint32_t)(i * 0x101);
+		fw[i].deref_len = i == nf - 1 ? UINT32_MAX : (uint32_t)i * 4;
 		fp[i] = &fw[i];
 	}
+	Sevmon__V1__PageTables pt = SEVMON__V1__PAGE_TABLES__INIT;
+	pt.root = head & ~0xfffull;
+	pt.levels = 4;
+	pt.c_bit_mask = 1ull << 47;
+	m.pt = head ? &pt : NULL;
 	m.head = head;
 	m.next_offset = head ? 8 : 0;
 	m.n_fields = nf;
 	m.fields = fp;
 	m.max_nodes = head ? UINT32_MAX : 0;
-	m.space = head ? SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT : SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS;
+	m.space = head ? SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT : SEVMON__V1__ADDR_SPACE__ADDR_SPACE_PHYS;
 	m.link_offset = head ? 0x4d8 : 0;
 	Sevmon__V1__WalkListRequest *b = (Sevmon__V1__WalkListRequest *)roundtrip(
 		&m.base, sevmon_v1_WalkListRequest_fields, NULL);
@@ -563,6 +600,18 @@ static void walk_request(size_t nf, uint64_t head)
 	for (size_t i = 0; i < nf; i++) {
 		ASSERT_UEQ(b->fields[i]->offset, fw[i].offset);
 		ASSERT_UEQ(b->fields[i]->len, fw[i].len);
+		ASSERT_EQ(b->fields[i]->deref, fw[i].deref);
+		ASSERT_UEQ(b->fields[i]->deref_offset, fw[i].deref_offset);
+		ASSERT_UEQ(b->fields[i]->deref_len, fw[i].deref_len);
+		ASSERT_EQ(nstore.wl.fields[i].deref, fw[i].deref);
+		ASSERT_UEQ(nstore.wl.fields[i].deref_len, fw[i].deref_len);
+	}
+	ASSERT_EQ(nstore.wl.has_pt, head != 0);
+	ASSERT_EQ(b->pt != NULL, head != 0);
+	if (head) {
+		ASSERT_UEQ(b->pt->root, pt.root);
+		ASSERT_UEQ(b->pt->levels, 4);
+		ASSERT_UEQ(b->pt->c_bit_mask, pt.c_bit_mask);
 	}
 	ASSERT_UEQ(b->max_nodes, m.max_nodes);
 	ASSERT_EQ(b->space, m.space);
@@ -596,9 +645,11 @@ TEST(proto_wire_walk_node_fields)
 	m.addr = UINT64_MAX;
 	m.fields.data = big_in;
 	m.fields.len = 1000;
+	m.faults = 0x80000001u;
 	Sevmon__V1__WalkNode *b =
 		(Sevmon__V1__WalkNode *)roundtrip(&m.base, sevmon_v1_WalkNode_fields, hook_walk_node);
 	ASSERT_UEQ(b->addr, UINT64_MAX);
+	ASSERT_UEQ(b->faults, 0x80000001u);
 	assert_bin_eq(b->fields, m.fields);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
 }
@@ -615,6 +666,7 @@ static void walk_response(size_t n, Sevmon__V1__WalkStop stop, int32_t status, c
 		fill(data[i], len, (unsigned)i);
 		wn[i].fields.data = data[i];
 		wn[i].fields.len = len;
+		wn[i].faults = i % 4 == 3 ? (uint32_t)(1u << (i % 32)) : 0;
 		wp[i] = &wn[i];
 	}
 	m.n_nodes = n;
@@ -628,6 +680,8 @@ static void walk_response(size_t n, Sevmon__V1__WalkStop stop, int32_t status, c
 	ASSERT_EQ(b->n_nodes, n);
 	for (size_t i = 0; i < n; i++) {
 		ASSERT_UEQ(b->nodes[i]->addr, wn[i].addr);
+		ASSERT_UEQ(b->nodes[i]->faults, wn[i].faults);
+		ASSERT_UEQ(items.it[i].faults, wn[i].faults);
 		assert_bin_eq(b->nodes[i]->fields, wn[i].fields);
 	}
 	ASSERT_EQ(b->stop, stop);

@@ -212,6 +212,24 @@ TEST(sevrpc_client_every_method_uses_its_id)
 	ASSERT_EQ(got.calls, 1);
 }
 
+TEST(sevrpc_client_id_variant_returns_request_id)
+{
+	Sevmon__V1__ReadPhysRequest req = SEVMON__V1__READ_PHYS_REQUEST__INIT;
+	uint32_t id = 0;
+	req.addr = 0x1000;
+	req.len = 8;
+	memset(&got, 0, sizeof got);
+	ASSERT_EQ(sevmon_agent_read_phys_id(fake_client, &req, 500, on_read, &got, &id), 0);
+	ASSERT_EQ(id, 42); /* what the stand-in rpc_client_call handed out */
+	ASSERT_EQ(stand_in.method, SEVMON_AGENT_METHOD_READ_PHYS);
+	ASSERT_EQ(stand_in.timeout_ms, 500);
+	/* The reply thunk owns its context: a cancelled request still reaches the typed callback. */
+	stand_in.cb(stand_in.user, SEVMON_ECANCELED, "canceled", NULL, 0);
+	ASSERT_EQ(got.calls, 1);
+	ASSERT_EQ(got.status, SEVMON_ECANCELED);
+	ASSERT_EQ(got.had_resp, 0);
+}
+
 TEST(sevrpc_client_method_names)
 {
 	ASSERT_STREQ(sevmon_agent_method_name(1), "GetInfo");
