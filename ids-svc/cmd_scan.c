@@ -70,7 +70,8 @@ static const char scan_usage[] =
 	"                     or \"ok\":false with \"error\":TEXT instead of \"result\". Results\n"
 	"                     have the store's payload shapes; ms/requests/bytes are the\n"
 	"                     check's own (the session set-up is in the summary).\n"
-	"  --timeout MS       connect and per-request deadline (default %u)\n"
+	"  --timeout MS       deadline of the connection and channel set-up (default %u);\n"
+	"                     each request then has the introspection's own (%u ms)\n"
 	"  --quiet            no progress bar and no summary\n"
 	"The channel options below apply to every target (pin= and measurement= in FILE\n"
 	"override --pin and --measurement per target).\n"
@@ -78,6 +79,12 @@ static const char scan_usage[] =
 	"A progress bar is drawn on stderr when it is a terminal; a summary follows.\n"
 	"Exit status: 0 every check of every target ok, 1 some failed, 2 usage,\n"
 	"6 local failure (cannot read FILE or write the results).\n";
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY, CLI_DEFAULT_TIMEOUT_MS,
+		IDS_GMEM_TIMEOUT_MS, cli_conn_usage);
+}
 
 struct scan_ctx {
 	const struct scan_targets *targets;
@@ -514,18 +521,15 @@ int cmd_scan(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'h':
-			printf(scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY, CLI_DEFAULT_TIMEOUT_MS,
-			       cli_conn_usage);
+			print_usage(stdout);
 			return CLI_OK;
 		default:
-			fprintf(stderr, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY,
-				CLI_DEFAULT_TIMEOUT_MS, cli_conn_usage);
+			print_usage(stderr);
 			return CLI_EUSAGE;
 		}
 	}
 	if (!targets_path || optind != argc) {
-		fprintf(stderr, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY,
-			CLI_DEFAULT_TIMEOUT_MS, cli_conn_usage);
+		print_usage(stderr);
 		return CLI_EUSAGE;
 	}
 	ctx.timeout_ms = (int)timeout;
