@@ -41,5 +41,6 @@ int cmd_banner(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_modules(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 
 #endif

@@ -110,13 +110,18 @@ static int build_policy(const char *cmd, struct cli_conn_opts *o, struct ids_pol
 			goto fail;
 		}
 	}
-	if (o->nmeasurements == 0)
+	if (o->nmeasurements == 0 && !o->quiet_any_measurement)
 		fprintf(stderr, "sevmon %s: warning: no --measurement: any launch measurement is "
 				"accepted\n", cmd);
 	return CLI_OK;
 fail:
 	ids_policy_free(p);
 	return CLI_EUSAGE;
+}
+
+int cli_conn_policy(const char *cmd, struct cli_conn_opts *o, struct ids_policy *pol)
+{
+	return build_policy(cmd, o, pol);
 }
 
 int cli_connect(const char *cmd, const char *uri, int timeout_ms, struct cli_conn_opts *o,

@@ -44,6 +44,7 @@ struct cli_conn_opts {
 	size_t nmeasurements;
 	const char *pin;
 	const char *attest;
+	int quiet_any_measurement; /* the caller warns about "no --measurement" itself */
 };
 
 /* 1 if c was one of ours (stored), 0 if not ours, -1 on a usage error (printed). */
@@ -57,6 +58,13 @@ int cli_conn_opt(struct cli_conn_opts *o, int c, const char *arg);
  */
 int cli_connect(const char *cmd, const char *uri, int timeout_ms, struct cli_conn_opts *o,
 		struct ids_policy *pol, struct ids_conn *conn);
+
+/*
+ * Only the policy step of cli_connect: build pol from o (printing "sevmon CMD: ..." on
+ * failure). CLI_OK with pol ready (ids_policy_free), or a CLI exit code. For callers
+ * that connect many times under one policy (sevmon scan).
+ */
+int cli_conn_policy(const char *cmd, struct cli_conn_opts *o, struct ids_policy *pol);
 
 int cmd_keygen(int argc, char **argv);
 

@@ -1,6 +1,7 @@
 #include "ids_kernel.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,8 +68,37 @@ static void vmci_hint_save(const char *uri, uint64_t phys, uint32_t size)
 		rename(tmp, path);
 }
 
+static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vmcoreinfo *vi,
+			       char *err, size_t cap);
+
+/* The memo's hint (ids_kernel.h): where a thread of this process found the note last,
+ * behind any agent. The first thread without a hint scans; the others wait for its hint. */
+static int vmci_from_memo(struct ids_kernel *kk, struct ids_kmemo *m, struct vmcoreinfo *vi,
+			  int *scanner)
+{
+	pthread_mutex_lock(&m->mu);
+	while (!m->vmci_hint && m->vmci_scanning)
+		pthread_cond_wait(&m->cv, &m->mu);
+	uint64_t hint = m->vmci_hint;
+	uint32_t hint_size = m->vmci_hint_size;
+	if (!hint)
+		*scanner = m->vmci_scanning = 1;
+	pthread_mutex_unlock(&m->mu);
+	if (!hint || vmci_read(vi, &kk->agent.g, hint, hint_size) < 0)
+		return SEVMON_ENOENT;
+	if (!vmci_get(vi, "OSRELEASE")) {
+		vmci_free(vi);
+		return SEVMON_ENOENT;
+	}
+	kk->vmci_phys = hint;
+	pthread_mutex_lock(&m->mu);
+	m->hint_hits++;
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
 static int find_vmcoreinfo(struct ids_kernel *kk, const char *uri, int use_hint,
-			   struct vmcoreinfo *vi, char *err, size_t cap)
+			   struct ids_kmemo *m, struct vmcoreinfo *vi, char *err, size_t cap)
 {
 	if (kk->info.vmci_phys) {
 		kk->vmci_phys = kk->info.vmci_phys;
@@ -82,6 +112,31 @@ static int find_vmcoreinfo(struct ids_kernel *kk, const char *uri, int use_hint,
 		kk->used_hint = 1;
 		return 0;
 	}
+	int scanner = 0; /* this thread holds m->vmci_scanning */
+	if (use_hint && m && vmci_from_memo(kk, m, vi, &scanner) == 0) {
+		kk->used_hint = 1;
+		return 0;
+	}
+	int rc = scan_for_vmcoreinfo(kk, uri, vi, err, cap);
+	if (m) {
+		pthread_mutex_lock(&m->mu);
+		if (rc == 0) {
+			m->scans++;
+			/* a first finder, or a miss at the hint: the newest address is the hint */
+			m->vmci_hint = kk->vmci_phys;
+			m->vmci_hint_size = kk->vmci_size;
+		}
+		if (scanner)
+			m->vmci_scanning = 0;
+		pthread_cond_broadcast(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+	}
+	return rc;
+}
+
+static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vmcoreinfo *vi,
+			       char *err, size_t cap)
+{
 	uint64_t hits[VMCI_SCAN_MAX_HITS];
 	int n = ids_gmem_scan(&kk->agent, &kk->info, vmci_pattern, sizeof vmci_pattern, 4, hits,
 			      VMCI_SCAN_MAX_HITS);
@@ -99,6 +154,7 @@ static int find_vmcoreinfo(struct ids_kernel *kk, const char *uri, int use_hint,
 			continue;
 		if (vmci_read(vi, &kk->agent.g, note, VMCI_NOTE_HDR + descsz) == 0) {
 			kk->vmci_phys = note;
+			kk->vmci_size = VMCI_NOTE_HDR + descsz;
 			vmci_hint_save(uri, note, VMCI_NOTE_HDR + descsz);
 			return 0;
 		}
@@ -107,20 +163,16 @@ static int find_vmcoreinfo(struct ids_kernel *kk, const char *uri, int use_hint,
 	return SEVMON_ENOENT;
 }
 
-/* The cached profile of this build, re-based on this boot's slide and checked against the
- * kernel itself (linux_banner must carry the release). */
-static int profile_from_cache(struct ids_kernel *kk, const struct vmcoreinfo *vi)
+/* A profile of this build (from the disk cache or the memo), re-based on this boot's slide
+ * and checked against the kernel itself (linux_banner must carry the release). */
+static int profile_apply(struct ids_kernel *kk, const struct vmcoreinfo *vi, const struct kprofile *cached)
 {
-	char dir[512];
-	const char *build_id = vmci_get(vi, "BUILD-ID");
 	const char *koff = vmci_get(vi, "KERNELOFFSET");
 	unsigned long long slide = 0;
 	int64_t phys_base = 0;
-	struct kprofile p;
-	if (!build_id || !koff || sscanf(koff, "%llx", &slide) != 1)
+	if (!koff || sscanf(koff, "%llx", &slide) != 1)
 		return SEVMON_ENOENT;
-	if (kprofile_cache_dir(dir, sizeof dir) < 0 || kprofile_load(&p, dir, build_id) < 0)
-		return SEVMON_ENOENT;
+	struct kprofile p = *cached;
 	uint64_t delta = (uint64_t)slide - p.slide;
 	p.sym_init_task += delta;
 	p.sym_linux_banner += delta;
@@ -146,10 +198,86 @@ static int profile_from_cache(struct ids_kernel *kk, const struct vmcoreinfo *vi
 	return 0;
 }
 
-static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, char *err,
-		       size_t errcap)
+static int profile_from_disk(struct ids_kernel *kk, const struct vmcoreinfo *vi)
+{
+	char dir[512];
+	const char *build_id = vmci_get(vi, "BUILD-ID");
+	struct kprofile p;
+	if (!build_id || kprofile_cache_dir(dir, sizeof dir) < 0 || kprofile_load(&p, dir, build_id) < 0)
+		return SEVMON_ENOENT;
+	return profile_apply(kk, vi, &p);
+}
+
+/* ---- the memo ---- */
+
+int ids_kmemo_init(struct ids_kmemo *m)
+{
+	memset(m, 0, sizeof *m);
+	if (pthread_mutex_init(&m->mu, NULL))
+		return SEVMON_ENOMEM;
+	if (pthread_cond_init(&m->cv, NULL)) {
+		pthread_mutex_destroy(&m->mu);
+		return SEVMON_ENOMEM;
+	}
+	return 0;
+}
+
+void ids_kmemo_destroy(struct ids_kmemo *m)
+{
+	pthread_cond_destroy(&m->cv);
+	pthread_mutex_destroy(&m->mu);
+}
+
+/* Under m->mu. A free slot has an empty build_id; slots never move, so a builder's
+ * pointer to its own slot stays valid. */
+static struct ids_kmemo_ent *memo_find(struct ids_kmemo *m, const char *build_id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->e[i].build_id[0] && !strcmp(m->e[i].build_id, build_id))
+			return &m->e[i];
+	return NULL;
+}
+
+static struct ids_kmemo_ent *memo_claim(struct ids_kmemo *m, const char *build_id)
+{
+	if (strlen(build_id) >= KPROFILE_MAX_BUILD_ID)
+		return NULL;
+	struct ids_kmemo_ent *e = NULL;
+	for (size_t i = 0; i < m->n && !e; i++)
+		if (!m->e[i].build_id[0])
+			e = &m->e[i];
+	if (!e && m->n < IDS_KMEMO_MAX)
+		e = &m->e[m->n++];
+	if (e) {
+		memset(e, 0, sizeof *e);
+		strcpy(e->build_id, build_id);
+	}
+	return e;
+}
+
+/* The builder's outcome: p (NULL: failed, the slot is freed), counted in *counter. */
+static void memo_settle(struct ids_kmemo *m, struct ids_kmemo_ent *e, const struct kprofile *p,
+			unsigned long *counter)
+{
+	if (!m || !e)
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (p) {
+		e->p = *p;
+		e->ready = 1;
+		(*counter)++;
+	} else {
+		e->build_id[0] = 0;
+	}
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, struct ids_kmemo *m,
+		       char *err, size_t errcap)
 {
 	struct vmcoreinfo vi;
+	struct ids_kmemo_ent *mine = NULL;
 	int rc;
 
 	memset(kk, 0, sizeof *kk);
@@ -157,7 +285,7 @@ static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, 
 	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
 		return rc;
 	ids_gmem_init(&kk->agent, c, &kk->info);
-	if ((rc = find_vmcoreinfo(kk, c->uri, use_hint, &vi, err, errcap)) < 0)
+	if ((rc = find_vmcoreinfo(kk, c->uri, use_hint, m, &vi, err, errcap)) < 0)
 		return rc;
 	if (!kk->info.virt) {
 		rc = xlate_from_vmci(&kk->x, &kk->pw, &kk->agent.g, &vi);
@@ -176,9 +304,31 @@ static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, 
 			kk->translated = 1;
 		}
 	}
-	if (profile_from_cache(kk, &vi) == 0) {
+	const char *build_id = vmci_get(&vi, "BUILD-ID");
+	if (m && build_id) {
+		struct ids_kmemo_ent *e;
+		struct kprofile p;
+		pthread_mutex_lock(&m->mu);
+		while ((e = memo_find(m, build_id)) && !e->ready)
+			pthread_cond_wait(&m->cv, &m->mu);
+		if (e) {
+			p = e->p;
+			m->reused++;
+		} else {
+			mine = memo_claim(m, build_id);
+		}
+		pthread_mutex_unlock(&m->mu);
+		if (e && profile_apply(kk, &vi, &p) == 0) {
+			kk->from_cache = 1;
+			kk->k.vi = vi; /* kintro_close frees it */
+			return 0;
+		}
+	}
+	if (profile_from_disk(kk, &vi) == 0) {
 		kk->from_cache = 1;
-		kk->k.vi = vi; /* kintro_close frees it */
+		kk->k.vi = vi;
+		if (m)
+			memo_settle(m, mine, &kk->k.p, &m->loaded);
 		return 0;
 	}
 	rc = kintro_open(&kk->k, kk->translated ? &kk->virt : &kk->agent.g, &vi);
@@ -186,21 +336,31 @@ static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, 
 		snprintf(err, errcap, "building the kernel profile: %s", sevmon_strerror(rc));
 		if (kk->translated)
 			pw_reset(&kk->pw);
+		if (m)
+			memo_settle(m, mine, NULL, NULL);
 		return rc;
 	}
 	char dir[512];
 	if (kprofile_cache_dir(dir, sizeof dir) == 0)
 		(void)kprofile_save(&kk->k.p, dir); /* a cache that cannot be written only costs time */
+	if (m)
+		memo_settle(m, mine, &kk->k.p, &m->built);
 	return 0;
 }
 
 int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap)
 {
-	int rc = kernel_open(kk, c, 1, err, errcap);
+	return ids_kernel_open_memo(kk, c, NULL, err, errcap);
+}
+
+int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_kmemo *m,
+			 char *err, size_t errcap)
+{
+	int rc = kernel_open(kk, c, 1, m, err, errcap);
 	if (rc < 0 && kk->used_hint && !c->lost) {
 		/* A note left at the hinted address by an earlier boot: look for the live one. */
 		ids_kernel_close(kk);
-		rc = kernel_open(kk, c, 0, err, errcap);
+		rc = kernel_open(kk, c, 0, m, err, errcap);
 	}
 	return rc;
 }

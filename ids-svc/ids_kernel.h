@@ -12,6 +12,8 @@
 #ifndef SEVMON_IDS_KERNEL_H
 #define SEVMON_IDS_KERNEL_H
 
+#include <pthread.h>
+
 #include "ids_conn.h"
 #include "ids_gmem.h"
 #include "introspect.h"
@@ -28,6 +30,7 @@ struct ids_kernel {
 	int from_cache;  /* 1: the profile came from the cache */
 	int used_hint;   /* 1: VMCOREINFO was read where it was found last time (no Scan) */
 	uint64_t vmci_phys;
+	uint32_t vmci_size; /* the note's size when found by a Scan */
 };
 
 /* err gets a one-line explanation on failure. */
@@ -38,5 +41,50 @@ int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t
  * kernel-virtual memory (placement (a)). */
 int ids_kernel_open_probing(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap);
 void ids_kernel_close(struct ids_kernel *kk);
+
+/*
+ * A profile memo shared by the threads of one process that open many kernels at once
+ * (sevmon scan). Keyed by BUILD-ID: the first thread to meet a build loads it from the
+ * disk cache or builds it (kallsyms + 6 MB of BTF through its agent) while the others
+ * that meet the same build wait for it, then all re-base the one profile in memory; a
+ * fleet of one kernel builds once, not once per thread. A build that fails leaves no
+ * entry, so the next thread tries again. Builds beyond IDS_KMEMO_MAX go unmemoised
+ * (the disk cache still serves them).
+ */
+/* Distinct kernel builds one scan memoises: a fleet runs a handful of distribution
+ * kernels; each entry is ~1 KiB. */
+#define IDS_KMEMO_MAX 64u
+
+struct ids_kmemo_ent {
+	char build_id[KPROFILE_MAX_BUILD_ID];
+	int ready; /* 0: a thread is building it; 1: p is valid */
+	struct kprofile p;
+};
+
+struct ids_kmemo {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ids_kmemo_ent e[IDS_KMEMO_MAX];
+	size_t n;
+	/* Where VMCOREINFO was found last (0: nowhere yet), for agents that do not say
+	 * (GetInfo without vmcoreinfo_phys): one read at the hint instead of a Scan of all
+	 * guest memory. Clones of one image keep the note at one address; a miss (the read
+	 * does not parse as the note) costs one round trip and falls back to the Scan. */
+	uint64_t vmci_hint;
+	uint32_t vmci_hint_size;
+	int vmci_scanning; /* a thread is scanning: the others wait for its hint */
+	/* counters for reports: profiles built from guest memory, loaded from disk, reused;
+	 * VMCOREINFO found at the hint, found by a Scan */
+	unsigned long built, loaded, reused, hint_hits, scans;
+};
+
+/* 0 or SEVMON_ENOMEM (pthread objects). ids_kmemo_destroy when no thread uses it. */
+int ids_kmemo_init(struct ids_kmemo *m);
+void ids_kmemo_destroy(struct ids_kmemo *m);
+
+/* ids_kernel_open through memo m (NULL: same as ids_kernel_open). Thread-safe for
+ * distinct kk / c; m may be shared. */
+int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_kmemo *m,
+			 char *err, size_t errcap);
 
 #endif

@@ -25,6 +25,7 @@ static const struct subcommand subcommands[] = {
 	{ "ps", cmd_ps, "the guest's processes, from the kernel's task list (--json)" },
 	{ "modules", cmd_modules, "the guest's loaded kernel modules (--json)" },
 	{ "profile", cmd_profile, "the kernel profile: release, KASLR slide, symbols, offsets" },
+	{ "scan", cmd_scan, "checks on many agents at once (--targets FILE), JSON lines out" },
 	{ "bench", cmd_bench, "round-trip latency, Gather and WalkList figures against an agent" },
 	{ "keygen", cmd_keygen, "make a static key pair for the channel (FILE, FILE.pub)" },
 	{ "attest", cmd_attest, "verify an SEV-SNP report (verify), make a test chain (sim-init)" },

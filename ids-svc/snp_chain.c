@@ -7,6 +7,7 @@
  */
 #include "snp_chain.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,25 @@ struct snp_anchor {
 	enum snp_product product;
 };
 
+/* Chains that passed stage 2, by digest of (VCEK DER, chain PEM): a fleet of VMs on one
+ * host presents one VCEK/ASK/ARK on every connection, and parsing the PEM chain and checking
+ * three RSA-4096 signatures again each time costs more than the report's own signature.
+ * A hit re-checks the validity periods (time moves) and skips the rest. Few entries: one
+ * per host (VCEK) an IDS talks to at once is the working set; older ones are replaced. */
+#define SNP_CHAIN_MEMO 64u
+
+struct snp_chain_memo {
+	uint8_t digest[32]; /* SHA-256(le64 vcek_len || vcek_der || chain_pem) */
+	X509 *cert[3];      /* ARK, ASK, VCEK; NULL: free slot */
+	enum snp_product product;
+};
+
 struct snp_trust {
 	struct snp_anchor a[SNP_TRUST_MAX];
 	size_t n;
+	pthread_mutex_t mu; /* memo only: verifications may run on many threads */
+	struct snp_chain_memo memo[SNP_CHAIN_MEMO];
+	size_t memo_next;   /* next slot to replace (round robin) */
 };
 
 int snp_fail(struct snp_verdict *v, int err, enum snp_reason r, const char *fmt, ...)
@@ -50,7 +67,12 @@ int snp_fail(struct snp_verdict *v, int err, enum snp_reason r, const char *fmt,
 
 struct snp_trust *snp_trust_new(void)
 {
-	return calloc(1, sizeof(struct snp_trust));
+	struct snp_trust *t = calloc(1, sizeof(struct snp_trust));
+	if (t && pthread_mutex_init(&t->mu, NULL)) {
+		free(t);
+		return NULL;
+	}
+	return t;
 }
 
 void snp_trust_free(struct snp_trust *t)
@@ -59,7 +81,68 @@ void snp_trust_free(struct snp_trust *t)
 		return;
 	for (size_t i = 0; i < t->n; i++)
 		X509_free(t->a[i].cert);
+	for (size_t i = 0; i < SNP_CHAIN_MEMO; i++)
+		for (int j = 0; j < 3; j++)
+			X509_free(t->memo[i].cert[j]);
+	pthread_mutex_destroy(&t->mu);
 	free(t);
+}
+
+static bool chain_digest(const uint8_t *vcek_der, size_t vcek_len, const uint8_t *chain_pem,
+			 size_t chain_len, uint8_t out[32])
+{
+	uint8_t len[8];
+	for (int i = 0; i < 8; i++)
+		len[i] = (uint8_t)((uint64_t)vcek_len >> (8 * i));
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	bool ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
+		  EVP_DigestUpdate(m, len, sizeof len) == 1 &&
+		  EVP_DigestUpdate(m, vcek_der, vcek_len) == 1 &&
+		  EVP_DigestUpdate(m, chain_pem, chain_len) == 1 &&
+		  EVP_DigestFinal_ex(m, out, &n) == 1 && n == 32;
+	EVP_MD_CTX_free(m);
+	return ok;
+}
+
+/* A memoised chain: its VCEK (a new reference) and product, or NULL. */
+static X509 *memo_find(struct snp_trust *t, const uint8_t digest[32], X509 *certs[3],
+		       enum snp_product *product)
+{
+	X509 *vcek = NULL;
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < SNP_CHAIN_MEMO && !vcek; i++) {
+		struct snp_chain_memo *e = &t->memo[i];
+		if (e->cert[2] && !memcmp(e->digest, digest, 32)) {
+			for (int j = 0; j < 3; j++) {
+				X509_up_ref(e->cert[j]);
+				certs[j] = e->cert[j];
+			}
+			vcek = certs[2];
+			*product = e->product;
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	return vcek;
+}
+
+static void memo_add(struct snp_trust *t, const uint8_t digest[32], X509 *ark, X509 *ask, X509 *vcek,
+		     enum snp_product product)
+{
+	pthread_mutex_lock(&t->mu);
+	struct snp_chain_memo *e = &t->memo[t->memo_next];
+	t->memo_next = (t->memo_next + 1) % SNP_CHAIN_MEMO;
+	for (int j = 0; j < 3; j++)
+		X509_free(e->cert[j]);
+	memcpy(e->digest, digest, 32);
+	X509_up_ref(ark);
+	X509_up_ref(ask);
+	X509_up_ref(vcek);
+	e->cert[0] = ark;
+	e->cert[1] = ask;
+	e->cert[2] = vcek;
+	e->product = product;
+	pthread_mutex_unlock(&t->mu);
 }
 
 static enum snp_product product_from_cn(X509 *x)
@@ -287,6 +370,31 @@ int snp_chain_check(const struct snp_trust *trust, time_t now,
 			       "chain: missing or larger than %d bytes", SNP_CHAIN_PEM_MAX);
 		goto out;
 	}
+	uint8_t digest[32];
+	bool memo_ok = trust && chain_digest(vcek_der, vcek_len, chain_pem, chain_len, digest);
+	if (memo_ok) {
+		X509 *c[3];
+		enum snp_product product;
+		if (memo_find((struct snp_trust *)trust, digest, c, &product)) {
+			static const char *const cn[] = { "ARK", "ASK", "VCEK" };
+			for (int i = 0; i < 3 && !err; i++)
+				if (!in_validity(c[i], now))
+					err = snp_fail(v, SEVMON_EATTEST, SNP_REASON_CHAIN_TIME,
+						       "chain: %s is outside its validity period", cn[i]);
+			X509_free(c[0]);
+			X509_free(c[1]);
+			if (err) {
+				X509_free(c[2]);
+				goto out;
+			}
+			if (v) {
+				v->product = product;
+				v->chain_ok = true;
+			}
+			*vcek_out = c[2];
+			goto out;
+		}
+	}
 	const unsigned char *p = vcek_der;
 	vcek = d2i_X509(NULL, &p, (long)vcek_len);
 	if (!vcek || p != vcek_der + vcek_len) {
@@ -337,6 +445,8 @@ int snp_chain_check(const struct snp_trust *trust, time_t now,
 		v->product = a->product;
 		v->chain_ok = true;
 	}
+	if (memo_ok)
+		memo_add((struct snp_trust *)trust, digest, ark, ask, vcek, a->product);
 	*vcek_out = vcek;
 	vcek = NULL;
 out:

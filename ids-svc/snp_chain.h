@@ -16,7 +16,10 @@ int snp_fail(struct snp_verdict *v, int err, enum snp_reason r, const char *fmt,
 
 /*
  * Run stage 2 (see snp_verify.h). On success *vcek_out holds the VCEK (caller frees
- * with X509_free) and v->product the anchor's product.
+ * with X509_free) and v->product the anchor's product. A chain that passed once is
+ * remembered in trust (a cache behind a mutex, the one thing in trust that changes after
+ * set-up): the same VCEK DER and chain PEM again only get their validity periods
+ * re-checked. Safe to call from many threads with one trust.
  */
 int snp_chain_check(const struct snp_trust *trust, time_t now,
 		    const uint8_t *vcek_der, size_t vcek_len,

@@ -38,7 +38,8 @@
 /* Trust anchors: AMD roots, or a simulated root passed in explicitly. */
 struct snp_trust;
 
-/* NULL on allocation failure. */
+/* NULL on allocation failure. Add anchors before sharing it between threads; verifying
+ * with it from many threads at once is safe (snp_chain.h: its chain memo). */
 struct snp_trust *snp_trust_new(void);
 void snp_trust_free(struct snp_trust *t);
 /*

@@ -288,6 +288,39 @@ TEST(snp_verify_milan_expired_chain_rejected)
 	drop(&v);
 }
 
+/* A chain that passed is remembered in the trust object; the remembered one must still
+ * expire, and a different chain (one byte) must not hit it. */
+TEST(snp_verify_milan_memoised_chain_still_expires)
+{
+	struct vec v;
+	struct snp_verdict d;
+	load_milan(&v);
+	ASSERT_EQ(verify(&v, &d), 0);
+	ASSERT(d.chain_ok);
+	ASSERT_EQ(verify(&v, &d), 0); /* the memo's hit */
+	ASSERT(d.chain_ok);
+	ASSERT_EQ(d.product, SNP_PRODUCT_MILAN);
+	struct tm tm = { .tm_year = 2031 - 1900, .tm_mon = 0, .tm_mday = 1 };
+	v.pol.now = timegm(&tm);
+	ASSERT_EQ(verify(&v, &d), SEVMON_EATTEST);
+	ASSERT_EQ(d.reason, SNP_REASON_CHAIN_TIME);
+	drop(&v);
+}
+
+TEST(snp_verify_milan_memo_miss_on_changed_chain)
+{
+	struct vec v;
+	struct snp_verdict d;
+	load_milan(&v);
+	ASSERT_EQ(verify(&v, &d), 0);
+	/* flip one bit inside the ASK's base64 body: a different chain, fully re-checked */
+	uint8_t *b64 = (uint8_t *)strstr((char *)v.chain, "-----\n") + 6 + 200;
+	*b64 = *b64 == 'A' ? 'B' : 'A';
+	ASSERT_NE(verify(&v, &d), 0);
+	ASSERT(!d.chain_ok);
+	drop(&v);
+}
+
 TEST(snp_verify_chain_turin_accepted)
 {
 	size_t vl, cl;

@@ -1,0 +1,647 @@
+/*
+ * sevmon scan --targets FILE — a batch of checks over many agents.
+ *
+ * N worker threads, each with its own synchronous connection (ids_conn.h: a private loop),
+ * take targets from a shared counter; a target's lines are written in one piece under a
+ * lock, so the output is one JSON object per line, a target's lines together, targets in
+ * the order they finished. The kernel profile is memoised by BUILD-ID across threads
+ * (ids_kmemo): the first target of a build builds or loads it while the others of that
+ * build wait, so a fleet of one kernel builds it once.
+ *
+ * Memory is bounded by the concurrency: each worker holds one connection, one profile,
+ * one process and one module list (GMEM_WALK_MAX_NODES entries, allocated once) and the
+ * text of one target's results.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "cli_conn.h"
+#include "err.h"
+#include "ids_kernel.h"
+#include "scan_targets.h"
+
+/* Threads at most: each holds a loop (an epoll fd and an eventfd), a socket and its lists;
+ * 1024 covers the fleet bench and stays within a raised RLIMIT_NOFILE. */
+#define SCAN_MAX_CONCURRENCY 1024u
+/* Default: a few connections per core keep both busy while others wait on their agents. */
+#define SCAN_DEFAULT_CONCURRENCY 16u
+/* Worker stack: the deepest path (profile build, BTF) keeps its big buffers on the heap. */
+#define SCAN_STACK_BYTES (1u << 20)
+/* Progress bar redraws at most this often (a terminal is slower than a fast scan). */
+#define SCAN_PROGRESS_MS 100.0
+/* Allocations from this size up are mmapped (glibc): fixing it turns off glibc's sliding
+ * threshold, which after the first large free (the profile build's BTF) serves every
+ * per-target buffer below some MiB from the threads' heaps and trims them back after each
+ * target: 370k page faults and 5x the RSS for 200 targets at 8 workers, against 27k. */
+#define SCAN_MMAP_THRESHOLD (128u << 10)
+/* Descriptors per worker: loop epoll fd, its eventfd, the connection, a profile file. */
+#define SCAN_FDS_PER_WORKER 4u
+
+/* attest reports the channel's attestation (done at connect) and needs no kernel profile. */
+enum scan_check { CHECK_BANNER, CHECK_PS, CHECK_MODULES, CHECK_ATTEST, CHECK_COUNT };
+static const char *const check_names[CHECK_COUNT] = { "banner", "ps", "modules", "attest" };
+
+static const char scan_usage[] =
+	"usage: sevmon scan --targets FILE [--checks banner,ps,modules] [--concurrency N]\n"
+	"                   [--out FILE] [--timeout MS] [--quiet]\n"
+	"Run checks on every target of FILE, N targets at once (default %u, at most %u).\n"
+	"  --targets FILE     one target per line: NAME URI [pin=PUBFILE] [measurement=HEX]...\n"
+	"                     NAME [A-Za-z0-9._-]{1,64}, unique; pin= / measurement= override\n"
+	"                     --pin / --measurement for that target; '#' starts a comment\n"
+	"  --checks LIST      comma-separated: banner, ps, modules (default all three),\n"
+	"                     attest (the agent's verified SNP report: measurement, policy,\n"
+	"                     VMPL, TCB; alone it scans the fleet's attestation only)\n"
+	"  --out FILE         JSON lines (default stdout): one per target and check,\n"
+	"                       {\"target\":NAME,\"check\":C,\"ok\":true,\"result\":{...},\n"
+	"                        \"ms\":T,\"requests\":R,\"bytes\":B}\n"
+	"                     or \"ok\":false with \"error\":TEXT instead of \"result\". Results\n"
+	"                     have the store's payload shapes; ms/requests/bytes are the\n"
+	"                     check's own (the session set-up is in the summary).\n"
+	"  --timeout MS       deadline of the connection and channel set-up (default %u);\n"
+	"                     each request then has the introspection's own (%u ms)\n"
+	"  --quiet            no progress bar and no summary\n"
+	"The channel options below apply to every target (pin= and measurement= in FILE\n"
+	"override --pin and --measurement per target).\n"
+	"%s"
+	"A progress bar is drawn on stderr when it is a terminal; a summary follows.\n"
+	"Exit status: 0 every check of every target ok, 1 some failed, 2 usage,\n"
+	"6 local failure (cannot read FILE or write the results).\n";
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY, CLI_DEFAULT_TIMEOUT_MS,
+		IDS_GMEM_TIMEOUT_MS, cli_conn_usage);
+}
+
+struct scan_ctx {
+	const struct scan_targets *targets;
+	struct ids_policy base; /* key, anchors, own evidence: shared by every connection */
+	enum scan_check checks[CHECK_COUNT];
+	size_t nchecks;
+	int timeout_ms;
+	FILE *out;
+	struct ids_kmemo memo;
+	atomic_size_t next;
+
+	pthread_mutex_t mu; /* everything below, and writes to out */
+	size_t done, targets_ok, checks_ok, checks_failed;
+	int write_failed;
+	int progress;
+	double t0, last_draw;
+	/* seconds summed over targets, per phase: where the time goes */
+	double t_connect, t_kernel, t_check[CHECK_COUNT];
+	uint64_t requests, bytes;
+};
+
+struct scan_worker {
+	struct scan_ctx *ctx;
+	pthread_t thread;
+	struct kproc *procs;
+	struct kmod *mods;
+	struct ids_kernel *kk;
+	struct ids_policy pol; /* base + this target's pin and measurements; holds the key */
+	struct snp_provider *own; /* this worker's own evidence provider (--attest): a provider
+				   * keeps its last report in itself, so threads cannot share one */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	putc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", f);
+		else if (ch == '\t')
+			fputs("\\t", f);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			putc(ch, f);
+	}
+	putc('"', f);
+}
+
+/* ---- the checks: each writes its payload (store.h's shapes) to f ---- */
+
+static int check_banner(struct scan_worker *w, FILE *f)
+{
+	char banner[KPROFILE_MAX_BANNER];
+	int rc = kcheck_banner(&w->kk->k, banner, sizeof banner);
+	if (rc < 0)
+		return rc;
+	fputs("{\"banner\":", f);
+	json_str(f, banner);
+	putc('}', f);
+	return 0;
+}
+
+static int check_ps(struct scan_worker *w, FILE *f)
+{
+	int partial = 0;
+	int n = kcheck_ps(&w->kk->k, w->procs, GMEM_WALK_MAX_NODES, &partial);
+	if (n < 0)
+		return n;
+	fputs("{\"processes\":[", f);
+	for (int i = 0; i < n; i++) {
+		const struct kproc *p = &w->procs[i];
+		fprintf(f, "%s{\"pid\":%" PRId32 ",\"tgid\":%" PRId32 ",\"ppid\":%" PRId32 ",\"uid\":%" PRIu32
+			   ",\"comm\":", i ? "," : "", p->pid, p->tgid, p->ppid, p->uid);
+		json_str(f, p->comm);
+		fprintf(f, ",\"kthread\":%s,\"exiting\":%s}", p->kthread ? "true" : "false",
+			p->exiting ? "true" : "false");
+	}
+	fprintf(f, "],\"partial\":%s}", partial ? "true" : "false");
+	return 0;
+}
+
+static int check_modules(struct scan_worker *w, FILE *f)
+{
+	static const char *const fallback[] = { "live", "coming", "going", "unformed" };
+	int partial = 0;
+	int n = kcheck_modules(&w->kk->k, w->mods, GMEM_WALK_MAX_NODES, &partial);
+	if (n < 0)
+		return n;
+	fputs("{\"modules\":[", f);
+	for (int i = 0; i < n; i++) {
+		const struct kmod *m = &w->mods[i];
+		const char *bs = w->kk->k.btf ? ktypes_enum_name(w->kk->k.btf, "module_state", m->state) : NULL;
+		char state[32];
+		if (bs && !strncmp(bs, "MODULE_STATE_", 13)) {
+			size_t j = 0;
+			for (bs += 13; *bs && j < sizeof state - 1; bs++)
+				state[j++] = (char)tolower((unsigned char)*bs);
+			state[j] = 0;
+		} else {
+			snprintf(state, sizeof state, "%s", m->state >= 0 && m->state < 4 ? fallback[m->state] : "unknown");
+		}
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_str(f, m->name);
+		fprintf(f, ",\"state\":\"%s\",\"addr\":\"0x%" PRIx64 "\"}", state, m->addr);
+	}
+	fprintf(f, "],\"partial\":%s}", partial ? "true" : "false");
+	return 0;
+}
+
+static void hex(FILE *f, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+}
+
+/* What the verifier accepted when the channel came up (w->pol.peer.last). */
+static int check_attest(struct scan_worker *w, FILE *f)
+{
+	const struct snp_verdict *v = &w->pol.peer.last;
+	const struct snp_report *r = &v->report;
+	if (!v->signature_ok)
+		return SEVMON_EATTEST;
+	fputs("{\"measurement\":\"", f);
+	hex(f, r->measurement, sizeof r->measurement);
+	fprintf(f, "\",\"policy\":\"0x%" PRIx64 "\",\"vmpl\":%" PRIu32 ",\"guest_svn\":%" PRIu32
+		   ",\"reported_tcb\":\"0x%" PRIx64 "\",\"chain_ok\":%s}",
+		r->policy, r->vmpl, r->guest_svn, r->reported_tcb, v->chain_ok ? "true" : "false");
+	return 0;
+}
+
+static int (*const check_fns[CHECK_COUNT])(struct scan_worker *, FILE *) = {
+	check_banner, check_ps, check_modules, check_attest,
+};
+
+/* ---- one target ---- */
+
+static void line_error(FILE *f, const struct scan_target *t, enum scan_check c, const char *what,
+		       double ms, uint64_t req, uint64_t bytes)
+{
+	fputs("{\"target\":", f);
+	json_str(f, t->name);
+	fprintf(f, ",\"check\":\"%s\",\"ok\":false,\"error\":", check_names[c]);
+	json_str(f, what);
+	fprintf(f, ",\"ms\":%.3f,\"requests\":%" PRIu64 ",\"bytes\":%" PRIu64 "}\n", ms, req, bytes);
+}
+
+_Static_assert(SCAN_MEAS_MAX <= EVIDENCE_MAX_MEASUREMENTS, "per-target measurements fit the policy");
+
+/* Connect and run the channel to t under the base policy with t's pin and measurements.
+ * 0 or a negative SEVMON_E* with why filled. w->pol must stay until the connection closes
+ * (it shares the base's trust anchors and provider: never ids_policy_free it). */
+static int scan_connect(struct scan_worker *w, const struct scan_target *t, struct ids_conn *c,
+			char *why, size_t cap)
+{
+	struct ids_policy *p = &w->pol;
+	*p = w->ctx->base;
+	p->own = w->own;
+	int rc;
+	if (t->pin) {
+		if ((rc = session_pub_load(t->pin, p->pin)) < 0) {
+			snprintf(why, cap, "pin %.200s: %s", t->pin, sevmon_strerror(rc));
+			return rc;
+		}
+		p->has_pin = true;
+	}
+	if (t->nmeas) {
+		for (size_t i = 0; i < t->nmeas; i++)
+			if (session_hex_decode(t->meas[i], p->peer.measurements[i], SNP_MEASUREMENT_LEN) < 0) {
+				snprintf(why, cap, "measurement on line %u: not %d hex digits", t->line,
+					 2 * SNP_MEASUREMENT_LEN);
+				return SEVMON_EINVAL;
+			}
+		p->peer.n_measurements = t->nmeas;
+	}
+	rc = ids_conn_open(c, t->uri, w->ctx->timeout_ms, p);
+	if (rc < 0)
+		snprintf(why, cap, "connect %s: %s", t->uri, c->why[0] ? c->why : sevmon_strerror(rc));
+	return rc;
+}
+
+/* Progress: "[#####.....] 523/1000  3 failed  1.2 s". Under ctx->mu. */
+static void draw_progress(struct scan_ctx *ctx, int final)
+{
+	double now = now_s();
+	if (!final && now - ctx->last_draw < SCAN_PROGRESS_MS / 1000.0)
+		return;
+	ctx->last_draw = now;
+	enum { WIDTH = 30 };
+	size_t n = ctx->targets->n, filled = n ? ctx->done * WIDTH / n : WIDTH;
+	char bar[WIDTH + 1];
+	for (size_t i = 0; i < WIDTH; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[WIDTH] = 0;
+	fprintf(stderr, "\r[%s] %zu/%zu  %zu failed  %.1f s%s", bar, ctx->done, n,
+		ctx->done - ctx->targets_ok, now - ctx->t0, final ? "\n" : "");
+	fflush(stderr);
+}
+
+static void scan_one(struct scan_worker *w, const struct scan_target *t)
+{
+	struct scan_ctx *ctx = w->ctx;
+	char *text = NULL;
+	size_t textlen = 0;
+	FILE *f = open_memstream(&text, &textlen);
+	char why[SCAN_URI_MAX + 320], err[256];
+	struct ids_conn conn;
+	double t_connect = 0, t_kernel = 0, t_check[CHECK_COUNT] = { 0 };
+	size_t ok = 0;
+	struct rpc_client_stats st0 = { 0 }, st1 = { 0 };
+
+	if (!f) {
+		pthread_mutex_lock(&ctx->mu);
+		ctx->write_failed = 1;
+		pthread_mutex_unlock(&ctx->mu);
+		return;
+	}
+	double a = now_s();
+	int rc = scan_connect(w, t, &conn, why, sizeof why);
+	double b = now_s();
+	t_connect = b - a;
+	if (rc < 0) {
+		sodium_memzero(&w->pol.key, sizeof w->pol.key);
+		for (size_t i = 0; i < ctx->nchecks; i++)
+			line_error(f, t, ctx->checks[i], why, t_connect * 1000.0, 0, 0);
+		goto write;
+	}
+	int need_kernel = 0;
+	for (size_t i = 0; i < ctx->nchecks; i++)
+		need_kernel |= ctx->checks[i] != CHECK_ATTEST;
+	rc = need_kernel ? ids_kernel_open_memo(w->kk, &conn, &ctx->memo, err, sizeof err) : 0;
+	t_kernel = now_s() - b;
+	if (rc < 0) {
+		snprintf(why, sizeof why, "kernel: %s", err[0] ? err : sevmon_strerror(rc));
+		for (size_t i = 0; i < ctx->nchecks; i++)
+			line_error(f, t, ctx->checks[i], why, 0, 0, 0);
+		rpc_client_get_stats(conn.rpc, &st1);
+		ids_conn_close(&conn);
+		sodium_memzero(&w->pol.key, sizeof w->pol.key);
+		goto write;
+	}
+	for (size_t i = 0; i < ctx->nchecks; i++) {
+		enum scan_check c = ctx->checks[i];
+		/* The payload goes to its own buffer first: a check that fails half-way must not
+		 * leave half a result in the line. */
+		char *pl = NULL;
+		size_t pllen = 0;
+		FILE *pf = open_memstream(&pl, &pllen);
+		rpc_client_get_stats(conn.rpc, &st0);
+		double c0 = now_s();
+		rc = pf ? check_fns[c](w, pf) : SEVMON_ENOMEM;
+		if (pf && fclose(pf) != 0 && rc == 0)
+			rc = SEVMON_ENOMEM;
+		double ms = (now_s() - c0) * 1000.0;
+		t_check[c] = ms / 1000.0;
+		if (c == CHECK_ATTEST)
+			ms = t_connect * 1000.0; /* the attestation happened in the handshake */
+		rpc_client_get_stats(conn.rpc, &st1);
+		uint64_t req = st1.requests - st0.requests;
+		uint64_t bytes = st1.bytes_sent + st1.bytes_received - st0.bytes_sent - st0.bytes_received;
+		if (rc < 0) {
+			line_error(f, t, c, sevmon_strerror(rc), ms, req, bytes);
+		} else {
+			fputs("{\"target\":", f);
+			json_str(f, t->name);
+			fprintf(f, ",\"check\":\"%s\",\"ok\":true,\"result\":%s,\"ms\":%.3f,\"requests\":%" PRIu64
+				   ",\"bytes\":%" PRIu64 "}\n", check_names[c], pl, ms, req, bytes);
+			ok++;
+		}
+		free(pl);
+	}
+	rpc_client_get_stats(conn.rpc, &st1);
+	if (need_kernel)
+		ids_kernel_close(w->kk);
+	ids_conn_close(&conn);
+	sodium_memzero(&w->pol.key, sizeof w->pol.key);
+write:;
+	int bad = fclose(f) != 0;
+	pthread_mutex_lock(&ctx->mu);
+	if (bad || fwrite(text, 1, textlen, ctx->out) != textlen)
+		ctx->write_failed = 1;
+	ctx->done++;
+	ctx->targets_ok += ok == ctx->nchecks;
+	ctx->checks_ok += ok;
+	ctx->checks_failed += ctx->nchecks - ok;
+	ctx->t_connect += t_connect;
+	ctx->t_kernel += t_kernel;
+	for (size_t i = 0; i < CHECK_COUNT; i++)
+		ctx->t_check[i] += t_check[i];
+	ctx->requests += st1.requests;
+	ctx->bytes += st1.bytes_sent + st1.bytes_received;
+	if (ctx->progress)
+		draw_progress(ctx, 0);
+	pthread_mutex_unlock(&ctx->mu);
+	free(text);
+}
+
+static void *worker_main(void *arg)
+{
+	struct scan_worker *w = arg;
+	struct scan_ctx *ctx = w->ctx;
+	for (;;) {
+		size_t i = atomic_fetch_add(&ctx->next, 1);
+		if (i >= ctx->targets->n)
+			break;
+		scan_one(w, &ctx->targets->v[i]);
+	}
+	return NULL;
+}
+
+/* ---- command line ---- */
+
+static int parse_checks(const char *list, struct scan_ctx *ctx)
+{
+	char buf[128];
+	unsigned seen = 0;
+	if (strlen(list) >= sizeof buf)
+		return -1;
+	strcpy(buf, list);
+	ctx->nchecks = 0;
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t c = 0;
+		while (c < CHECK_COUNT && strcmp(tok, check_names[c]))
+			c++;
+		if (c == CHECK_COUNT || (seen & (1u << c)))
+			return -1;
+		seen |= 1u << c;
+		ctx->checks[ctx->nchecks++] = (enum scan_check)c;
+	}
+	return ctx->nchecks ? 0 : -1;
+}
+
+/* Each worker needs a few descriptors: raise the soft limit towards the hard one. */
+static size_t fit_fd_limit(size_t workers)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)workers * SCAN_FDS_PER_WORKER + 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return workers;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want) {
+		size_t fit = rl.rlim_cur > 64 ? (size_t)(rl.rlim_cur - 64) / SCAN_FDS_PER_WORKER : 1;
+		return fit ? fit : 1;
+	}
+	return workers;
+}
+
+static void print_summary(const struct scan_ctx *ctx, double wall, size_t nworkers)
+{
+	size_t n = ctx->targets->n;
+	fprintf(stderr, "sevmon scan: %zu targets: %zu ok, %zu failed; %zu checks: %zu ok, %zu failed\n", n,
+		ctx->targets_ok, n - ctx->targets_ok, ctx->checks_ok + ctx->checks_failed, ctx->checks_ok,
+		ctx->checks_failed);
+	fprintf(stderr, "sevmon scan: wall %.3f s with %zu workers, %.0f targets/s; %" PRIu64
+			" requests, %" PRIu64 " bytes\n", wall, nworkers, wall > 0 ? (double)n / wall : 0.0,
+		ctx->requests, ctx->bytes);
+	fprintf(stderr, "sevmon scan: time summed over targets: connect+channel %.3f s, kernel "
+			"profile %.3f s (built %lu, loaded %lu, reused %lu; VMCOREINFO by scan %lu, "
+			"at the hint %lu)",
+		ctx->t_connect, ctx->t_kernel, ctx->memo.built, ctx->memo.loaded, ctx->memo.reused,
+		ctx->memo.scans, ctx->memo.hint_hits);
+	for (size_t i = 0; i < ctx->nchecks; i++)
+		fprintf(stderr, ", %s %.3f s", check_names[ctx->checks[i]], ctx->t_check[ctx->checks[i]]);
+	fputc('\n', stderr);
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "targets", required_argument, NULL, 'T' },
+		{ "checks", required_argument, NULL, 'c' },
+		{ "concurrency", required_argument, NULL, 'n' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		CLI_CONN_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_conn_opts copts;
+	memset(&copts, 0, sizeof copts);
+	struct scan_ctx ctx;
+	memset(&ctx, 0, sizeof ctx);
+	const char *targets_path = NULL, *out_path = NULL;
+	uint64_t conc = SCAN_DEFAULT_CONCURRENCY, timeout = CLI_DEFAULT_TIMEOUT_MS;
+	int quiet = 0, c;
+	(void)parse_checks("banner,ps,modules", &ctx);
+	while ((c = getopt_long(argc, argv, "T:c:n:o:t:qh", opts, NULL)) != -1) {
+		int mine = cli_conn_opt(&copts, c, optarg);
+		if (mine < 0)
+			return CLI_EUSAGE;
+		if (mine)
+			continue;
+		switch (c) {
+		case 'T':
+			targets_path = optarg;
+			break;
+		case 'c':
+			if (parse_checks(optarg, &ctx) < 0) {
+				fprintf(stderr, "sevmon scan: --checks: a comma-separated list of banner, ps, "
+						"modules, each once\n");
+				return CLI_EUSAGE;
+			}
+			break;
+		case 'n':
+			if (cli_parse_u64(optarg, SCAN_MAX_CONCURRENCY, &conc) < 0 || conc == 0) {
+				fprintf(stderr, "sevmon scan: --concurrency: 1..%u\n", SCAN_MAX_CONCURRENCY);
+				return CLI_EUSAGE;
+			}
+			break;
+		case 'o':
+			out_path = optarg;
+			break;
+		case 't':
+			if (cli_parse_u64(optarg, INT32_MAX, &timeout) < 0 || timeout == 0) {
+				fprintf(stderr, "sevmon scan: --timeout: milliseconds, > 0\n");
+				return CLI_EUSAGE;
+			}
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return CLI_OK;
+		default:
+			print_usage(stderr);
+			return CLI_EUSAGE;
+		}
+	}
+	if (!targets_path || optind != argc) {
+		print_usage(stderr);
+		return CLI_EUSAGE;
+	}
+	ctx.timeout_ms = (int)timeout;
+	(void)mallopt(M_MMAP_THRESHOLD, SCAN_MMAP_THRESHOLD); /* only a tuning: failure is harmless */
+
+	struct scan_targets targets;
+	char err[256];
+	FILE *tf = fopen(targets_path, "r");
+	if (!tf) {
+		cli_error("scan", targets_path, SEVMON_EIO, "cannot open the targets file");
+		return CLI_ELOCAL;
+	}
+	int rc = scan_targets_parse(&targets, tf, err, sizeof err);
+	fclose(tf);
+	if (rc < 0) {
+		fprintf(stderr, "sevmon scan: %s: %s\n", targets_path, err);
+		return rc == SEVMON_ENOMEM || rc == SEVMON_EIO ? CLI_ELOCAL : CLI_EUSAGE;
+	}
+	ctx.targets = &targets;
+	size_t any = 0;
+	for (size_t i = 0; i < targets.n; i++)
+		any += targets.v[i].nmeas == 0;
+	copts.quiet_any_measurement = 1;
+	int ex = cli_conn_policy("scan", &copts, &ctx.base);
+	if (ex != CLI_OK) {
+		scan_targets_free(&targets);
+		return ex;
+	}
+	if (copts.nmeasurements == 0 && any)
+		fprintf(stderr, "sevmon scan: warning: %zu of %zu targets accept any launch measurement "
+				"(no --measurement, no measurement= in the file)\n", any, targets.n);
+	ctx.out = stdout;
+	if (out_path && strcmp(out_path, "-") && !(ctx.out = fopen(out_path, "w"))) {
+		cli_error("scan", out_path, SEVMON_EIO, "cannot create the results file");
+		ids_policy_free(&ctx.base);
+		scan_targets_free(&targets);
+		return CLI_ELOCAL;
+	}
+	ex = CLI_ELOCAL;
+	size_t nworkers = conc < targets.n ? (size_t)conc : targets.n;
+	nworkers = fit_fd_limit(nworkers);
+	struct scan_worker *w = calloc(nworkers ? nworkers : 1, sizeof *w);
+	if (!w || ids_kmemo_init(&ctx.memo) < 0) {
+		free(w);
+		goto out;
+	}
+	pthread_mutex_init(&ctx.mu, NULL);
+	ctx.progress = !quiet && isatty(STDERR_FILENO);
+	ctx.t0 = now_s();
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SCAN_STACK_BYTES);
+	size_t started = 0;
+	for (; started < nworkers; started++) {
+		struct scan_worker *x = &w[started];
+		x->ctx = &ctx;
+		x->procs = calloc(GMEM_WALK_MAX_NODES, sizeof *x->procs);
+		x->mods = calloc(GMEM_WALK_MAX_NODES, sizeof *x->mods);
+		x->kk = calloc(1, sizeof *x->kk);
+		char why[256];
+		if (!x->procs || !x->mods || !x->kk ||
+		    (copts.attest && snp_provider_open(copts.attest, &x->own, why, sizeof why) < 0) ||
+		    pthread_create(&x->thread, &attr, worker_main, x)) {
+			free(x->procs);
+			free(x->mods);
+			free(x->kk);
+			snp_provider_free(x->own);
+			break;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	if (started == 0) {
+		/* no thread at all: run the batch here, as one worker */
+		struct scan_worker *x = &w[0];
+		x->procs = calloc(GMEM_WALK_MAX_NODES, sizeof *x->procs);
+		x->mods = calloc(GMEM_WALK_MAX_NODES, sizeof *x->mods);
+		x->kk = calloc(1, sizeof *x->kk);
+		x->own = ctx.base.own; /* one thread: the base's provider is not shared */
+		if (x->procs && x->mods && x->kk)
+			worker_main(x);
+		else
+			ctx.write_failed = 1;
+		started = 1;
+		free(x->procs);
+		free(x->mods);
+		free(x->kk);
+	} else {
+		for (size_t i = 0; i < started; i++) {
+			pthread_join(w[i].thread, NULL);
+			free(w[i].procs);
+			free(w[i].mods);
+			free(w[i].kk);
+			snp_provider_free(w[i].own);
+		}
+	}
+	double wall = now_s() - ctx.t0;
+	if (ctx.progress)
+		draw_progress(&ctx, 1);
+	if (!quiet)
+		print_summary(&ctx, wall, started);
+	ids_kmemo_destroy(&ctx.memo);
+	pthread_mutex_destroy(&ctx.mu);
+	free(w);
+	if (fflush(ctx.out) != 0 || ferror(ctx.out))
+		ctx.write_failed = 1;
+	if (ctx.write_failed)
+		fprintf(stderr, "sevmon scan: writing the results failed\n");
+	ex = ctx.write_failed ? CLI_ELOCAL : ctx.targets_ok == targets.n ? CLI_OK : CLI_EREMOTE;
+out:
+	ids_policy_free(&ctx.base);
+	if (ctx.out != stdout && fclose(ctx.out) != 0 && ex == CLI_OK)
+		ex = CLI_ELOCAL;
+	scan_targets_free(&targets);
+	return ex;
+}
