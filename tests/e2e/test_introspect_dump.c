@@ -274,9 +274,15 @@ TEST(introspect_ps_matches_guest)
 	ASSERT_UEQ(e->agent.trips - t0, 1); /* one WalkList: parent tgid and uid are derefs */
 	/* Every process the guest listed (the listing shell itself excluded) is in the dump,
 	 * with the same tgid, parent, uid and name (status Name of a kworker = comm + "-wq"). */
-	size_t matched = 0;
+	size_t matched = 0, transient = 0;
 	for (size_t i = 0; i < nt; i++) {
 		int found = 0;
+		/* deploy/testvm's exec server wraps each command in `timeout`: those come and go
+		 * with every exec the capture made, so they are not ground truth for the dump. */
+		if (strcmp(t[i].name, "timeout") == 0) {
+			transient++;
+			continue;
+		}
 		for (int j = 0; j < n && !found; j++) {
 			if (p[j].pid != t[i].pid)
 				continue;
@@ -295,7 +301,7 @@ TEST(introspect_ps_matches_guest)
 	}
 	/* The capture shell's children (awk, a subshell) and the exec server's job may have
 	 * come and gone between the listing and the dump. */
-	ASSERT(matched + 2 >= nt);
+	ASSERT(matched + transient + 2 >= nt);
 	ASSERT((size_t)n <= nt + 2);
 }
 
