@@ -26,49 +26,8 @@
 #include "snp_provider.h"
 #include "snp_sim.h"
 
-static char tmp_root[64], sim_dir[96];
-static int fixture_err = SEVMON_EINTERNAL;
-static pid_t parent_pid;
-
-static void rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_tree(path);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void fixture_cleanup(void)
-{
-	if (getpid() == parent_pid && tmp_root[0])
-		rm_tree(tmp_root);
-}
-
-__attribute__((constructor)) static void fixture_init(void)
-{
-	parent_pid = getpid();
-	strcpy(tmp_root, "/tmp/sevmon-agent-channel-XXXXXX");
-	if (!mkdtemp(tmp_root)) {
-		tmp_root[0] = 0;
-		return;
-	}
-	atexit(fixture_cleanup);
-	snprintf(sim_dir, sizeof sim_dir, "%s/sim", tmp_root);
-	fixture_err = snp_sim_init(sim_dir);
-}
+#define SIM_FIXTURE_PREFIX "/tmp/sevmon-agent-channel-XXXXXX"
+#include "sim_fixture.h"
 
 /* Echo dispatcher: the channel is under test, not the handlers. */
 static int echo_dispatch(void *ctx, const struct agent_request *req, struct wbuf *out,

@@ -21,50 +21,8 @@
  * One sim chain for the whole file: RSA-4096 key generation is the slow part, so
  * the parent makes it once before the cases fork, and removes it at exit.
  */
-static char tmp_root[64];
-static char sim_dir[96];
-static int fixture_err = SEVMON_EINTERNAL;
-static pid_t parent_pid;
-
-static void rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_tree(path);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void fixture_cleanup(void)
-{
-	if (getpid() == parent_pid && tmp_root[0])
-		rm_tree(tmp_root);
-}
-
-__attribute__((constructor)) static void fixture_init(void)
-{
-	parent_pid = getpid();
-	strcpy(tmp_root, "/tmp/sevmon-snp-sim-XXXXXX");
-	if (!mkdtemp(tmp_root)) {
-		tmp_root[0] = 0;
-		return;
-	}
-	atexit(fixture_cleanup);
-	snprintf(sim_dir, sizeof sim_dir, "%s/sim", tmp_root);
-	fixture_err = snp_sim_init(sim_dir);
-}
+#define SIM_FIXTURE_PREFIX "/tmp/sevmon-snp-sim-XXXXXX"
+#include "sim_fixture.h"
 
 static const char *sim_file(const char *name)
 {
