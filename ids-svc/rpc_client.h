@@ -129,6 +129,36 @@ int rpc_client_open(uv_loop_t *loop, int fd, const struct rpc_client_limits *lim
  * received yet): SEVMON_EINVAL otherwise, or if overhead leaves no room for an envelope. */
 int rpc_client_set_codec(struct rpc_client *c, const struct rpc_client_codec *codec);
 
+/* An idle shm client (nothing pending) looks at the region this often, only to notice
+ * that the agent went away: 10 wake-ups a second cost nothing, and a lost agent is
+ * reported within a tenth of a second. */
+#define RPC_CLIENT_SHM_IDLE_MS 100
+
+struct shm_conn;
+struct shm_region;
+/*
+ * Start driving an established shared-memory session (side A, lib/shm.h) instead of an fd:
+ * the rings carry the same frame bodies, so everything above (codec, envelopes, limits,
+ * callbacks) behaves as over a stream. *sc is copied: the caller must not use its copy
+ * afterwards. region (may be NULL) is the mapping sc lives in: copied and owned on success
+ * (unmapped when the client is freed); with NULL the caller keeps the mapping alive until
+ * closed_cb. On failure the caller keeps both. The end of the session (the agent closed
+ * or restarted) is SEVMON_ECONNRESET, a ring violation SEVMON_EPROTO; closing the client
+ * ends the session (the agent then waits for a new attach).
+ * The region has no fd; the client looks at the rings: every loop turn (uv_idle, i.e. the
+ * loop spins) while a frame waits to go out and for sc->opt.spin_ns after the last frame
+ * moved while requests are pending; then on a uv_timer with shm_conn_poll_timeout_ms
+ * (1, 2, 4 ms) while requests are pending; every RPC_CLIENT_SHM_IDLE_MS when none are.
+ * Returns 0, SEVMON_EINVAL (sc not an established side-A session), SEVMON_ENOMEM.
+ */
+int rpc_client_open_shm(uv_loop_t *loop, struct shm_conn *sc, struct shm_region *region,
+			const struct rpc_client_limits *lim, struct rpc_client **out);
+/* Map and attach uri (shm:///dev/shm/NAME, shm+pci://BDF) as side A, blocking up to
+ * timeout_ms (the agent must be serving it), then rpc_client_open_shm with the region
+ * owned. Returns 0 or the errors of shm_conn_open / rpc_client_open_shm. */
+int rpc_client_connect_shm(uv_loop_t *loop, const char *uri, int timeout_ms,
+			   const struct rpc_client_limits *lim, struct rpc_client **out);
+
 void rpc_client_on_disconnect(struct rpc_client *c, rpc_client_disconnect_cb cb, void *arg);
 
 /*
