@@ -200,6 +200,11 @@ int agent_loop_adopt(struct agent_loop *l, int fd, const char *peer);
  * of shm_uri_parse / shm_region_map_uri / shm_conn_attach_start.
  */
 int agent_loop_listen_shm(struct agent_loop *l, const char *uri);
+/* "shm+pci://auto[?...]" for agent_loop_listen_shm means the device this finds: the
+ * first (lowest address) ivshmem device (PCI 1af4:1110) in /sys/bus/pci/devices, which
+ * it enables. Writes its address ("0000:00:04.0") to bdf. 0, SEVMON_ENOENT (none),
+ * SEVMON_ETOOBIG (cap too small). */
+int agent_shm_find_ivshmem(char *bdf, size_t cap);
 
 /* Closes every connection (hooks.close for each) and frees the loop. The listening fds and
  * stop_fd are the caller's and stay open. NULL is a no-op. */

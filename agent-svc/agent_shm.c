@@ -17,6 +17,7 @@
 #include "rbuf.h"
 
 #define NS_PER_MS 1000000ull
+#define SHM_PCI_AUTO "shm+pci://auto"
 
 static void shm_read(struct agent_conn *c)
 {
@@ -109,13 +110,31 @@ int agent_loop_listen_shm(struct agent_loop *l, const char *uri)
 	struct agent_shm_lis *s;
 	int rc;
 
+	char resolved[SHM_PATH_MAX + 64];
+
 	if (l->nshm >= AGENT_MAX_SHM)
 		return SEVMON_EBUSY;
+	if (strncmp(uri, SHM_PCI_AUTO, strlen(SHM_PCI_AUTO)) == 0 &&
+	    (uri[strlen(SHM_PCI_AUTO)] == '\0' || uri[strlen(SHM_PCI_AUTO)] == '?')) {
+		char bdf[64];
+		const char *rest = uri + strlen(SHM_PCI_AUTO);
+		if ((rc = agent_shm_find_ivshmem(bdf, sizeof bdf)) < 0)
+			return rc;
+		if ((size_t)snprintf(resolved, sizeof resolved, "shm+pci://%s%s", bdf, rest) >=
+		    sizeof resolved)
+			return SEVMON_EURI;
+		uri = resolved;
+	}
 	if ((rc = shm_uri_parse(uri, &u)) < 0)
 		return rc;
 	if (!(s = calloc(1, sizeof *s)))
 		return SEVMON_ENOMEM;
-	snprintf(s->label, sizeof s->label, "%s", uri);
+	/* the label for logs: the URI, cut to fit (the path is what tells regions apart) */
+	size_t ul = strlen(uri);
+	if (ul >= sizeof s->label)
+		ul = sizeof s->label - 1;
+	memcpy(s->label, uri, ul);
+	s->label[ul] = '\0';
 	if ((rc = shm_region_map_uri(&s->region, &u, SHM_SIDE_B)) < 0) {
 		free(s);
 		return rc;
