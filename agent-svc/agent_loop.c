@@ -369,13 +369,21 @@ int agent_loop_run(struct agent_loop *l)
 			pf[np++] = (struct pollfd){ .fd = c->fd, .events = c->shm ? 0 : ev };
 		}
 
+		/* ppoll: a shm session's sleeps are finer than poll(2)'s milliseconds */
 		int timeout = poll_timeout(l, now);
-		if (l->nshm && timeout != 0) {
-			int st = agent_shm_timeout_ms(l);
-			if (st >= 0 && (timeout < 0 || st < timeout))
-				timeout = st;
+		int64_t tns = timeout < 0 ? -1 : (int64_t)timeout * 1000000;
+		struct timespec ts, *tsp = NULL;
+		if (l->nshm && tns != 0) {
+			int64_t st = agent_shm_timeout_ns(l);
+			if (st >= 0 && (tns < 0 || st < tns))
+				tns = st;
 		}
-		int n = poll(pf, np, timeout);
+		if (tns >= 0) {
+			ts.tv_sec = (time_t)(tns / 1000000000);
+			ts.tv_nsec = (long)(tns % 1000000000);
+			tsp = &ts;
+		}
+		int n = ppoll(pf, np, tsp, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -194,9 +194,10 @@ int agent_loop_adopt(struct agent_loop *l, int fd, const char *peer);
  * closed or restarted (ECONNRESET), broke the ring protocol (EPROTO), or any close of the
  * connection — the agent re-attaches and waits for a fresh session; the region stays
  * mapped until agent_loop_free. The region has no fd: while a session is up the loop's
- * poll timeout follows shm_conn_poll_timeout_ms (0 while busy and for the spin window of
- * the region's options after the last frame, then 1, 2, 4 ms), while waiting for a peer it
- * backs off to AGENT_SHM_ATTACH_POLL_MS. Call before or between agent_loop_run.
+ * poll timeout is 0 while it is busy and for the spin window of the region's options
+ * (spin_ns) after the last frame moved, then a sleep doubling from 20 us to the region's
+ * loop cap (loop_max_ms, 4 ms); while waiting for a peer it backs off to
+ * AGENT_SHM_ATTACH_POLL_MS. Call before or between agent_loop_run.
  * Returns 0, SEVMON_EBUSY (AGENT_MAX_SHM regions already), SEVMON_ENOMEM, or the errors
  * of shm_uri_parse / shm_region_map_uri / shm_conn_attach_start.
  */

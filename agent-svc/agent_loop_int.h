@@ -84,6 +84,7 @@ struct agent_conn {
 	int fd; /* -1 for a shm session */
 	struct agent_shm_lis *shm; /* NULL for a stream fd */
 	uint64_t shm_active_ns;   /* last shm progress: spin window start */
+	uint64_t shm_sleep_ns;    /* current sleep of the quiet-session backoff */
 	int is_sock; /* send(MSG_NOSIGNAL) works; else plain write() */
 	uint64_t id;
 	char peer[AGENT_PEER_LEN];
@@ -148,7 +149,7 @@ extern const struct agent_conn_io agent_conn_io_stream;
 /* agent_shm.c */
 extern const struct agent_conn_io agent_conn_io_shm;
 void agent_shm_step(struct agent_loop *l);        /* progress attaches, adopt sessions */
-int agent_shm_timeout_ms(struct agent_loop *l);  /* -1: no shm wants a wake-up */
+int64_t agent_shm_timeout_ns(struct agent_loop *l); /* -1: no shm wants a wake-up */
 void agent_shm_free_all(struct agent_loop *l);
 void agent_conn_parse(struct agent_conn *c);
 void agent_conn_dispatch_some(struct agent_conn *c);

@@ -18,6 +18,9 @@
 
 #define NS_PER_MS 1000000ull
 #define SHM_PCI_AUTO "shm+pci://auto"
+/* First sleep of a quiet session after the spin window (then doubling to the region's
+ * loop cap): about a cross-VM round trip, well under a millisecond poll(2) step. */
+#define AGENT_SHM_SLEEP_MIN_NS 20000u
 
 static void shm_read(struct agent_conn *c)
 {
@@ -209,29 +212,39 @@ void agent_shm_step(struct agent_loop *l)
 	}
 }
 
-int agent_shm_timeout_ms(struct agent_loop *l)
+int64_t agent_shm_timeout_ns(struct agent_loop *l)
 {
 	uint64_t now = agent_now_ns();
-	int best = -1;
+	int64_t best = -1;
 
 	for (unsigned i = 0; i < l->nshm; i++) {
 		struct agent_shm_lis *s = l->shm[i];
 		struct agent_conn *c = s->conn;
-		int t;
+		int64_t t;
 
 		if (c) {
 			size_t want = agent_conn_wq(c) ? load_be16(c->out.p + c->out.off) : 0;
 			unsigned ev = (agent_conn_wants_read(c) ? SHM_READABLE : 0) |
 				      (want ? SHM_WRITABLE : 0);
-			if (c->closing || now - c->shm_active_ns < s->sc.opt.spin_ns)
-				t = 0; /* spin: the next request of a scan is usually microseconds away */
-			else if (ev && shm_conn_ready(&s->sc, ev, want) != 0)
+			uint64_t cap = (uint64_t)s->sc.opt.loop_max_ms * NS_PER_MS;
+			if (c->closing || now - c->shm_active_ns < s->sc.opt.spin_ns ||
+			    (ev && shm_conn_ready(&s->sc, ev, want) != 0)) {
+				/* spin: the next request of a scan is usually microseconds away */
 				t = 0;
-			else if ((t = shm_conn_poll_timeout_ms(&s->sc, want)) == 0)
-				t = 1; /* input we may not take yet (backpressure): not a reason to spin */
+				c->shm_sleep_ns = 0;
+			} else {
+				/* sleep about as long as the session has been quiet: a request
+				 * that comes soon after the last is seen soon, an idle session
+				 * costs a few hundred wake-ups a second at the cap */
+				c->shm_sleep_ns = c->shm_sleep_ns ? c->shm_sleep_ns * 2
+								  : AGENT_SHM_SLEEP_MIN_NS;
+				if (c->shm_sleep_ns > cap)
+					c->shm_sleep_ns = cap;
+				t = (int64_t)c->shm_sleep_ns;
+			}
 		} else {
 			uint64_t due = s->next_try_ns;
-			t = due > now ? (int)((due - now + NS_PER_MS - 1) / NS_PER_MS) : 0;
+			t = due > now ? (int64_t)(due - now) : 0;
 		}
 		if (best < 0 || t < best)
 			best = t;

@@ -134,6 +134,13 @@ int rpc_client_set_codec(struct rpc_client *c, const struct rpc_client_codec *co
  * reported within a tenth of a second. */
 #define RPC_CLIENT_SHM_IDLE_MS 100
 
+/* The spin window rpc_client_connect_shm gives its session (sc->opt.spin_ns): measured
+ * between host processes on 2 busy cores (tests/bench/shm-bench), 50 us left a 64-byte
+ * RPC's p99 at ~4 ms and 1 MiB replies at ~0.5 GB/s (each miss costs a 1 ms libuv timer
+ * step), 200 us gave p99 ~3 us and ~3 GB/s; the spin only runs while requests are
+ * pending, so an idle client still costs nothing. */
+#define RPC_CLIENT_SHM_SPIN_NS 200000u
+
 struct shm_conn;
 struct shm_region;
 /*
@@ -155,7 +162,7 @@ int rpc_client_open_shm(uv_loop_t *loop, struct shm_conn *sc, struct shm_region 
 			const struct rpc_client_limits *lim, struct rpc_client **out);
 /* Map and attach uri (shm:///dev/shm/NAME, shm+pci://BDF) as side A, blocking up to
  * timeout_ms (the agent must be serving it), then rpc_client_open_shm with the region
- * owned. Returns 0 or the errors of shm_conn_open / rpc_client_open_shm. */
+ * owned and a spin window of RPC_CLIENT_SHM_SPIN_NS. Returns 0 or the errors of shm_conn_open / rpc_client_open_shm. */
 int rpc_client_connect_shm(uv_loop_t *loop, const char *uri, int timeout_ms,
 			   const struct rpc_client_limits *lim, struct rpc_client **out);
 

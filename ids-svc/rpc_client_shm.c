@@ -235,6 +235,7 @@ int rpc_client_connect_shm(uv_loop_t *loop, const char *uri, int timeout_ms,
 		return SEVMON_EINVAL;
 	if ((rc = shm_conn_open(&sc, &r, uri, SHM_SIDE_A, shm_deadline_after_ms(timeout_ms))))
 		return rc;
+	sc.opt.spin_ns = RPC_CLIENT_SHM_SPIN_NS;
 	if ((rc = rpc_client_open_shm(loop, &sc, &r, lim, out))) {
 		shm_conn_close(&sc);
 		shm_region_unmap(&r);
