@@ -134,12 +134,15 @@ int rpc_client_set_codec(struct rpc_client *c, const struct rpc_client_codec *co
  * reported within a tenth of a second. */
 #define RPC_CLIENT_SHM_IDLE_MS 100
 
-/* The spin window rpc_client_connect_shm gives its session (sc->opt.spin_ns): measured
- * between host processes on 2 busy cores (tests/bench/shm-bench), 50 us left a 64-byte
- * RPC's p99 at ~4 ms and 1 MiB replies at ~0.5 GB/s (each miss costs a 1 ms libuv timer
- * step), 200 us gave p99 ~3 us and ~3 GB/s; the spin only runs while requests are
- * pending, so an idle client still costs nothing. */
-#define RPC_CLIENT_SHM_SPIN_NS 200000u
+/* The spin window rpc_client_connect_shm gives its session (sc->opt.spin_ns): the client
+ * spins only while requests are pending, and at most this long after the last frame moved;
+ * past it, libuv's timers step in whole milliseconds. Measured (tests/bench/shm-bench,
+ * 2 busy cores): between host processes 50 us left a 64-byte RPC's p99 at ~4 ms and
+ * 1 MiB replies at ~0.5 GB/s, 200 us gave p99 ~3 us; against an agent in a TCG guest,
+ * whose replies take a millisecond or more, 200 us made `ps` 4x slower than TCP and 5 ms
+ * made it as fast (banner 40% faster). An IDS waiting for a reply has nothing better to
+ * do with its core; an idle client (nothing pending) never spins. */
+#define RPC_CLIENT_SHM_SPIN_NS 5000000u
 
 struct shm_conn;
 struct shm_region;
