@@ -165,7 +165,8 @@ int rpc_client_open_shm(uv_loop_t *loop, struct shm_conn *sc, struct shm_region 
 			const struct rpc_client_limits *lim, struct rpc_client **out);
 /* Map and attach uri (shm:///dev/shm/NAME, shm+pci://BDF) as side A, blocking up to
  * timeout_ms (the agent must be serving it), then rpc_client_open_shm with the region
- * owned and a spin window of RPC_CLIENT_SHM_SPIN_NS. Returns 0 or the errors of shm_conn_open / rpc_client_open_shm. */
+ * owned and a spin window of RPC_CLIENT_SHM_SPIN_NS. Returns 0 or the errors of
+ * shm_conn_open / rpc_client_open_shm. */
 int rpc_client_connect_shm(uv_loop_t *loop, const char *uri, int timeout_ms,
 			   const struct rpc_client_limits *lim, struct rpc_client **out);
 
