@@ -30,6 +30,7 @@ struct agent_conn *agent_conn_new(struct agent_loop *l, int fd, const char *peer
 		return NULL;
 	}
 	c->loop = l;
+	c->io = &agent_conn_io_stream;
 	c->fd = fd;
 	c->is_sock = 1;
 	c->id = ++l->next_conn_id;
@@ -46,8 +47,7 @@ void agent_conn_free(struct agent_conn *c)
 
 	if (c->hooked && l->cfg.hooks.close)
 		l->cfg.hooks.close(l->cfg.hooks.ctx, c, c->session);
-	if (c->fd >= 0)
-		close(c->fd);
+	c->io->release(c);
 	for (unsigned i = 0; i < l->cfg.max_partial; i++)
 		if (c->partials[i].used)
 			rpc_reasm_reset(&c->partials[i].ra);
@@ -250,31 +250,39 @@ static void send_error(struct agent_conn *c, const struct agent_pending *q, int 
 	send_envelope(c, &h, (const uint8_t *)msg, n);
 }
 
+static long stream_write(struct agent_conn *c, const uint8_t *p, size_t n)
+{
+	for (;;) {
+		ssize_t w;
+		if (c->is_sock)
+			w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		else
+			w = write(c->fd, p, n);
+		if (w < 0 && errno == ENOTSOCK && c->is_sock) {
+			c->is_sock = 0;
+			continue;
+		}
+		if (w > 0)
+			return (long)w;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		agent_conn_fail(c, 0, "write failed: %s", w < 0 ? strerror(errno) : "no progress");
+		return SEVMON_ECONNRESET;
+	}
+}
+
 void agent_conn_flush(struct agent_conn *c)
 {
 	struct agent_obuf *o = &c->out;
 
 	while (o->off < o->len && !c->closing) {
-		ssize_t n;
-		if (c->is_sock)
-			n = send(c->fd, o->p + o->off, o->len - o->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		else
-			n = write(c->fd, o->p + o->off, o->len - o->off);
-		if (n < 0 && errno == ENOTSOCK && c->is_sock) {
-			c->is_sock = 0;
-			continue;
-		}
-		if (n > 0) {
-			o->off += (size_t)n;
-			c->last_activity_ns = agent_now_ns();
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		long n = c->io->write(c, o->p + o->off, o->len - o->off);
+		if (n <= 0)
 			return;
-		agent_conn_fail(c, 0, "write failed: %s", n < 0 ? strerror(errno) : "no progress");
-		return;
+		o->off += (size_t)n;
+		c->last_activity_ns = agent_now_ns();
 	}
 	if (o->off == o->len) {
 		o->off = o->len = 0;
@@ -479,7 +487,7 @@ static void on_message(struct agent_conn *c, const uint8_t *msg, size_t len)
 	}
 }
 
-static void on_frame(struct agent_conn *c, const uint8_t *body, size_t n)
+void agent_conn_on_frame(struct agent_conn *c, const uint8_t *body, size_t n)
 {
 	const uint8_t *msg = body;
 	size_t len = n;
@@ -520,7 +528,7 @@ void agent_conn_parse(struct agent_conn *c)
 		}
 		c->in_off += (size_t)used;
 		if (body)
-			on_frame(c, body, blen);
+			agent_conn_on_frame(c, body, blen);
 	}
 	if (c->in_off == c->in_len)
 		c->in_off = c->in_len = 0;
@@ -540,6 +548,18 @@ static void on_eof(struct agent_conn *c)
 }
 
 void agent_conn_on_readable(struct agent_conn *c)
+{
+	c->io->read(c);
+}
+
+static void stream_release(struct agent_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void stream_read(struct agent_conn *c)
 {
 	size_t budget = c->loop->cfg.read_budget;
 
@@ -567,6 +587,10 @@ void agent_conn_on_readable(struct agent_conn *c)
 		}
 	}
 }
+
+const struct agent_conn_io agent_conn_io_stream = {
+	.read = stream_read, .write = stream_write, .release = stream_release,
+};
 
 /* --- dispatch --- */
 

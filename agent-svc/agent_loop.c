@@ -172,11 +172,39 @@ static void peer_name(int fd, char *out, size_t cap)
 	}
 }
 
+int agent_loop_add_conn(struct agent_loop *l, struct agent_conn *c)
+{
+	int rc;
+
+	c->ch.max_msg = FRAME_MAX_BODY; /* the default, so hooks.open may already send */
+	if (l->cfg.hooks.open &&
+	    (rc = l->cfg.hooks.open(l->cfg.hooks.ctx, c, &c->session, &c->ch)) < 0) {
+		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: %s",
+			   (unsigned long long)c->id, c->peer, sevmon_errname(rc));
+		agent_conn_free(c);
+		l->st.refused++;
+		return SEVMON_EDENIED;
+	}
+	c->hooked = 1;
+	if (!c->ch.max_msg)
+		c->ch.max_msg = FRAME_MAX_BODY;
+	if (c->ch.max_msg <= RPC_HDR_LEN || c->ch.max_msg > FRAME_MAX_BODY) {
+		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: channel max_msg %zu invalid",
+			   (unsigned long long)c->id, c->peer, c->ch.max_msg);
+		agent_conn_free(c);
+		l->st.refused++;
+		return SEVMON_EINVAL;
+	}
+	l->conns[l->nconns++] = c;
+	l->st.accepted++;
+	agent_logf(l, AGENT_LOG_INFO, "conn %llu open peer=%s", (unsigned long long)c->id, c->peer);
+	return 0;
+}
+
 static int add_conn(struct agent_loop *l, int fd, const char *label)
 {
 	char peer[AGENT_PEER_LEN];
 	struct agent_conn *c;
-	int rc;
 
 	if (label)
 		snprintf(peer, sizeof peer, "%s", label);
@@ -195,29 +223,7 @@ static int add_conn(struct agent_loop *l, int fd, const char *label)
 		l->st.refused++;
 		return SEVMON_ENOMEM;
 	}
-	c->ch.max_msg = FRAME_MAX_BODY; /* the default, so hooks.open may already send */
-	if (l->cfg.hooks.open &&
-	    (rc = l->cfg.hooks.open(l->cfg.hooks.ctx, c, &c->session, &c->ch)) < 0) {
-		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: %s",
-			   (unsigned long long)c->id, peer, sevmon_errname(rc));
-		agent_conn_free(c);
-		l->st.refused++;
-		return SEVMON_EDENIED;
-	}
-	c->hooked = 1;
-	if (!c->ch.max_msg)
-		c->ch.max_msg = FRAME_MAX_BODY;
-	if (c->ch.max_msg <= RPC_HDR_LEN || c->ch.max_msg > FRAME_MAX_BODY) {
-		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: channel max_msg %zu invalid",
-			   (unsigned long long)c->id, peer, c->ch.max_msg);
-		agent_conn_free(c);
-		l->st.refused++;
-		return SEVMON_EINVAL;
-	}
-	l->conns[l->nconns++] = c;
-	l->st.accepted++;
-	agent_logf(l, AGENT_LOG_INFO, "conn %llu open peer=%s", (unsigned long long)c->id, peer);
-	return 0;
+	return agent_loop_add_conn(l, c);
 }
 
 int agent_loop_adopt(struct agent_loop *l, int fd, const char *peer)
@@ -359,10 +365,25 @@ int agent_loop_run(struct agent_loop *l)
 			if (agent_conn_wq(c))
 				ev |= POLLOUT;
 			pc[nc++] = c;
-			pf[np++] = (struct pollfd){ .fd = c->fd, .events = ev };
+			/* a shm session has no fd (-1: poll skips it); the timeout covers it */
+			pf[np++] = (struct pollfd){ .fd = c->fd, .events = c->shm ? 0 : ev };
 		}
 
-		int n = poll(pf, np, poll_timeout(l, now));
+		/* ppoll: a shm session's sleeps are finer than poll(2)'s milliseconds */
+		int timeout = poll_timeout(l, now);
+		int64_t tns = timeout < 0 ? -1 : (int64_t)timeout * 1000000;
+		struct timespec ts, *tsp = NULL;
+		if (l->nshm && tns != 0) {
+			int64_t st = agent_shm_timeout_ns(l);
+			if (st >= 0 && (tns < 0 || st < tns))
+				tns = st;
+		}
+		if (tns >= 0) {
+			ts.tv_sec = (time_t)(tns / 1000000000);
+			ts.tv_nsec = (long)(tns % 1000000000);
+			tsp = &ts;
+		}
+		int n = ppoll(pf, np, tsp, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -381,6 +402,8 @@ int agent_loop_run(struct agent_loop *l)
 				accept_some(l, pf[2 + i].fd);
 		for (unsigned i = 0; i < nc; i++) {
 			short re = pf[2 + nl + i].revents;
+			if (pc[i]->shm) /* no readiness from poll: just try, it does not block */
+				re = POLLOUT | POLLIN;
 			if (re & POLLOUT)
 				agent_conn_flush(pc[i]);
 			if (re & (POLLIN | POLLHUP | POLLERR))
@@ -396,6 +419,8 @@ int agent_loop_run(struct agent_loop *l)
 		if (l->nconns)
 			l->rr = (l->rr + 1) % l->nconns;
 		sweep(l, agent_now_ns());
+		if (l->nshm)
+			agent_shm_step(l);
 	}
 	while (l->nconns)
 		close_conn(l, l->nconns - 1, "agent stopping");
@@ -410,6 +435,7 @@ void agent_loop_free(struct agent_loop *l)
 		return;
 	while (l->nconns)
 		close_conn(l, l->nconns - 1, "agent stopping");
+	agent_shm_free_all(l);
 	close(l->stop_rd);
 	close(l->stop_wr);
 	if (l->spare_fd >= 0)

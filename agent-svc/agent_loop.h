@@ -75,6 +75,12 @@
 #define AGENT_IDLE_TIMEOUT_MS (10u * 60u * 1000u)
 /* Listening fds one loop serves (vsock + unix + tcp is three). */
 #define AGENT_MAX_LISTENERS 8u
+/* Shared-memory regions one loop serves: one ivshmem device per IDS, a few at most. */
+#define AGENT_MAX_SHM 4u
+/* While a shm region waits for its peer, the agent checks for an attach with a backoff up
+ * to this: ~100 wake-ups a second when idle (measured ~0% CPU), and a CLI command, which
+ * attaches afresh each time, waits at most this long for it (5 ms on average). */
+#define AGENT_SHM_ATTACH_POLL_MS 10
 
 struct agent_loop;
 struct agent_conn;
@@ -179,6 +185,28 @@ void agent_loop_stop(struct agent_loop *l);
  * also on failure. peer is a label for the logs (copied; NULL: derived from the socket).
  * SEVMON_EBUSY at max_conns (fd closed), SEVMON_EDENIED if hooks.open refused. */
 int agent_loop_adopt(struct agent_loop *l, int fd, const char *peer);
+
+/*
+ * Serves a shared-memory region (lib/shm.h URIs: shm:///dev/shm/NAME?size=N on a host,
+ * shm+pci://BDF in a guest) as side B: maps it (creating a shm:// file), formats it when
+ * its header is not valid, and waits for side A to attach; each session is one connection
+ * (hooks.open/close run per session, peer label "shm:URI"). When a session ends — the peer
+ * closed or restarted (ECONNRESET), broke the ring protocol (EPROTO), or any close of the
+ * connection — the agent re-attaches and waits for a fresh session; the region stays
+ * mapped until agent_loop_free. The region has no fd: while a session is up the loop's
+ * poll timeout is 0 while it is busy and for the spin window of the region's options
+ * (spin_ns) after the last frame moved, then a sleep doubling from 20 us to the region's
+ * loop cap (loop_max_ms, 4 ms); while waiting for a peer it backs off to
+ * AGENT_SHM_ATTACH_POLL_MS. Call before or between agent_loop_run.
+ * Returns 0, SEVMON_EBUSY (AGENT_MAX_SHM regions already), SEVMON_ENOMEM, or the errors
+ * of shm_uri_parse / shm_region_map_uri / shm_conn_attach_start.
+ */
+int agent_loop_listen_shm(struct agent_loop *l, const char *uri);
+/* "shm+pci://auto[?...]" for agent_loop_listen_shm means the device this finds: the
+ * first (lowest address) ivshmem device (PCI 1af4:1110) in /sys/bus/pci/devices, which
+ * it enables. Writes its address ("0000:00:04.0") to bdf. 0, SEVMON_ENOENT (none),
+ * SEVMON_ETOOBIG (cap too small). */
+int agent_shm_find_ivshmem(char *bdf, size_t cap);
 
 /* Closes every connection (hooks.close for each) and frees the loop. The listening fds and
  * stop_fd are the caller's and stay open. NULL is a no-op. */

@@ -10,6 +10,7 @@
 #include "agent_loop.h"
 #include "frame.h"
 #include "rpc_wire.h"
+#include "shm.h"
 
 /* One read(2) fills at most this much; it is parsed before the next read, so an input
  * that is not parsed yet (backpressure) never exceeds it. */
@@ -49,9 +50,41 @@ struct agent_obuf { /* bytes queued for writing are p[off..len) */
 	size_t off, len, cap;
 };
 
+/*
+ * How a connection moves frames: a stream fd (bytes, framed by frame_reader) or a
+ * shared-memory session (whole frame bodies). Everything above — channel, envelopes,
+ * queues — is the same for both.
+ * - read: take what the transport has (within the read budget) and feed each frame body
+ *   to agent_conn_on_frame; sets rd_eof / fails the connection itself.
+ * - write: take a prefix of p[0..n) (whole frames as queued: u16 BE length || body);
+ *   returns the bytes taken (0: would block) or a negative SEVMON_E* (then reason set).
+ * - release: free the transport (close the fd; end the shm session).
+ */
+struct agent_conn_io {
+	void (*read)(struct agent_conn *c);
+	long (*write)(struct agent_conn *c, const uint8_t *p, size_t n);
+	void (*release)(struct agent_conn *c);
+};
+
+/* A shared-memory region served by the loop: one session at a time; when it ends the
+ * agent re-attaches and waits for the next peer (agent_shm.c). */
+struct agent_shm_lis {
+	struct shm_region region;
+	struct shm_conn sc;
+	char label[AGENT_PEER_LEN];
+	int attaching;          /* attach started, peer not there yet */
+	struct agent_conn *conn; /* the session being served, or NULL */
+	int wait_ms;            /* attach poll backoff */
+	uint64_t next_try_ns;
+};
+
 struct agent_conn {
 	struct agent_loop *loop;
-	int fd;
+	const struct agent_conn_io *io;
+	int fd; /* -1 for a shm session */
+	struct agent_shm_lis *shm; /* NULL for a stream fd */
+	uint64_t shm_active_ns;   /* last shm progress: spin window start */
+	uint64_t shm_sleep_ns;    /* current sleep of the quiet-session backoff */
 	int is_sock; /* send(MSG_NOSIGNAL) works; else plain write() */
 	uint64_t id;
 	char peer[AGENT_PEER_LEN];
@@ -93,9 +126,14 @@ struct agent_loop {
 	uint8_t plain[FRAME_MAX_BODY]; /* channel.open output */
 	uint8_t msg[FRAME_MAX_BODY];   /* one outgoing plaintext message before seal */
 	struct agent_loop_stats st;
+	struct agent_shm_lis *shm[AGENT_MAX_SHM];
+	unsigned nshm;
+	uint8_t shm_in[FRAME_MAX_BODY]; /* one body received from a shm ring */
 };
 
 uint64_t agent_now_ns(void);
+/* Runs hooks.open and enters c in the table; on refusal frees c. 0 or SEVMON_E*. */
+int agent_loop_add_conn(struct agent_loop *l, struct agent_conn *c);
 void agent_logf(struct agent_loop *l, enum agent_log_level lv, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -105,6 +143,14 @@ void agent_conn_free(struct agent_conn *c); /* hooks.close if owed, close(fd), f
 void agent_conn_fail(struct agent_conn *c, int protocol, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void agent_conn_on_readable(struct agent_conn *c);
+void agent_conn_on_frame(struct agent_conn *c, const uint8_t *body, size_t n);
+extern const struct agent_conn_io agent_conn_io_stream;
+
+/* agent_shm.c */
+extern const struct agent_conn_io agent_conn_io_shm;
+void agent_shm_step(struct agent_loop *l);        /* progress attaches, adopt sessions */
+int64_t agent_shm_timeout_ns(struct agent_loop *l); /* -1: no shm wants a wake-up */
+void agent_shm_free_all(struct agent_loop *l);
 void agent_conn_parse(struct agent_conn *c);
 void agent_conn_dispatch_some(struct agent_conn *c);
 void agent_conn_flush(struct agent_conn *c);

@@ -44,7 +44,8 @@ static const char usage_text[] =
 	"                        ramfile:PATH[,lowmem=SIZE][,base=ADDR][,machine=pc|q35]\n"
 	"                                           a live QEMU guest-RAM file (share=on)\n"
 	"  -l, --listen URI      unix:///path | tcp://ADDR:PORT (numeric) | vsock://CID:PORT\n"
-	"                        (CID any/local/host or a number); repeatable\n"
+	"                        (CID any/local/host or a number) | shm:///dev/shm/NAME[?size=1M]\n"
+	"                        | shm+pci://BDF | shm+pci://auto (an ivshmem device); repeatable\n"
 	"      --adopt-fd N      also serve the already-connected socket N (tests, inetd-style)\n"
 	"\n"
 	"Every connection is a Noise_XX session bound to this VM's SEV-SNP attestation:\n"
@@ -96,6 +97,11 @@ static void die(int code, const char *fmt, ...)
 }
 
 static struct agent_loop *the_loop;
+
+static int is_shm_uri(const char *uri)
+{
+	return strncmp(uri, "shm://", 6) == 0 || strncmp(uri, "shm+pci://", 10) == 0;
+}
 
 static void on_stop_signal(int sig)
 {
@@ -279,18 +285,24 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		die(EXIT_SETUP, "cannot open memory source '%s': %s", memory, sevmon_strerror(rc));
 
+	/* Stream listeners become fds for the loop; shared-memory regions are served by the
+	 * loop itself (agent_loop_listen_shm) once it exists. */
 	int lfds[AGENT_MAX_LISTENERS];
+	size_t nfds = 0;
 	for (size_t i = 0; i < nlisten; i++) {
 		struct xport_addr addr;
+		if (is_shm_uri(listen_uris[i]))
+			continue;
 		rc = xport_parse(listen_uris[i], &addr);
 		if (rc == 0)
-			rc = xport_listen(&addr, 64, &lfds[i]);
+			rc = xport_listen(&addr, 64, &lfds[nfds]);
 		if (rc < 0)
 			die(EXIT_SETUP, "cannot listen on '%s': %s", listen_uris[i], sevmon_strerror(rc));
 		char buf[XPORT_URI_MAX];
 		struct xport_addr bound;
-		if (xport_sockname(lfds[i], &bound) == 0 && xport_format(&bound, buf, sizeof buf) > 0)
+		if (xport_sockname(lfds[nfds], &bound) == 0 && xport_format(&bound, buf, sizeof buf) > 0)
 			fprintf(stderr, "sevmon-agent: listening on %s\n", buf);
+		nfds++;
 	}
 
 	struct agent agent;
@@ -299,7 +311,7 @@ int main(int argc, char **argv)
 		die(EXIT_SETUP, "cannot start: %s", sevmon_strerror(rc));
 
 	cfg.listen_fds = lfds;
-	cfg.nlisten = nlisten;
+	cfg.nlisten = nfds;
 	cfg.stop_fd = -1;
 	cfg.dispatch = agent_serve_request;
 	cfg.dispatch_ctx = &agent;
@@ -308,6 +320,14 @@ int main(int argc, char **argv)
 	rc = agent_loop_new(&the_loop, &cfg);
 	if (rc < 0)
 		die(EXIT_SETUP, "cannot start the loop: %s", sevmon_strerror(rc));
+	for (size_t i = 0; i < nlisten; i++) {
+		if (!is_shm_uri(listen_uris[i]))
+			continue;
+		rc = agent_loop_listen_shm(the_loop, listen_uris[i]);
+		if (rc < 0)
+			die(EXIT_SETUP, "cannot serve '%s': %s", listen_uris[i], sevmon_strerror(rc));
+		fprintf(stderr, "sevmon-agent: serving %s\n", listen_uris[i]);
+	}
 	for (size_t i = 0; i < nadopt; i++) {
 		rc = agent_loop_adopt(the_loop, adopt_fds[i], "adopted");
 		if (rc < 0)
@@ -328,10 +348,12 @@ int main(int argc, char **argv)
 	snp_provider_free(provider);
 	evidence_policy_free(&ids_pol);
 	sodium_memzero(&chan.key, sizeof chan.key);
+	for (size_t i = 0; i < nfds; i++)
+		close(lfds[i]);
 	for (size_t i = 0; i < nlisten; i++) {
 		struct xport_addr addr;
-		close(lfds[i]);
-		if (xport_parse(listen_uris[i], &addr) == 0 && addr.kind == XPORT_UNIX)
+		if (!is_shm_uri(listen_uris[i]) && xport_parse(listen_uris[i], &addr) == 0 &&
+		    addr.kind == XPORT_UNIX)
 			unlink(addr.path);
 	}
 	if (rc < 0) {

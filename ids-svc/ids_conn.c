@@ -8,7 +8,9 @@
 #include <fcntl.h>
 
 #include "err.h"
+#include "shm.h"
 #include "xport.h"
+#include "xport_msg.h"
 
 static void on_disconnect(void *arg, int reason)
 {
@@ -61,55 +63,93 @@ static void free_session(struct ids_conn *c)
 	}
 }
 
+static int is_shm_uri(const char *uri)
+{
+	return strncmp(uri, "shm://", 6) == 0 || strncmp(uri, "shm+pci://", 10) == 0;
+}
+
+/* The transport before the RPC client takes it: a stream fd or a shared-memory session. */
+struct pre_transport {
+	int fd;
+	int shm;
+	struct shm_conn sc;
+	struct shm_region region;
+};
+
+static void pre_transport_close(struct pre_transport *t)
+{
+	if (t->shm) {
+		shm_conn_close(&t->sc);
+		shm_region_unmap(&t->region);
+	} else if (t->fd >= 0) {
+		close(t->fd);
+	}
+}
+
 int ids_conn_open(struct ids_conn *c, const char *uri, int timeout_ms, struct ids_policy *pol)
 {
-	int fd = -1, rc;
+	struct pre_transport t = { .fd = -1, .shm = is_shm_uri(uri) };
+	struct xport_msg m;
 	char why[SESSION_WHY_MAX + 32] = "";
+	int rc;
 
 	memset(c, 0, sizeof *c);
 	snprintf(c->uri, sizeof c->uri, "%s", uri);
 	if (timeout_ms <= 0)
 		timeout_ms = IDS_CONNECT_TIMEOUT_MS;
-	rc = connect_fd(uri, timeout_ms, &fd);
-	if (rc < 0) {
-		snprintf(c->why, sizeof c->why, "connect: %s", sevmon_strerror(rc));
-		return rc;
+	if (t.shm) {
+		rc = shm_conn_open(&t.sc, &t.region, uri, SHM_SIDE_A, shm_deadline_after_ms(timeout_ms));
+		if (rc < 0) {
+			snprintf(c->why, sizeof c->why, "attach: %s", sevmon_strerror(rc));
+			return rc;
+		}
+		t.sc.opt.spin_ns = RPC_CLIENT_SHM_SPIN_NS;
+		m = xport_msg_shm(&t.sc);
+	} else {
+		rc = connect_fd(uri, timeout_ms, &t.fd);
+		if (rc < 0) {
+			snprintf(c->why, sizeof c->why, "connect: %s", sevmon_strerror(rc));
+			return rc;
+		}
+		m = xport_msg_fd(t.fd);
 	}
 	c->session = malloc(sizeof *c->session);
 	if (!c->session) {
-		close(fd);
+		pre_transport_close(&t);
 		return SEVMON_ENOMEM;
 	}
-	rc = ids_session_handshake(fd, c->session, pol, timeout_ms, why, sizeof why);
+	/* The same handshake and evidence exchange on every transport: no RPC before the
+	 * agent's evidence verified. */
+	rc = ids_session_handshake_msg(&m, c->session, pol, timeout_ms, why, sizeof why);
 	if (rc < 0) {
 		snprintf(c->why, sizeof c->why, "%s", why);
 		free_session(c);
-		close(fd);
+		pre_transport_close(&t);
 		return rc;
 	}
 	if (uv_loop_init(&c->loop) != 0) {
 		free_session(c);
-		close(fd);
+		pre_transport_close(&t);
 		return SEVMON_ESYS;
 	}
-	rc = rpc_client_open(&c->loop, fd, NULL, &c->rpc);
-	if (rc == 0) {
-		struct rpc_client_codec codec = {
-			.seal = codec_seal, .open = codec_open, .ctx = c->session,
-			.overhead = NOISE_TAG_LEN,
-		};
-		rc = rpc_client_set_codec(c->rpc, &codec);
-		if (rc < 0) {
-			rpc_client_close(c->rpc, NULL, NULL);
-			c->rpc = NULL;
-			uv_run(&c->loop, UV_RUN_DEFAULT);
-			uv_loop_close(&c->loop);
-			free_session(c);
-			return rc;
-		}
-	}
+	rc = t.shm ? rpc_client_open_shm(&c->loop, &t.sc, &t.region, NULL, &c->rpc)
+		   : rpc_client_open(&c->loop, t.fd, NULL, &c->rpc);
 	if (rc < 0) {
-		close(fd);
+		pre_transport_close(&t);
+		uv_loop_close(&c->loop);
+		free_session(c);
+		return rc;
+	}
+	/* From here the client owns the transport. */
+	struct rpc_client_codec codec = {
+		.seal = codec_seal, .open = codec_open, .ctx = c->session,
+		.overhead = NOISE_TAG_LEN,
+	};
+	rc = rpc_client_set_codec(c->rpc, &codec);
+	if (rc < 0) {
+		rpc_client_close(c->rpc, NULL, NULL);
+		c->rpc = NULL;
+		uv_run(&c->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&c->loop);
 		free_session(c);
 		return rc;

@@ -39,5 +39,9 @@ void ids_policy_free(struct ids_policy *p);
  */
 int ids_session_handshake(int fd, struct session *s, struct ids_policy *pol, int timeout_ms,
 			  char *why, size_t whycap);
+/* The same over any message pipe (a stream fd or a shared-memory session). */
+struct xport_msg;
+int ids_session_handshake_msg(struct xport_msg *m, struct session *s, struct ids_policy *pol,
+			      int timeout_ms, char *why, size_t whycap);
 
 #endif

@@ -27,50 +27,21 @@
 #include "rpc_pending.h"
 #include "rpc_wire.h"
 #include "rpc_wqueue.h"
-
-/* iovecs per sendmsg: 64 blocks of 64 KiB is more than a socket buffer takes at once. */
-#define RPC_CLIENT_IOV_MAX 64
-/* Bytes read per read(2) call: one maximal frame. */
-#define RPC_CLIENT_RBUF (64u << 10)
-
-struct rpc_client {
-	uv_loop_t *loop;
-	int fd;
-	int is_sock; /* sendmsg(MSG_NOSIGNAL) is possible: a dead peer gives EPIPE, not SIGPIPE */
-	uv_poll_t poll;
-	uv_timer_t timer;
-	uv_idle_t idle;
-	int poll_events; /* events currently asked of the poll handle */
-	int handles_open;
-	struct rpc_client_limits lim;
-	struct rpc_client_codec codec;
-	uint8_t *seal_buf, *open_buf; /* FRAME_MAX_BODY each, only with a codec */
-	int io_started;  /* a byte was queued or received: too late for a codec */
-	int dead;        /* 0, or why the connection failed */
-	int closing;
-	int disconnect_pending;
-	rpc_client_disconnect_cb on_disc;
-	void *on_disc_arg;
-	void (*closed_cb)(void *);
-	void *closed_arg;
-	struct rpc_pend pend;
-	struct rpc_req *done_head, *done_tail; /* deferred completions, in order */
-	struct rpc_wq wq;
-	size_t reasm_bytes;
-	uint64_t timer_due; /* deadline the timer is armed for; 0 = not armed */
-	struct rpc_client_stats st;
-	struct frame_reader fr;
-	uint8_t rbuf[RPC_CLIENT_RBUF];
-	uint8_t msgbuf[FRAME_MAX_BODY]; /* the envelope being built for sending */
-};
+#include "rpc_client_int.h"
 
 static void on_poll(uv_poll_t *h, int status, int events);
+static void stream_update(struct rpc_client *c);
 static void on_timer(uv_timer_t *t);
 static void on_idle(uv_idle_t *i);
 
 /* ---- small helpers ---- */
 
 static void io_update(struct rpc_client *c)
+{
+	c->io->update(c);
+}
+
+static void stream_update(struct rpc_client *c)
 {
 	int want = 0;
 
@@ -143,7 +114,7 @@ static struct rpc_req *done_pop(struct rpc_client *c)
 
 /* The connection is unusable: no more I/O, every pending request fails with reason
  * (from the loop, then the disconnect callback). Safe to call from anywhere. */
-static void conn_fail(struct rpc_client *c, int reason)
+void rpc_client_conn_fail(struct rpc_client *c, int reason)
 {
 	struct rpc_req *r;
 
@@ -151,8 +122,7 @@ static void conn_fail(struct rpc_client *c, int reason)
 		return;
 	c->dead = reason;
 	io_update(c);
-	if (c->is_sock)
-		shutdown(c->fd, SHUT_RDWR); /* the peer learns now, not when the owner closes */
+	c->io->shutdown(c); /* the peer learns now, not when the owner closes */
 	uv_timer_stop(&c->timer);
 	c->timer_due = 0;
 	rpc_wq_fini(&c->wq); /* nobody will write these bytes */
@@ -202,7 +172,7 @@ static void send_cancel(struct rpc_client *c, uint32_t id, uint16_t method)
 	rpc_hdr_write(msg, &h);
 	/* Not bounded by max_write_queued: at most one CANCEL per request ever sent. */
 	if ((rc = send_message(c, msg, sizeof msg))) {
-		conn_fail(c, rc);
+		rpc_client_conn_fail(c, rc);
 		return;
 	}
 	c->st.cancels++;
@@ -233,7 +203,7 @@ static int queue_request(struct rpc_client *c, const struct rpc_req *r, const ui
 	return 0;
 }
 
-static void do_write(struct rpc_client *c)
+static void stream_write(struct rpc_client *c)
 {
 	struct iovec iov[RPC_CLIENT_IOV_MAX];
 	size_t written = 0;
@@ -253,7 +223,7 @@ static void do_write(struct rpc_client *c)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			conn_fail(c, SEVMON_ECONNRESET);
+			rpc_client_conn_fail(c, SEVMON_ECONNRESET);
 			return;
 		}
 		rpc_wq_consume(&c->wq, (size_t)n);
@@ -363,7 +333,7 @@ static int on_message(struct rpc_client *c, const uint8_t *msg, size_t len)
 	return 0;
 }
 
-static int on_frame(struct rpc_client *c, const uint8_t *body, size_t len)
+int rpc_client_on_frame(struct rpc_client *c, const uint8_t *body, size_t len)
 {
 	if (c->codec.open) {
 		long n = c->codec.open(c->codec.ctx, body, len, c->open_buf, FRAME_MAX_BODY);
@@ -388,13 +358,13 @@ static int feed(struct rpc_client *c, const uint8_t *p, size_t n)
 			return (int)used;
 		p += used;
 		n -= (size_t)used;
-		if (body && (rc = on_frame(c, body, blen)))
+		if (body && (rc = rpc_client_on_frame(c, body, blen)))
 			return rc;
 	}
 	return 0;
 }
 
-static void do_read(struct rpc_client *c)
+static void stream_read(struct rpc_client *c)
 {
 	size_t total = 0;
 
@@ -406,20 +376,20 @@ static void do_read(struct rpc_client *c)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_fail(c, SEVMON_ECONNRESET);
+				rpc_client_conn_fail(c, SEVMON_ECONNRESET);
 			return;
 		}
 		if (n == 0) {
 			/* A partial frame at EOF is a lost connection, not a violation: a
 			 * crashed peer leaves one too. */
-			conn_fail(c, SEVMON_ECONNRESET);
+			rpc_client_conn_fail(c, SEVMON_ECONNRESET);
 			return;
 		}
 		c->io_started = 1;
 		c->st.bytes_received += (uint64_t)n;
 		total += (size_t)n;
 		if ((rc = feed(c, c->rbuf, (size_t)n))) {
-			conn_fail(c, rc);
+			rpc_client_conn_fail(c, rc);
 			return;
 		}
 		if ((size_t)n < sizeof c->rbuf)
@@ -434,13 +404,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	struct rpc_client *c = h->data;
 
 	if (status < 0) {
-		conn_fail(c, SEVMON_ECONNRESET);
+		rpc_client_conn_fail(c, SEVMON_ECONNRESET);
 		return;
 	}
 	if (events & UV_WRITABLE)
-		do_write(c);
+		stream_write(c);
 	if (events & UV_READABLE)
-		do_read(c);
+		stream_read(c);
 	io_update(c);
 }
 
@@ -493,17 +463,34 @@ static void on_idle(uv_idle_t *i)
 
 static size_t or_default(size_t v, size_t def) { return v ? v : def; }
 
-int rpc_client_open(uv_loop_t *loop, int fd, const struct rpc_client_limits *lim,
-		    struct rpc_client **out)
+static void stream_shutdown(struct rpc_client *c)
+{
+	if (c->is_sock)
+		shutdown(c->fd, SHUT_RDWR);
+}
+
+static void stream_close_handles(struct rpc_client *c, uv_close_cb cb)
+{
+	uv_close((uv_handle_t *)&c->poll, cb);
+}
+
+static void stream_release(struct rpc_client *c)
+{
+	close(c->fd);
+}
+
+static const struct rpc_client_io stream_io = {
+	.update = stream_update, .shutdown = stream_shutdown,
+	.close_handles = stream_close_handles, .release = stream_release,
+};
+
+int rpc_client_new(uv_loop_t *loop, const struct rpc_client_limits *lim, struct rpc_client **out)
 {
 	static const struct rpc_client_limits none;
 	struct rpc_client *c;
-	int type, rc;
-	socklen_t tlen = sizeof type;
+	int rc;
 
 	*out = NULL;
-	if (!loop || fd < 0)
-		return SEVMON_EINVAL;
 	if (!lim)
 		lim = &none;
 	if (lim->max_msg && (lim->max_msg <= RPC_HDR_LEN || lim->max_msg > FRAME_MAX_BODY))
@@ -513,8 +500,7 @@ int rpc_client_open(uv_loop_t *loop, int fd, const struct rpc_client_limits *lim
 	if (!(c = calloc(1, sizeof *c)))
 		return SEVMON_ENOMEM;
 	c->loop = loop;
-	c->fd = fd;
-	c->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0;
+	c->fd = -1;
 	c->lim.max_in_flight = lim->max_in_flight ? lim->max_in_flight : RPC_CLIENT_MAX_IN_FLIGHT;
 	c->lim.max_reply = or_default(lim->max_reply, RPC_CLIENT_MAX_REPLY);
 	c->lim.max_reasm_total = or_default(lim->max_reasm_total, RPC_CLIENT_MAX_REASM_TOTAL);
@@ -528,15 +514,51 @@ int rpc_client_open(uv_loop_t *loop, int fd, const struct rpc_client_limits *lim
 		free(c);
 		return rc;
 	}
-	if (uv_poll_init(loop, &c->poll, fd) < 0) {
-		rpc_pend_fini(&c->pend);
-		free(c);
-		return SEVMON_EINVAL;
-	}
 	uv_timer_init(loop, &c->timer);
 	uv_idle_init(loop, &c->idle);
-	c->poll.data = c->timer.data = c->idle.data = c;
-	c->handles_open = 3;
+	c->timer.data = c->idle.data = c;
+	c->handles_open = 2;
+	*out = c;
+	return 0;
+}
+
+static void on_discard_closed(uv_handle_t *h)
+{
+	struct rpc_client *c = h->data;
+
+	if (--c->handles_open > 0)
+		return;
+	rpc_pend_fini(&c->pend);
+	free(c);
+}
+
+void rpc_client_discard(struct rpc_client *c)
+{
+	uv_close((uv_handle_t *)&c->timer, on_discard_closed);
+	uv_close((uv_handle_t *)&c->idle, on_discard_closed);
+}
+
+int rpc_client_open(uv_loop_t *loop, int fd, const struct rpc_client_limits *lim,
+		    struct rpc_client **out)
+{
+	struct rpc_client *c;
+	int type, rc;
+	socklen_t tlen = sizeof type;
+
+	*out = NULL;
+	if (!loop || fd < 0)
+		return SEVMON_EINVAL;
+	if ((rc = rpc_client_new(loop, lim, &c)))
+		return rc;
+	c->io = &stream_io;
+	c->fd = fd;
+	c->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0;
+	if (uv_poll_init(loop, &c->poll, fd) < 0) {
+		rpc_client_discard(c);
+		return SEVMON_EINVAL;
+	}
+	c->poll.data = c;
+	c->handles_open++;
 	io_update(c);
 	*out = c;
 	return 0;
@@ -604,7 +626,7 @@ int rpc_client_call(struct rpc_client *c, uint16_t method, const uint8_t *payloa
 	if (out_id)
 		*out_id = r->id;
 	if ((rc = queue_request(c, r, payload, len, timeout_ms))) {
-		conn_fail(c, rc); /* the queue may hold half a request: the stream is lost */
+		rpc_client_conn_fail(c, rc); /* the queue may hold half a request: the stream is lost */
 		return 0;
 	}
 	c->st.requests++;
@@ -634,7 +656,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 	if (--c->handles_open > 0)
 		return;
-	close(c->fd);
+	c->io->release(c);
 	rpc_wq_fini(&c->wq);
 	rpc_pend_fini(&c->pend);
 	free(c->seal_buf);
@@ -662,7 +684,7 @@ void rpc_client_close(struct rpc_client *c, void (*closed_cb)(void *arg), void *
 		rpc_pend_remove(&c->pend, r);
 		finish(c, r, SEVMON_ECANCELED, NULL, NULL, 0);
 	}
-	uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+	c->io->close_handles(c, on_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 }

@@ -129,6 +129,47 @@ int rpc_client_open(uv_loop_t *loop, int fd, const struct rpc_client_limits *lim
  * received yet): SEVMON_EINVAL otherwise, or if overhead leaves no room for an envelope. */
 int rpc_client_set_codec(struct rpc_client *c, const struct rpc_client_codec *codec);
 
+/* An idle shm client (nothing pending) looks at the region this often, only to notice
+ * that the agent went away: 10 wake-ups a second cost nothing, and a lost agent is
+ * reported within a tenth of a second. */
+#define RPC_CLIENT_SHM_IDLE_MS 100
+
+/* The spin window rpc_client_connect_shm gives its session (sc->opt.spin_ns): the client
+ * spins only while requests are pending, and at most this long after the last frame moved;
+ * past it, libuv's timers step in whole milliseconds. Measured (tests/bench/shm-bench,
+ * 2 busy cores): between host processes 50 us left a 64-byte RPC's p99 at ~4 ms and
+ * 1 MiB replies at ~0.5 GB/s, 200 us gave p99 ~3 us; against an agent in a TCG guest,
+ * whose replies take a millisecond or more, 200 us made `ps` 4x slower than TCP and 5 ms
+ * made it as fast (banner 40% faster). An IDS waiting for a reply has nothing better to
+ * do with its core; an idle client (nothing pending) never spins. */
+#define RPC_CLIENT_SHM_SPIN_NS 5000000u
+
+struct shm_conn;
+struct shm_region;
+/*
+ * Start driving an established shared-memory session (side A, lib/shm.h) instead of an fd:
+ * the rings carry the same frame bodies, so everything above (codec, envelopes, limits,
+ * callbacks) behaves as over a stream. *sc is copied: the caller must not use its copy
+ * afterwards. region (may be NULL) is the mapping sc lives in: copied and owned on success
+ * (unmapped when the client is freed); with NULL the caller keeps the mapping alive until
+ * closed_cb. On failure the caller keeps both. The end of the session (the agent closed
+ * or restarted) is SEVMON_ECONNRESET, a ring violation SEVMON_EPROTO; closing the client
+ * ends the session (the agent then waits for a new attach).
+ * The region has no fd; the client looks at the rings: every loop turn (uv_idle, i.e. the
+ * loop spins) while a frame waits to go out and for sc->opt.spin_ns after the last frame
+ * moved while requests are pending; then on a uv_timer with shm_conn_poll_timeout_ms
+ * (1, 2, 4 ms) while requests are pending; every RPC_CLIENT_SHM_IDLE_MS when none are.
+ * Returns 0, SEVMON_EINVAL (sc not an established side-A session), SEVMON_ENOMEM.
+ */
+int rpc_client_open_shm(uv_loop_t *loop, struct shm_conn *sc, struct shm_region *region,
+			const struct rpc_client_limits *lim, struct rpc_client **out);
+/* Map and attach uri (shm:///dev/shm/NAME, shm+pci://BDF) as side A, blocking up to
+ * timeout_ms (the agent must be serving it), then rpc_client_open_shm with the region
+ * owned and a spin window of RPC_CLIENT_SHM_SPIN_NS. Returns 0 or the errors of
+ * shm_conn_open / rpc_client_open_shm. */
+int rpc_client_connect_shm(uv_loop_t *loop, const char *uri, int timeout_ms,
+			   const struct rpc_client_limits *lim, struct rpc_client **out);
+
 void rpc_client_on_disconnect(struct rpc_client *c, rpc_client_disconnect_cb cb, void *arg);
 
 /*

@@ -207,7 +207,8 @@ struct shm_region {
  * file is created/sized to create_size. The size is taken from fstat and must be within
  * SHM_REGION_MIN..SHM_REGION_MAX (else SEVMON_ETOOBIG / SEVMON_EINVAL). The last path
  * component must be a regular file, not a symlink (SEVMON_EDENIED) nor a FIFO or device
- * (SEVMON_EINVAL). Returns 0, SEVMON_ENOENT (no such file), SEVMON_EDENIED (permission),
+ * (SEVMON_EINVAL). Returns 0, SEVMON_ENOENT (no such file, or an empty one without
+ * SHM_MAP_CREATE: its creator has not sized it yet), SEVMON_EDENIED (permission),
  * SEVMON_ESYS.
  * Works for /dev/shm files and for sysfs PCI resource files alike.
  */

@@ -174,6 +174,11 @@ int shm_region_map(struct shm_region *r, const char *path, size_t create_size, u
 			return SEVMON_ESYS;
 		}
 	}
+	if (st.st_size == 0) {
+		/* created but not sized yet: side B creates, then sizes (a peer retries) */
+		close(fd);
+		return SEVMON_ENOENT;
+	}
 	if (st.st_size < (off_t)SHM_REGION_MIN) {
 		close(fd);
 		return SEVMON_EINVAL;
