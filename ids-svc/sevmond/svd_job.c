@@ -37,8 +37,11 @@ int svd_job_queue(struct svd *d, struct svd_target *t, struct svd_job *j)
 	return 0;
 }
 
+/* What a job holds besides itself: check payloads, a reference to the anchors. */
 static void free_outs(struct svd_job *j)
 {
+	svd_trust_unref(j->shared);
+	j->shared = NULL;
 	for (int i = 0; i < SVD_NCHECKS; i++) {
 		free(j->out[i].payload);
 		j->out[i].payload = NULL;
@@ -203,12 +206,19 @@ static int build_policy(struct svd_job *j, char *why, size_t whycap)
 			goto fail;
 		}
 	p->peer.n_measurements = tc->nmeasurements;
-	rc = SEVMON_ENOMEM;
-	if (!(p->peer.trust = snp_trust_new()))
-		goto fail;
 	svd_copy(t->pol_trust_dir, sizeof t->pol_trust_dir,
 		 j->trust_dir[0] ? j->trust_dir : SEVMON_TRUST_DIR);
 	p->peer.trust_dir = t->pol_trust_dir;
+	if (j->shared && !tc->ntrust) {
+		/* the daemon's anchors (svd_trust.c): the session keeps the reference */
+		p->peer.trust = svd_trust_get(j->shared);
+		t->pol_shared = j->shared;
+		j->shared = NULL;
+		goto own;
+	}
+	rc = SEVMON_ENOMEM;
+	if (!(p->peer.trust = snp_trust_new()))
+		goto fail;
 	(void)snp_trust_add_amd(p->peer.trust, p->peer.trust_dir); /* absent: only `trust` counts */
 	for (unsigned i = 0; i < tc->ntrust + j->ntrust; i++) {
 		const char *f = i < tc->ntrust ? tc->trust[i] : j->trust[i - tc->ntrust];
@@ -217,6 +227,7 @@ static int build_policy(struct svd_job *j, char *why, size_t whycap)
 			goto fail;
 		}
 	}
+own:
 	if (j->attest[0]) {
 		char pwhy[200] = "";
 		if ((rc = snp_provider_open(j->attest, &p->own, pwhy, sizeof pwhy)) < 0) {
@@ -227,7 +238,11 @@ static int build_policy(struct svd_job *j, char *why, size_t whycap)
 	t->pol_ready = 1;
 	return 0;
 fail:
+	if (t->pol_shared)
+		p->peer.trust = NULL;
 	ids_policy_free(p);
+	svd_trust_unref(t->pol_shared);
+	t->pol_shared = NULL;
 	return rc;
 }
 
@@ -290,7 +305,7 @@ static int job_run(struct svd_job *j, int reused)
 	if (!t->kernel_open) {
 		/* the kernel's profile: where its lists are; needed by every check */
 		char err[256] = "";
-		int rc = ids_kernel_open(&t->kk, &t->conn, err, sizeof err);
+		int rc = ids_kernel_open_memo(&t->kk, &t->conn, &j->d->kmemo, err, sizeof err);
 		if (rc < 0) {
 			if (t->conn.lost) {
 				session_fail(j, t->conn.lost, "connection lost");
@@ -492,6 +507,19 @@ static void on_view_cancel(void *arg)
 	j->cancelled = 1;
 }
 
+/* The daemon's anchors, built on first use (loop: reads the anchor files once, not once
+ * per session). NULL when they cannot be built: each session then builds its own and
+ * reports why. */
+static struct svd_trust *shared_trust(struct svd *d)
+{
+	if (!d->trust) {
+		char why[320];
+		if (svd_trust_build(&d->cfg, SEVMON_TRUST_DIR, &d->trust, why, sizeof why) < 0)
+			d->trust = NULL;
+	}
+	return d->trust;
+}
+
 void svd_dispatch(struct svd *d)
 {
 	uint64_t now = svd_now_ms();
@@ -526,6 +554,8 @@ void svd_dispatch(struct svd *d)
 			svd_copy(j->attest, sizeof j->attest, d->cfg.attest);
 			memcpy(j->trust, d->cfg.trust, sizeof j->trust);
 			j->ntrust = d->cfg.ntrust;
+			if (!t->pol_ready && !t->cfg.ntrust)
+				j->shared = svd_trust_ref(shared_trust(d));
 			j->connect_timeout_ms = d->cfg.connect_timeout_ms;
 			j->request_timeout_ms = d->cfg.request_timeout_ms;
 			t->busy = 1;
