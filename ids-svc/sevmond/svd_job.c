@@ -116,7 +116,9 @@ static int check_payload(struct kintro *k, int which, char **payload, char *err,
 			banner[--n] = 0;
 		o = json_pack("{s:s%}", "banner", banner, n);
 	} else if (which == 1) {
-		struct kproc *p = calloc(SVD_LIST_MAX, sizeof *p);
+		/* not calloc: the checks write every field of the entries they return, and
+		 * zeroing 3 MB per target was a tenth of a fleet scan's CPU */
+		struct kproc *p = malloc(SVD_LIST_MAX * sizeof *p);
 		int partial = 0;
 		if (!p)
 			return SEVMON_ENOMEM;
@@ -136,7 +138,7 @@ static int check_payload(struct kintro *k, int which, char **payload, char *err,
 		free(p);
 		o = json_pack("{s:o, s:b}", "processes", a, "partial", partial);
 	} else {
-		struct kmod *m = calloc(SVD_LIST_MAX, sizeof *m);
+		struct kmod *m = malloc(SVD_LIST_MAX * sizeof *m); /* as above */
 		int partial = 0;
 		if (!m)
 			return SEVMON_ENOMEM;
