@@ -16,7 +16,7 @@ cleanup() { [ -z "$SVD" ] || kill "$SVD" 2>/dev/null; "$FLEET" down "$T/fleet"; 
 trap cleanup EXIT
 "$FLEET" up "$T/fleet" "$N" --build "$BUILD"
 F=$T/fleet; TOKEN=bench-token-0123456789abcdef
-export SEVMON_CACHE=$T/profiles
+export SEVMON_CACHE=${SEVMON_CACHE:-$T/profiles} # set it to keep profiles between runs (warm)
 cat > "$T/conf" <<C
 [sevmond]
 listen = 127.0.0.1:0
