@@ -556,7 +556,9 @@ void svd_dispatch(struct svd *d)
 			svd_copy(j->attest, sizeof j->attest, d->cfg.attest);
 			memcpy(j->trust, d->cfg.trust, sizeof j->trust);
 			j->ntrust = d->cfg.ntrust;
-			if (!t->pol_ready && !t->cfg.ntrust)
+			/* also when a policy stands: the job may rebuild it (a session that died
+			 * idle reconnects within the job); an unused reference goes with the job */
+			if (!t->cfg.ntrust)
 				j->shared = svd_trust_ref(shared_trust(d));
 			j->connect_timeout_ms = d->cfg.connect_timeout_ms;
 			j->request_timeout_ms = d->cfg.request_timeout_ms;
