@@ -50,6 +50,7 @@ enum svd_job_kind {
 
 struct svd;
 struct svd_scan;
+struct svd_trust;
 struct svd_job;
 
 struct svd_target {
@@ -70,6 +71,7 @@ struct svd_target {
 	int conn_open, kernel_open;
 	struct ids_policy pol;    /* the channel's policy; outlives conn (ids_conn_open) */
 	int pol_ready;
+	struct svd_trust *pol_shared; /* pol.peer.trust belongs to it (a reference), not to pol */
 	char pol_trust_dir[SVD_PATH_MAX + 1]; /* pol.peer.trust_dir points here */
 	struct ids_conn conn;
 	struct ids_kernel kk;
@@ -110,6 +112,7 @@ struct svd_job {
 	char key_file[SVD_PATH_MAX + 1], trust_dir[SVD_PATH_MAX + 1], attest[SVD_PATH_MAX + 1];
 	char trust[SVD_TRUST_MAX][SVD_PATH_MAX + 1]; /* the daemon's anchors */
 	unsigned ntrust;
+	struct svd_trust *shared; /* a reference to the daemon's anchors, or NULL: build them */
 	/* the agent's verified evidence (worker, after a new session) */
 	char measurement[2 * SNP_MEASUREMENT_LEN + 1];
 	char peer_key[2 * NOISE_DH_LEN + 1];
@@ -149,6 +152,10 @@ struct svd {
 	uv_async_t kick;          /* dispatch from a later loop turn (live views) */
 	uv_signal_t sighup, sigterm, sigint;
 	uint64_t jitter_state;
+	/* shared by every session (ids_kernel.h, svd_trust.c): one profile per kernel build
+	 * and one VMCOREINFO Scan for a fleet of clones; one verified chain per host */
+	struct ids_kmemo kmemo;
+	struct svd_trust *trust; /* NULL until first needed, and after a reload */
 };
 
 /* Copy src into dst[cap], cut to fit (log and state texts). */
@@ -195,6 +202,17 @@ void svd_scan_target_done(struct svd *d, struct svd_scan *sc, int failed);
 int svd_scan_json(struct svd *d, const char *id, json_t **out);
 int svd_scan_results_json(struct svd *d, const char *id, json_t **out);
 int svd_findings_json(struct svd *d, const struct rest_findings_query *q, json_t **out);
+
+/* svd_trust.c */
+/* The anchors of cfg ([sevmond] trust_dir, else default_dir; trust = FILE...), one
+ * reference. A missing AMD directory is not an error; a bad anchor file is (why filled). */
+int svd_trust_build(const struct svd_config *cfg, const char *default_dir, struct svd_trust **out,
+		    char *why, size_t whycap);
+/* Any thread. The last unref frees the anchors and the chain memo. */
+struct svd_trust *svd_trust_ref(struct svd_trust *st);
+void svd_trust_unref(struct svd_trust *st);
+/* Valid while a reference is held; safe to verify with from many threads. */
+struct snp_trust *svd_trust_get(const struct svd_trust *st);
 
 /* svd_backend.c */
 extern const struct rest_backend svd_backend;

@@ -159,6 +159,9 @@ static void reload(struct svd *d)
 	/* keep the old values visible to svd_target_add's defaults until the swap */
 	struct svd_config old = d->cfg;
 	d->cfg = nc;
+	/* anchors may have changed: new sessions build them anew; open ones keep theirs */
+	svd_trust_unref(d->trust);
+	d->trust = NULL;
 	for (size_t i = 0; i < nc.ntargets; i++) {
 		const struct svd_target_cfg *tc = &nc.targets[i];
 		struct svd_target *t = svd_target_find(d, tc->name);
@@ -379,12 +382,18 @@ int main(int argc, char **argv)
 	json_object_seed(0); /* before any worker thread makes a JSON object */
 	d.jitter_state = svd_now_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
 	d.loop = uv_default_loop();
+	if (ids_kmemo_init(&d.kmemo) < 0) {
+		fprintf(stderr, "sevmond: out of memory\n");
+		svd_config_free(&d.cfg);
+		return 1;
+	}
 
 	struct store_retention ret = { .keep_scans = d.cfg.keep_scans,
 				       .max_age_ms = (int64_t)(d.cfg.max_age_s * 1000u) };
 	int rc = store_open(d.cfg.database, 0, &ret, &d.store, err, sizeof err);
 	if (rc < 0) {
 		fprintf(stderr, "sevmond: %s: %s\n", d.cfg.database, err);
+		ids_kmemo_destroy(&d.kmemo);
 		svd_config_free(&d.cfg);
 		return 1;
 	}
@@ -454,6 +463,8 @@ out:
 		d.scans = s->next;
 		free(s);
 	}
+	svd_trust_unref(d.trust);
+	ids_kmemo_destroy(&d.kmemo);
 	store_close(d.store);
 	metrics_free(d.metrics);
 	svd_config_free(&d.cfg);

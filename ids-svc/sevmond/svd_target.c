@@ -94,8 +94,13 @@ void svd_target_close_session(struct svd_target *t)
 		ids_kernel_close(&t->kk);
 	if (t->conn_open)
 		ids_conn_close(&t->conn);
-	if (t->pol_ready)
+	if (t->pol_ready) {
+		if (t->pol_shared)
+			t->pol.peer.trust = NULL; /* the daemon's: dropped by reference below */
 		ids_policy_free(&t->pol); /* rebuilt at the next connect: key files may change */
+	}
+	svd_trust_unref(t->pol_shared);
+	t->pol_shared = NULL;
 	t->kernel_open = t->conn_open = t->pol_ready = 0;
 }
 
