@@ -18,6 +18,7 @@
 #include "agent_channel.h"
 #include "agent_loop.h"
 #include "err.h"
+#include "shm.h"
 #include "evidence_verify.h"
 #include "mem.h"
 #include "session.h"
@@ -98,10 +99,6 @@ static void die(int code, const char *fmt, ...)
 
 static struct agent_loop *the_loop;
 
-static int is_shm_uri(const char *uri)
-{
-	return strncmp(uri, "shm://", 6) == 0 || strncmp(uri, "shm+pci://", 10) == 0;
-}
 
 static void on_stop_signal(int sig)
 {
@@ -291,7 +288,7 @@ int main(int argc, char **argv)
 	size_t nfds = 0;
 	for (size_t i = 0; i < nlisten; i++) {
 		struct xport_addr addr;
-		if (is_shm_uri(listen_uris[i]))
+		if (shm_uri_is(listen_uris[i]))
 			continue;
 		rc = xport_parse(listen_uris[i], &addr);
 		if (rc == 0)
@@ -321,7 +318,7 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		die(EXIT_SETUP, "cannot start the loop: %s", sevmon_strerror(rc));
 	for (size_t i = 0; i < nlisten; i++) {
-		if (!is_shm_uri(listen_uris[i]))
+		if (!shm_uri_is(listen_uris[i]))
 			continue;
 		rc = agent_loop_listen_shm(the_loop, listen_uris[i]);
 		if (rc < 0)
@@ -352,7 +349,7 @@ int main(int argc, char **argv)
 		close(lfds[i]);
 	for (size_t i = 0; i < nlisten; i++) {
 		struct xport_addr addr;
-		if (!is_shm_uri(listen_uris[i]) && xport_parse(listen_uris[i], &addr) == 0 &&
+		if (!shm_uri_is(listen_uris[i]) && xport_parse(listen_uris[i], &addr) == 0 &&
 		    addr.kind == XPORT_UNIX)
 			unlink(addr.path);
 	}

@@ -63,10 +63,6 @@ static void free_session(struct ids_conn *c)
 	}
 }
 
-static int is_shm_uri(const char *uri)
-{
-	return strncmp(uri, "shm://", 6) == 0 || strncmp(uri, "shm+pci://", 10) == 0;
-}
 
 /* The transport before the RPC client takes it: a stream fd or a shared-memory session. */
 struct pre_transport {
@@ -88,7 +84,7 @@ static void pre_transport_close(struct pre_transport *t)
 
 int ids_conn_open(struct ids_conn *c, const char *uri, int timeout_ms, struct ids_policy *pol)
 {
-	struct pre_transport t = { .fd = -1, .shm = is_shm_uri(uri) };
+	struct pre_transport t = { .fd = -1, .shm = shm_uri_is(uri) };
 	struct xport_msg m;
 	char why[SESSION_WHY_MAX + 32] = "";
 	int rc;

@@ -163,6 +163,17 @@ static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vm
 	return SEVMON_ENOENT;
 }
 
+/* Move a profile's symbol addresses from the boot it was made on to one with this slide. */
+static void kprofile_rebase(struct kprofile *p, uint64_t slide)
+{
+	uint64_t delta = slide - p->slide;
+	p->sym_init_task += delta;
+	p->sym_linux_banner += delta;
+	p->sym_modules += delta;
+	p->sym_init_uts_ns += delta;
+	p->slide = slide;
+}
+
 /* A profile of this build (from the disk cache or the memo), re-based on this boot's slide
  * and checked against the kernel itself (linux_banner must carry the release). */
 static int profile_apply(struct ids_kernel *kk, const struct vmcoreinfo *vi, const struct kprofile *cached)
@@ -173,12 +184,7 @@ static int profile_apply(struct ids_kernel *kk, const struct vmcoreinfo *vi, con
 	if (!koff || sscanf(koff, "%llx", &slide) != 1)
 		return SEVMON_ENOENT;
 	struct kprofile p = *cached;
-	uint64_t delta = (uint64_t)slide - p.slide;
-	p.sym_init_task += delta;
-	p.sym_linux_banner += delta;
-	p.sym_modules += delta;
-	p.sym_init_uts_ns += delta;
-	p.slide = slide;
+	kprofile_rebase(&p, slide);
 	int64_t l5 = 0;
 	uint64_t top = 0;
 	if (vmci_number(vi, "NUMBER", "phys_base", &phys_base) == 0)
@@ -370,13 +376,8 @@ int ids_kernel_open_memo(struct ids_kernel *kk, struct ids_conn *c, struct ids_k
 static int profile_try_slide(struct ids_kernel *kk, const struct kprofile *cached, uint64_t slide)
 {
 	struct kprofile p = *cached;
-	uint64_t delta = slide - p.slide;
 	char banner[KPROFILE_MAX_BANNER], comm[KPROC_COMM_LEN + 1] = { 0 };
-	p.sym_init_task += delta;
-	p.sym_linux_banner += delta;
-	p.sym_modules += delta;
-	p.sym_init_uts_ns += delta;
-	p.slide = slide;
+	kprofile_rebase(&p, slide);
 	kk->k.p = p;
 	kk->k.g = &kk->agent.g;
 	if (kcheck_banner(&kk->k, banner, sizeof banner) < 0 || !strstr(banner, p.release) ||

@@ -3,15 +3,10 @@
  */
 #include "ids_session.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "err.h"
 #include "frame.h"

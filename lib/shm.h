@@ -110,6 +110,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SHM_MAGIC 0x4d485353u /* "SSHM" little-endian */
 #define SHM_VERSION 1u
@@ -357,5 +358,12 @@ typedef int (*shm_pred_fn)(struct shm_conn *c, unsigned events, size_t send_len)
 int shm_wait_for(struct shm_conn *c, shm_pred_fn pred, unsigned events, size_t send_len,
 		 int64_t deadline_ns);
 int shm_conn_ready(struct shm_conn *c, unsigned events, size_t send_len);
+
+/* 1 if uri names a shared-memory region (shm:// host side, shm+pci:// guest side): such a
+ * URI is served by the loops' shm paths, not by xport_listen / xport_connect. */
+static inline int shm_uri_is(const char *uri)
+{
+	return strncmp(uri, "shm://", 6) == 0 || strncmp(uri, "shm+pci://", 10) == 0;
+}
 
 #endif
