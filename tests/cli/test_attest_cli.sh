@@ -3,7 +3,7 @@
 # Usage: test_attest_cli.sh PATH/TO/sevmon-attest   (run from tests/data). TAP output.
 set -u
 BIN=$1
-TRUST=../../ids-svc/trust
+TRUST=../../lib/attest/trust
 TMP=$(mktemp -d /tmp/sevmon-attest-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 n=0; failed=0

@@ -7,7 +7,7 @@
 set -u
 B=$(cd "${1:?build dir}" && pwd)
 AGENT=$B/agent-svc/sevmon-agent
-SEVMON=$B/ids-svc/sevmon
+SEVMON=$B/ids-svc/cli/sevmon
 MKIMG=$B/tests/make_list_image
 T=$(mktemp -d /tmp/sevmon-e2e.XXXXXX)
 AGENT_PID=

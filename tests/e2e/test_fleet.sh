@@ -9,7 +9,7 @@ B=$(cd "${1:?build dir}" && pwd)
 N=${2:-50}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 FLEET=$REPO/tests/fleet/fleet
-SEVMON=$B/ids-svc/sevmon
+SEVMON=$B/ids-svc/cli/sevmon
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sevmon-fleet.XXXXXX")
 export SEVMON_CACHE=$WORK/profiles
 cleanup() { "$FLEET" down "$WORK/f" >/dev/null 2>&1; rm -rf "$WORK"; }

@@ -19,7 +19,7 @@ set -u
 BUILD=$(cd "${1:?build dir}" && pwd)
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 AGENT=$BUILD/agent-svc/sevmon-agent
-SEVMON=$BUILD/ids-svc/sevmon
+SEVMON=$BUILD/ids-svc/cli/sevmon
 SEVMOND=$BUILD/ids-svc/sevmond/sevmond
 PROM_CHECK=$BUILD/tests/prom_check
 DUMPS=$REPO/.cache/sevmond-dumps

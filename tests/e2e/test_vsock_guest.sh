@@ -10,7 +10,7 @@ TESTVM=$REPO/deploy/testvm
 W=$(mktemp -d "${TMPDIR:-/tmp}/sevmon-vsock.XXXXXX")
 G=$W/g
 trap '[ -n "${KEEP:-}" ] || { "$TESTVM" stop "$G" >/dev/null 2>&1; rm -rf "$W"; }' EXIT
-S=$B/ids-svc/sevmon
+S=$B/ids-svc/cli/sevmon
 . "$REPO/deploy/keys.sh"
 keys_setup "$W/keys" "$S" || { echo "Bail out! cannot make keys"; exit 1; }
 # The CLI's files inside the guest (the agent's come with KEYS_GUEST_EXTRA).
@@ -20,9 +20,9 @@ K=0; FAILS=0
 check() { local name=$1; shift; K=$((K + 1)); if "$@"; then echo "ok $K - $name"; else FAILS=$((FAILS + 1)); echo "not ok $K - $name"; fi; }
 
 # The dynamic sevmon CLI with the shared libraries it needs, into the guest.
-extras=(--extra "$B/ids-svc/sevmon=/usr/local/bin/sevmon")
+extras=(--extra "$B/ids-svc/cli/sevmon=/usr/local/bin/sevmon")
 # (each library's real file under the name the loader looks for)
-while read -r lib; do extras+=(--extra "$(readlink -f "$lib")=$lib"); done < <(ldd "$B/ids-svc/sevmon" | grep -o '/[^ ]*' | sort -u)
+while read -r lib; do extras+=(--extra "$(readlink -f "$lib")=$lib"); done < <(ldd "$B/ids-svc/cli/sevmon" | grep -o '/[^ ]*' | sort -u)
 "$TESTVM" build --kernel-package linux-image-amd64 --out "$G" --agent "$B/agent-svc/sevmon-agent" \
   --agent-args "--listen tcp://0.0.0.0:7000 --listen vsock://any:7001 --memory kcore $KEYS_GUEST_AGENT" \
   "${KEYS_GUEST_EXTRA[@]}" --extra "$W/keys/ids.key=/etc/sevmon/ids.key" \

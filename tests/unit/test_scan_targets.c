@@ -1,5 +1,5 @@
 /*
- * test_scan_targets.c — the targets file of `sevmon scan` (ids-svc/scan_targets.h).
+ * test_scan_targets.c — the targets file of `sevmon scan` (ids-svc/cli/scan_targets.h).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -171,7 +171,7 @@ TEST(snp_sim_ark_not_trusted_by_default)
 	struct snp_verdict d;
 	sim_make(&s, SIM_POLICY, 0);
 	struct snp_trust *amd = snp_trust_new();
-	ASSERT_EQ(snp_trust_add_amd(amd, "../../ids-svc/trust"), 3);
+	ASSERT_EQ(snp_trust_add_amd(amd, "../../lib/attest/trust"), 3);
 	ASSERT_EQ(snp_verify(&s.pol, amd, s.report, sizeof s.report, s.vcek, s.vcek_len, s.chain,
 			     s.chain_len, &d), SEVMON_EATTEST);
 	ASSERT_EQ(d.reason, SNP_REASON_UNTRUSTED_ROOT);

@@ -14,7 +14,7 @@
 #include "snp_vcek.h"
 #include "snp_verify.h"
 
-#define TRUST_DIR "../../ids-svc/trust" /* relative to tests/data */
+#define TRUST_DIR "../../lib/attest/trust" /* relative to tests/data */
 
 struct vec {
 	uint8_t report[SNP_REPORT_LEN];
