@@ -2,14 +2,14 @@
  * sevrpc_emit_client.c — the IDS side: typed asynchronous calls over protobuf-c.
  *
  * Each call packs its request into a malloc'd buffer, hands it to the generic
- * rpc_client_call() (ids-svc/rpc_client.h) and frees it when that returns; the reply
+ * rpc_client_call() (ids-svc/client/rpc_client.h) and frees it when that returns; the reply
  * thunk unpacks the payload with protobuf-c and calls the typed callback.
  */
 #include <stdlib.h>
 
 #include "sevrpc_gen.h"
 
-/* The generic client API, as ids-svc/rpc_client.h promises it. The generated source
+/* The generic client API, as ids-svc/client/rpc_client.h promises it. The generated source
  * repeats it so it builds on its own; where rpc_client.h is on the include path it is
  * included first and the compiler checks that both agree. */
 static const char rpc_client_api[] =

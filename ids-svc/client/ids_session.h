@@ -1,11 +1,11 @@
 /*
- * ids_session.h — the IDS side of the sevmon channel (lib/session.h): its policy, the
+ * ids_session.h — the IDS side of the sevmon channel (lib/channel/session.h): its policy, the
  * evidence verifier (snp_verify) and a blocking handshake driver for the CLI.
  *
  * The driver reads exactly one frame at a time (header, then body) and stops as soon
  * as the session is READY, so no byte of the RPC stream is read ahead: the agent sends
  * nothing after its evidence until it receives a request (see session.h). The RPC
- * client can then take the fd. sevmond drives the same lib/session.h machine from
+ * client can then take the fd. sevmond drives the same lib/channel/session.h machine from
  * libuv instead of this function.
  */
 #ifndef SEVMON_IDS_SESSION_H

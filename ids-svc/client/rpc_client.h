@@ -2,8 +2,8 @@
  * rpc_client.h — the IDS side of the RPC stack: many requests in flight on one
  * already-connected stream fd, driven by a libuv loop.
  *
- * Layers, bottom up:  fd --read/write--> frames (lib/frame.h) --codec open/seal-->
- * envelopes (lib/rpc_wire.h) --> requests matched by id.
+ * Layers, bottom up:  fd --read/write--> frames (lib/frame/frame.h) --codec open/seal-->
+ * envelopes (lib/rpc/rpc_wire.h) --> requests matched by id.
  * Every fd (unix, TCP, AF_VSOCK) is driven the same way: a uv_poll_t and plain
  * read(2)/sendmsg(2), since libuv has no AF_VSOCK.
  *
@@ -147,7 +147,7 @@ int rpc_client_set_codec(struct rpc_client *c, const struct rpc_client_codec *co
 struct shm_conn;
 struct shm_region;
 /*
- * Start driving an established shared-memory session (side A, lib/shm.h) instead of an fd:
+ * Start driving an established shared-memory session (side A, lib/xport/shm.h) instead of an fd:
  * the rings carry the same frame bodies, so everything above (codec, envelopes, limits,
  * callbacks) behaves as over a stream. *sc is copied: the caller must not use its copy
  * afterwards. region (may be NULL) is the mapping sc lives in: copied and owned on success

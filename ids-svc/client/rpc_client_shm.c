@@ -1,5 +1,5 @@
 /*
- * rpc_client_shm.c — the RPC client over a shared-memory session (side A of lib/shm.h).
+ * rpc_client_shm.c — the RPC client over a shared-memory session (side A of lib/xport/shm.h).
  *
  * The rings carry whole frame bodies, so this transport skips the frame reader: bodies go
  * straight to rpc_client_on_frame, and each frame of the write queue (u16 BE length ||

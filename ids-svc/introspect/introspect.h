@@ -5,7 +5,7 @@
  * tables (located through VMCOREINFO), types from its BTF (read with libbpf), the KASLR slide
  * from VMCOREINFO or a probe of linux_banner. All guest reads go through struct gmem
  * (gmem.h), so the same code runs over a live agent, a memory image or a test buffer.
- * Every function returns 0 (or a count) or a negative SEVMON_E* (lib/err.h).
+ * Every function returns 0 (or a count) or a negative SEVMON_E* (lib/base/err.h).
  * Guest data is untrusted: every size taken from it is checked against a named limit.
  */
 #ifndef SEVMON_INTROSPECT_H

@@ -10,7 +10,7 @@
  * parameters) gives the REST layer one reference, which the layer drops after sending.
  * Shapes are those of docs/openapi.json.
  *
- * Errors: backend calls return 0 or a negative SEVMON_E* (lib/err.h). The layer maps them
+ * Errors: backend calls return 0 or a negative SEVMON_E* (lib/base/err.h). The layer maps them
  * to HTTP: ENOENT 404, EEXIST 409, EINVAL 400, ETOOBIG 413, EBUSY 503 (Retry-After),
  * ETIMEDOUT 504, ENOTSUP 501, anything else 500. Every error body is
  *   {"error":{"code":"<short name>","message":"<text>"}}

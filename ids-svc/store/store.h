@@ -21,7 +21,7 @@
  *   anything over is refused with SEVMON_ETOOBIG and touches nothing. List queries cap
  *   their limit (STORE_LIST_MAX) instead of refusing it.
  *
- * Errors: calls return 0 (or a count) on success, a negative SEVMON_E* (lib/err.h) on
+ * Errors: calls return 0 (or a count) on success, a negative SEVMON_E* (lib/base/err.h) on
  * failure; store_last_error() then says what was wrong in words ("unknown target 'x'",
  * "payload: malformed JSON at line 1 column 7: ..."), fit to be shown to a REST client.
  *   SEVMON_EINVAL   bad argument (malformed name, malformed JSON, scan not running, ...)

@@ -1,5 +1,5 @@
 /*
- * evidence_verify.h — verify a peer's channel evidence (lib/session.h) with snp_verify:
+ * evidence_verify.h — verify a peer's channel evidence (lib/channel/session.h) with snp_verify:
  * the verifier both the IDS (agent evidence) and the agent (IDS evidence) use.
  */
 #ifndef SEVMON_EVIDENCE_VERIFY_H

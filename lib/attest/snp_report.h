@@ -5,8 +5,8 @@
  * structure"). The report is exactly SNP_REPORT_LEN bytes; the signature covers
  * [0, SNP_REPORT_SIGNED_LEN). Multi-byte fields are little-endian.
  *
- * Pure byte handling, no crypto: the verifier (ids-svc/snp_verify.h) and the
- * simulated provider (lib/snp_sim.h) build on it.
+ * Pure byte handling, no crypto: the verifier (lib/attest/snp_verify.h) and the
+ * simulated provider (lib/attest/snp_sim.h) build on it.
  */
 #ifndef SEVMON_SNP_REPORT_H
 #define SEVMON_SNP_REPORT_H

@@ -1,7 +1,7 @@
 /*
  * shm.h — the shared-memory transport: two SPSC frame rings in one mapped region.
  *
- * One more transport for the same frames as the stream transports (lib/frame.h: bodies of
+ * One more transport for the same frames as the stream transports (lib/frame/frame.h: bodies of
  * 1..FRAME_MAX_BODY bytes), under the same Noise channel. The region is visible to the host
  * and to the peer, so it only ever carries ciphertext, and NOTHING read from it is trusted:
  *   - geometry (offsets, sizes) is validated once at attach against the mapping's real size

@@ -21,7 +21,7 @@
  * unix sockets; add them when a deployment needs one.
  *
  * Host names: xport_parse accepts them but listen/connect take numeric addresses only,
- * and give SEVMON_EURI for a name. Call xport_resolve() (lib/xport_resolve.c, the only
+ * and give SEVMON_EURI for a name. Call xport_resolve() (lib/xport/xport_resolve.c, the only
  * user of getaddrinfo) first. The static agent never calls it, so it does not link the
  * NSS machinery that static glibc cannot load properly; the agent is configured with
  * numeric addresses.

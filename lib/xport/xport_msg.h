@@ -2,10 +2,10 @@
  * xport_msg.h — a blocking message pipe over any connected transport: frame bodies
  * (1..FRAME_MAX_BODY bytes) in and out, with a deadline. For what runs before the event
  * loops take a connection over — a Noise handshake written once for every transport:
- *   - a stream fd (unix, TCP, vsock): u16 BE length || body (lib/frame.h); a receive reads
+ *   - a stream fd (unix, TCP, vsock): u16 BE length || body (lib/frame/frame.h); a receive reads
  *     exactly one frame (header, then body), never a byte of the next, so the RPC client
  *     or agent loop that takes the fd afterwards starts at a frame boundary;
- *   - a shm session (lib/shm.h): one ring record per body.
+ *   - a shm session (lib/xport/shm.h): one ring record per body.
  * The pipe does not own the fd or the session.
  */
 #ifndef SEVMON_XPORT_MSG_H

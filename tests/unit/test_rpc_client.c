@@ -1,8 +1,8 @@
 /*
  * test_rpc_client.c — the libuv RPC client against a real peer over a socketpair.
  *
- * The peer is a second thread with plain blocking I/O, built on lib/frame.h and
- * lib/rpc_wire.h only. The method id picks its behaviour (see PM_*), so one peer serves
+ * The peer is a second thread with plain blocking I/O, built on lib/frame/frame.h and
+ * lib/rpc/rpc_wire.h only. The method id picks its behaviour (see PM_*), so one peer serves
  * every scenario; what it saw (requests, CANCELs, envelope sizes) is recorded under a
  * mutex for the test to check.
  */

@@ -2,7 +2,7 @@
  * test_rpc_shm.c — the RPC stack over shared memory between two host processes: the
  * agent loop (agent_loop_listen_shm, side B) in a forked child, the libuv RPC client
  * (rpc_client_connect_shm, side A) in the test process. The child's dispatch picks its
- * behaviour by method (M_*). A hostile side A is played with lib/shm.h directly.
+ * behaviour by method (M_*). A hostile side A is played with lib/xport/shm.h directly.
  */
 #include <signal.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * test_session.c — the channel state machine (lib/session.h) with the real providers
+ * test_session.c — the channel state machine (lib/channel/session.h) with the real providers
  * and verifier: a simulated SNP chain made once, both sides in-process (frames handed
  * across directly) or over a socketpair with the blocking IDS driver (ids_session.h).
  */

@@ -1,5 +1,5 @@
 /*
- * vsock-hybrid connect (lib/xport_hybrid.c) against a test peer that speaks the host
+ * vsock-hybrid connect (lib/xport/xport_hybrid.c) against a test peer that speaks the host
  * side of the protocol as Firecracker does: a Unix listener that reads
  * "CONNECT <port>\n", answers "OK <hostport>\n" and then carries the stream (here: an
  * echo). Other modes answer wrongly, close early or stall, to check each error.

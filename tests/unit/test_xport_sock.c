@@ -1,4 +1,4 @@
-/* Transport sockets (lib/xport.c, xport_unix.c, xport_tcp.c, xport_vsock.c): listen,
+/* Transport sockets (lib/xport/xport.c, xport_unix.c, xport_tcp.c, xport_vsock.c): listen,
  * accept, blocking and asynchronous connect, error mapping, deadlines. */
 #include "err.h"
 #include "harness.h"

@@ -1,4 +1,4 @@
-/* URI parsing and formatting of the transport layer (lib/xport_uri.c). */
+/* URI parsing and formatting of the transport layer (lib/xport/xport_uri.c). */
 #include "err.h"
 #include "harness.h"
 #include "xport.h"

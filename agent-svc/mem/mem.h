@@ -26,7 +26,7 @@
  *       otherwise all RAM below 4 GiB), assuming the default max-ram-below-4g.
  *   Paths cannot contain ','; options are comma-separated after the path.
  *
- * Errors are negative SEVMON_E* codes (lib/err.h). Nothing here prints.
+ * Errors are negative SEVMON_E* codes (lib/base/err.h). Nothing here prints.
  * A source is used by one thread at a time.
  */
 #ifndef SEVMON_AGENT_MEM_H

@@ -1,5 +1,5 @@
 /*
- * agent_channel.h — the agent side of the sevmon channel (lib/session.h) on the poll
+ * agent_channel.h — the agent side of the sevmon channel (lib/channel/session.h) on the poll
  * loop's seam (agent_conn_hooks + agent_channel).
  *
  * Per connection: a struct session (heap, ~24 KiB) as the session pointer. Until the

@@ -187,7 +187,7 @@ void agent_loop_stop(struct agent_loop *l);
 int agent_loop_adopt(struct agent_loop *l, int fd, const char *peer);
 
 /*
- * Serves a shared-memory region (lib/shm.h URIs: shm:///dev/shm/NAME?size=N on a host,
+ * Serves a shared-memory region (lib/xport/shm.h URIs: shm:///dev/shm/NAME?size=N on a host,
  * shm+pci://BDF in a guest) as side B: maps it (creating a shm:// file), formats it when
  * its header is not valid, and waits for side A to attach; each session is one connection
  * (hooks.open/close run per session, peer label "shm:URI"). When a session ends — the peer

@@ -1,5 +1,5 @@
 /*
- * agent_shm.c — shared-memory regions served by the agent loop (side B of lib/shm.h).
+ * agent_shm.c — shared-memory regions served by the agent loop (side B of lib/xport/shm.h).
  *
  * A region is a "listener" that yields one connection at a time: attach, serve the
  * session as an agent_conn whose I/O moves whole frame bodies through the rings, and when
