@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "agent_channel.h"
 #include "agent_loop.h"
+#include "clock.h"
 #include "err.h"
 #include "shm.h"
 #include "evidence_verify.h"
@@ -78,8 +79,7 @@ static void log_line(void *ctx, enum agent_log_level level, const char *msg)
 	(void)ctx;
 	if ((level == AGENT_LOG_DEBUG && log_verbosity < 2) || log_verbosity < 1)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	struct timespec ts = clock_real_ts();
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
 	fprintf(stderr, "%02d:%02d:%02d.%03ld sevmon-agent: %s%s\n", tm.tm_hour, tm.tm_min,

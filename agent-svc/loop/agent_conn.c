@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent_loop_int.h"
+#include "clock.h"
 #include "err.h"
 
 #define NS_PER_MS 1000000ull
@@ -36,7 +37,7 @@ struct agent_conn *agent_conn_new(struct agent_loop *l, int fd, const char *peer
 	c->id = ++l->next_conn_id;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	frame_reader_init(&c->fr);
-	c->last_activity_ns = agent_now_ns();
+	c->last_activity_ns = ((uint64_t)clock_mono_ns());
 	c->idle_timeout_ms = l->cfg.idle_timeout_ms;
 	return c;
 }
@@ -282,7 +283,7 @@ void agent_conn_flush(struct agent_conn *c)
 		if (n <= 0)
 			return;
 		o->off += (size_t)n;
-		c->last_activity_ns = agent_now_ns();
+		c->last_activity_ns = ((uint64_t)clock_mono_ns());
 	}
 	if (o->off == o->len) {
 		o->off = o->len = 0;
@@ -435,7 +436,7 @@ static void on_message(struct agent_conn *c, const uint8_t *msg, size_t len)
 		struct rpc_reasm ra = { 0 };
 		rc = rpc_reasm_add(&ra, &h, frag, flen, cfg->max_request);
 		if (rc == 1) {
-			enqueue(c, &h, agent_now_ns(), ra.buf, ra.len);
+			enqueue(c, &h, ((uint64_t)clock_mono_ns()), ra.buf, ra.len);
 			return;
 		}
 		rpc_reasm_reset(&ra);
@@ -462,7 +463,7 @@ static void on_message(struct agent_conn *c, const uint8_t *msg, size_t len)
 		p->id = h.id;
 		p->method = h.method;
 		p->deadline_ms = h.deadline_ms;
-		p->received_ns = agent_now_ns();
+		p->received_ns = ((uint64_t)clock_mono_ns());
 		c->npartial++;
 	}
 	size_t before = p->ra.total;
@@ -570,7 +571,7 @@ static void stream_read(struct agent_conn *c)
 			c->in_off = 0;
 			c->in_len = (size_t)n;
 			budget -= (size_t)n;
-			c->last_activity_ns = agent_now_ns();
+			c->last_activity_ns = ((uint64_t)clock_mono_ns());
 			agent_conn_parse(c);
 		} else if (n == 0) {
 			on_eof(c);
@@ -597,7 +598,7 @@ const struct agent_conn_io agent_conn_io_stream = {
 static void dispatch_one(struct agent_conn *c, struct agent_pending *q)
 {
 	struct agent_loop *l = c->loop;
-	uint64_t now = agent_now_ns();
+	uint64_t now = ((uint64_t)clock_mono_ns());
 	char errmsg[RPC_MAX_ERRMSG + 1];
 	int rc;
 

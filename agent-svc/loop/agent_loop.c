@@ -23,14 +23,8 @@
 #include <unistd.h>
 
 #include "agent_loop_int.h"
+#include "clock.h"
 #include "err.h"
-
-uint64_t agent_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void agent_logf(struct agent_loop *l, enum agent_log_level lv, const char *fmt, ...)
 {
@@ -267,7 +261,7 @@ static void accept_some(struct agent_loop *l, int lfd)
 				continue;
 			}
 			l->accept_paused_until_ns =
-				agent_now_ns() + AGENT_ACCEPT_PAUSE_MS * 1000000ull;
+				((uint64_t)clock_mono_ns()) + AGENT_ACCEPT_PAUSE_MS * 1000000ull;
 			agent_logf(l, AGENT_LOG_WARN,
 				   "out of file descriptors: not accepting for %u ms",
 				   AGENT_ACCEPT_PAUSE_MS);
@@ -345,7 +339,7 @@ int agent_loop_run(struct agent_loop *l)
 		return SEVMON_ENOMEM;
 	}
 	for (;;) {
-		uint64_t now = agent_now_ns();
+		uint64_t now = ((uint64_t)clock_mono_ns());
 		unsigned nl = 0, np = 0, nc = 0;
 		char drain[64];
 
@@ -418,7 +412,7 @@ int agent_loop_run(struct agent_loop *l)
 		}
 		if (l->nconns)
 			l->rr = (l->rr + 1) % l->nconns;
-		sweep(l, agent_now_ns());
+		sweep(l, ((uint64_t)clock_mono_ns()));
 		if (l->nshm)
 			agent_shm_step(l);
 	}

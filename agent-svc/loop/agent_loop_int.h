@@ -131,7 +131,6 @@ struct agent_loop {
 	uint8_t shm_in[FRAME_MAX_BODY]; /* one body received from a shm ring */
 };
 
-uint64_t agent_now_ns(void);
 /* Runs hooks.open and enters c in the table; on refusal frees c. 0 or SEVMON_E*. */
 int agent_loop_add_conn(struct agent_loop *l, struct agent_conn *c);
 void agent_logf(struct agent_loop *l, enum agent_log_level lv, const char *fmt, ...)

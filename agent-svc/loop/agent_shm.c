@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent_loop_int.h"
+#include "clock.h"
 #include "err.h"
 #include "rbuf.h"
 
@@ -42,7 +43,7 @@ static void shm_read(struct agent_conn *c)
 			return;
 		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
-		c->last_activity_ns = c->shm_active_ns = agent_now_ns();
+		c->last_activity_ns = c->shm_active_ns = ((uint64_t)clock_mono_ns());
 		agent_conn_on_frame(c, l->shm_in, (size_t)n);
 	}
 }
@@ -72,7 +73,7 @@ static long shm_write(struct agent_conn *c, const uint8_t *p, size_t n)
 		off += FRAME_HDR_LEN + blen;
 	}
 	if (off)
-		c->shm_active_ns = agent_now_ns();
+		c->shm_active_ns = ((uint64_t)clock_mono_ns());
 	return (long)off;
 }
 
@@ -162,13 +163,13 @@ static void adopt(struct agent_loop *l, struct agent_shm_lis *s)
 		agent_logf(l, AGENT_LOG_WARN, "conn refused peer=%s: no room", s->label);
 		shm_conn_close(&s->sc);
 		s->attaching = 0;
-		s->next_try_ns = agent_now_ns() + AGENT_SHM_ATTACH_POLL_MS * NS_PER_MS;
+		s->next_try_ns = ((uint64_t)clock_mono_ns()) + AGENT_SHM_ATTACH_POLL_MS * NS_PER_MS;
 		l->st.refused++;
 		return;
 	}
 	c->io = &agent_conn_io_shm;
 	c->shm = s;
-	c->shm_active_ns = agent_now_ns();
+	c->shm_active_ns = ((uint64_t)clock_mono_ns());
 	s->conn = c;
 	s->attaching = 0;
 	/* on refusal (hooks.open) c is freed, which ends the session and re-arms the region */
@@ -177,7 +178,7 @@ static void adopt(struct agent_loop *l, struct agent_shm_lis *s)
 
 void agent_shm_step(struct agent_loop *l)
 {
-	uint64_t now = agent_now_ns();
+	uint64_t now = ((uint64_t)clock_mono_ns());
 
 	for (unsigned i = 0; i < l->nshm; i++) {
 		struct agent_shm_lis *s = l->shm[i];
@@ -214,7 +215,7 @@ void agent_shm_step(struct agent_loop *l)
 
 int64_t agent_shm_timeout_ns(struct agent_loop *l)
 {
-	uint64_t now = agent_now_ns();
+	uint64_t now = ((uint64_t)clock_mono_ns());
 	int64_t best = -1;
 
 	for (unsigned i = 0; i < l->nshm; i++) {

@@ -26,6 +26,7 @@
 
 #include "agent.h"
 #include "agent_dispatch.h"
+#include "clock.h"
 #include "err.h"
 #include "rbuf.h"
 #include "sevmon.pb.h"
@@ -105,19 +106,12 @@ static int pt_setup(struct agent_call *call, bool has, const sevmon_v1_PageTable
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int deadline_passed(const struct agent_call *call)
 {
 	const struct agent_request *r = call->req;
 	if (!r || r->deadline_ms == 0)
 		return 0;
-	return now_ns() - r->received_ns > (uint64_t)r->deadline_ms * 1000000u;
+	return ((uint64_t)clock_mono_ns()) - r->received_ns > (uint64_t)r->deadline_ms * 1000000u;
 }
 
 /* ---- GetInfo ---- */

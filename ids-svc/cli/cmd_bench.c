@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "err.h"
 #include "cli_conn.h"
 #include "ids_conn.h"
@@ -31,13 +32,6 @@ static const char bench_usage[] =
 	"Measure small-read latency (median, p99) next to a raw 64-byte socket ping-pong,\n"
 	"a Gather of 512 x 16 bytes and, with --walk-head, a WalkList over a synthetic list\n"
 	"(tests/bench/make_list_image writes one; its head is at 0x1000).\n";
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -75,7 +69,7 @@ static int pingpong(int fd, uint64_t *ns, size_t n)
 	char b[64];
 	memset(b, 0x5a, sizeof b);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = ((uint64_t)clock_mono_ns());
 		if (write(fd, b, 64) != 64)
 			return -1;
 		ssize_t got = 0;
@@ -85,7 +79,7 @@ static int pingpong(int fd, uint64_t *ns, size_t n)
 				return -1;
 			got += r;
 		}
-		ns[i] = now_ns() - t0;
+		ns[i] = ((uint64_t)clock_mono_ns()) - t0;
 	}
 	return 0;
 }
@@ -269,13 +263,13 @@ int cmd_bench(int argc, char **argv)
 		Sevmon__V1__ReadPhysRequest req = SEVMON__V1__READ_PHYS_REQUEST__INIT;
 		req.addr = addr;
 		req.len = 64;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = ((uint64_t)clock_mono_ns());
 		rc = sevmon_agent_read_phys(conn.rpc, &req, 10000, on_read, &w);
 		if (rc == 0)
 			rc = ids_conn_wait(&conn, &w.done);
 		if (rc == 0)
 			rc = w.status;
-		ns[i] = now_ns() - t0;
+		ns[i] = ((uint64_t)clock_mono_ns()) - t0;
 	}
 	if (rc < 0) {
 		cli_error("bench", "ReadPhys", rc, NULL);
@@ -299,7 +293,7 @@ int cmd_bench(int argc, char **argv)
 		uint64_t b0 = wire_bytes(&conn), r0 = wire_requests(&conn), best = UINT64_MAX;
 		for (int k = 0; k < 20 && rc == 0; k++) {
 			struct wait1 w = { 0 };
-			uint64_t t0 = now_ns();
+			uint64_t t0 = ((uint64_t)clock_mono_ns());
 			rc = sevmon_agent_gather(conn.rpc, &req, 10000, on_gather, &w);
 			if (rc == 0)
 				rc = ids_conn_wait(&conn, &w.done);
@@ -307,7 +301,7 @@ int cmd_bench(int argc, char **argv)
 				rc = w.status;
 			if (rc == 0 && (w.items != NR || w.bytes != NR * 16))
 				rc = SEVMON_EPARTIAL;
-			uint64_t t = now_ns() - t0;
+			uint64_t t = ((uint64_t)clock_mono_ns()) - t0;
 			best = t < best ? t : best;
 		}
 		if (rc < 0) {
@@ -337,13 +331,13 @@ int cmd_bench(int argc, char **argv)
 		struct wait1 w = { 0 };
 		for (int k = 0; k < 5 && rc == 0; k++) {
 			memset(&w, 0, sizeof w);
-			uint64_t t0 = now_ns();
+			uint64_t t0 = ((uint64_t)clock_mono_ns());
 			rc = sevmon_agent_walk_list(conn.rpc, &req, 30000, on_walk, &w);
 			if (rc == 0)
 				rc = ids_conn_wait(&conn, &w.done);
 			if (rc == 0)
 				rc = w.status;
-			uint64_t t = now_ns() - t0;
+			uint64_t t = ((uint64_t)clock_mono_ns()) - t0;
 			best = t < best ? t : best;
 		}
 		if (rc < 0) {

@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "cli_conn.h"
+#include "clock.h"
 #include "err.h"
 #include "ids_kernel.h"
 #include "scan_targets.h"
@@ -116,13 +117,6 @@ struct scan_worker {
 	struct snp_provider *own; /* this worker's own evidence provider (--attest): a provider
 				   * keeps its last report in itself, so threads cannot share one */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void json_str(FILE *f, const char *s)
 {
@@ -278,7 +272,7 @@ static int scan_connect(struct scan_worker *w, const struct scan_target *t, stru
 /* Progress: "[#####.....] 523/1000  3 failed  1.2 s". Under ctx->mu. */
 static void draw_progress(struct scan_ctx *ctx, int final)
 {
-	double now = now_s();
+	double now = clock_mono_s();
 	if (!final && now - ctx->last_draw < SCAN_PROGRESS_MS / 1000.0)
 		return;
 	ctx->last_draw = now;
@@ -311,9 +305,9 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 		pthread_mutex_unlock(&ctx->mu);
 		return;
 	}
-	double a = now_s();
+	double a = clock_mono_s();
 	int rc = scan_connect(w, t, &conn, why, sizeof why);
-	double b = now_s();
+	double b = clock_mono_s();
 	t_connect = b - a;
 	if (rc < 0) {
 		sodium_memzero(&w->pol.key, sizeof w->pol.key);
@@ -325,7 +319,7 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 	for (size_t i = 0; i < ctx->nchecks; i++)
 		need_kernel |= ctx->checks[i] != CHECK_ATTEST;
 	rc = need_kernel ? ids_kernel_open_memo(w->kk, &conn, &ctx->memo, err, sizeof err) : 0;
-	t_kernel = now_s() - b;
+	t_kernel = clock_mono_s() - b;
 	if (rc < 0) {
 		snprintf(why, sizeof why, "kernel: %s", err[0] ? err : sevmon_strerror(rc));
 		for (size_t i = 0; i < ctx->nchecks; i++)
@@ -343,11 +337,11 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 		size_t pllen = 0;
 		FILE *pf = open_memstream(&pl, &pllen);
 		rpc_client_get_stats(conn.rpc, &st0);
-		double c0 = now_s();
+		double c0 = clock_mono_s();
 		rc = pf ? check_fns[c](w, pf) : SEVMON_ENOMEM;
 		if (pf && fclose(pf) != 0 && rc == 0)
 			rc = SEVMON_ENOMEM;
-		double ms = (now_s() - c0) * 1000.0;
+		double ms = (clock_mono_s() - c0) * 1000.0;
 		t_check[c] = ms / 1000.0;
 		if (c == CHECK_ATTEST)
 			ms = t_connect * 1000.0; /* the attestation happened in the handshake */
@@ -578,7 +572,7 @@ int cmd_scan(int argc, char **argv)
 	}
 	pthread_mutex_init(&ctx.mu, NULL);
 	ctx.progress = !quiet && isatty(STDERR_FILENO);
-	ctx.t0 = now_s();
+	ctx.t0 = clock_mono_s();
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, SCAN_STACK_BYTES);
@@ -625,7 +619,7 @@ int cmd_scan(int argc, char **argv)
 			snp_provider_free(w[i].own);
 		}
 	}
-	double wall = now_s() - ctx.t0;
+	double wall = clock_mono_s() - ctx.t0;
 	if (ctx.progress)
 		draw_progress(&ctx, 1);
 	if (!quiet)

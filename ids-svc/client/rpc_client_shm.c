@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 #include "rbuf.h"
 #include "rpc_client_int.h"
@@ -99,7 +100,7 @@ static void shm_pump(struct rpc_client *c)
 		}
 	}
 	if (moved || got)
-		s->active_ns = shm_now_ns();
+		s->active_ns = clock_mono_ns();
 }
 
 static void on_pump(uv_timer_t *t)
@@ -132,7 +133,7 @@ static void shm_update(struct rpc_client *c)
 		s->spinning = 0;
 		return;
 	}
-	now = shm_now_ns();
+	now = clock_mono_ns();
 	if (c->st.requests + c->st.cancels != s->sent_seen) {
 		s->sent_seen = c->st.requests + c->st.cancels;
 		s->active_ns = now; /* a call was queued: its reply is worth a spin */
@@ -214,7 +215,7 @@ int rpc_client_open_shm(uv_loop_t *loop, struct shm_conn *sc, struct shm_region 
 	uv_timer_init(loop, &s->pump);
 	uv_idle_init(loop, &s->spin);
 	s->pump.data = s->spin.data = c;
-	s->active_ns = shm_now_ns();
+	s->active_ns = clock_mono_ns();
 	c->shm = s;
 	c->io = &shm_io;
 	c->handles_open += 2;

@@ -183,7 +183,6 @@ void svd_target_persist(struct svd *d, struct svd_target *t);
 /* Close its session (loop; only while no job runs). */
 void svd_target_close_session(struct svd_target *t);
 void svd_target_free(struct svd_target *t);
-uint64_t svd_now_ms(void);
 
 /* svd_job.c */
 /* Queue a job on t (takes ownership). EBUSY when t's queue or the daemon's is full. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "svd.h"
 
@@ -82,13 +83,6 @@ void svd_job_drop(struct svd *d, struct svd_job *j, int status, const char *why)
 }
 
 /* ---------------------------------------------------------------- worker thread */
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static const char *module_state(struct kintro *k, int64_t v)
 {
@@ -333,10 +327,10 @@ static int job_run(struct svd_job *j, int reused)
 		struct svd_check_out *o = &j->out[i];
 		struct rpc_client_stats s0, s1;
 		rpc_client_get_stats(t->conn.rpc, &s0);
-		uint64_t t0 = mono_ms();
+		uint64_t t0 = (uint64_t)clock_mono_ms();
 		o->rc = check_payload(&t->kk.k, i, &o->payload, o->err, sizeof o->err);
 		rpc_client_get_stats(t->conn.rpc, &s1);
-		o->ms = (uint32_t)(mono_ms() - t0);
+		o->ms = (uint32_t)((uint64_t)clock_mono_ms() - t0);
 		o->requests = s1.requests - s0.requests;
 		o->bytes = s1.bytes_sent + s1.bytes_received - s0.bytes_sent - s0.bytes_received;
 		if (t->conn.lost) {
@@ -376,7 +370,7 @@ static uint64_t backoff_ms(struct svd *d, unsigned failures)
 static void update_target(struct svd *d, struct svd_job *j)
 {
 	struct svd_target *t = j->t;
-	uint64_t now = svd_now_ms();
+	uint64_t now = (uint64_t)clock_real_ms();
 	if (j->session_rc < 0) {
 		t->failures++;
 		t->retry_at_ms = now + backoff_ms(d, t->failures);
@@ -524,7 +518,7 @@ static struct svd_trust *shared_trust(struct svd *d)
 
 void svd_dispatch(struct svd *d)
 {
-	uint64_t now = svd_now_ms();
+	uint64_t now = (uint64_t)clock_real_ms();
 	for (struct svd_target *t = d->targets, *next; t && d->running < d->cfg.workers; t = next) {
 		next = t->next;
 		while (!t->busy && t->qhead && d->running < d->cfg.workers) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "svd.h"
 
@@ -33,8 +34,7 @@ static const char usage_text[] =
 
 void svd_log(const char *fmt, ...)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	struct timespec ts = clock_real_ts();
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
 	char line[1024];
@@ -177,7 +177,7 @@ static void reload(struct svd *d)
 		if (svd_target_update(d, t, tc) > 0) {
 			changed++;
 			uint32_t iv = tc->interval_s ? tc->interval_s : nc.interval_s;
-			t->next_scan_ms = iv ? svd_now_ms() + (uint64_t)iv * 1000u : 0;
+			t->next_scan_ms = iv ? (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u : 0;
 			if (!t->busy && !t->qhead) {
 				struct svd_job *j = svd_job_new(d, t, SVD_JOB_CONNECT);
 				if (j && svd_job_queue(d, t, j) < 0)
@@ -191,7 +191,7 @@ static void reload(struct svd *d)
 		if (!iv)
 			t->next_scan_ms = 0;
 		else if (!t->next_scan_ms)
-			t->next_scan_ms = svd_now_ms() + (uint64_t)iv * 1000u;
+			t->next_scan_ms = (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u;
 	}
 	svd_config_free(&old);
 	svd_log("reloaded %s: %u targets added, %u removed, %u changed, %zu in all",
@@ -212,7 +212,7 @@ static void on_hup(uv_signal_t *s, int signum)
 static void on_tick(uv_timer_t *tm)
 {
 	struct svd *d = tm->data;
-	uint64_t now = svd_now_ms();
+	uint64_t now = (uint64_t)clock_real_ms();
 	size_t ndue = 0;
 	const char **due = d->ntargets ? calloc(d->ntargets, sizeof *due) : NULL;
 	for (struct svd_target *t = d->targets; t; t = t->next) {
@@ -380,7 +380,7 @@ int main(int argc, char **argv)
 	snprintf(nthreads, sizeof nthreads, "%u", pool_size);
 	setenv("UV_THREADPOOL_SIZE", nthreads, 1);
 	json_object_seed(0); /* before any worker thread makes a JSON object */
-	d.jitter_state = svd_now_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+	d.jitter_state = (uint64_t)clock_real_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
 	d.loop = uv_default_loop();
 	if (ids_kmemo_init(&d.kmemo) < 0) {
 		fprintf(stderr, "sevmond: out of memory\n");

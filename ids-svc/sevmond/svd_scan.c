@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 #include "svd.h"
 
@@ -77,7 +78,7 @@ int svd_scan_start(struct svd *d, const char *const *names, size_t n, unsigned c
 		goto out;
 	}
 	sc->total = (unsigned)nt;
-	sc->started_ms = svd_now_ms();
+	sc->started_ms = (uint64_t)clock_real_ms();
 	sc->next = d->scans;
 	d->scans = sc;
 	d->nscans++;
@@ -121,10 +122,10 @@ void svd_scan_target_done(struct svd *d, struct svd_scan *sc, int failed)
 	const char *labels[] = { "status", store_scan_status_name(st), NULL };
 	metrics_counter_add(d->metrics, "sevmond_scans_total", labels, 1);
 	metrics_histogram_observe(d->metrics, "sevmond_scan_duration_seconds", NULL,
-				  (double)(svd_now_ms() - sc->started_ms) / 1000.0);
+				  (double)((uint64_t)clock_real_ms() - sc->started_ms) / 1000.0);
 	svd_log("scan %lld: %s (%u targets, %u failed, %llu ms)", (long long)sc->id,
 		store_scan_status_name(st), sc->total, sc->failed,
-		(unsigned long long)(svd_now_ms() - sc->started_ms));
+		(unsigned long long)((uint64_t)clock_real_ms() - sc->started_ms));
 	for (struct svd_scan **pp = &d->scans; *pp; pp = &(*pp)->next)
 		if (*pp == sc) {
 			*pp = sc->next;

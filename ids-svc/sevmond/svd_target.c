@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "svd.h"
 
@@ -14,13 +15,6 @@ const char *svd_state_name(enum svd_state s)
 	static const char *const names[SVD_NSTATES] = { "idle", "connecting", "attesting", "ready",
 							"failed" };
 	return (unsigned)s < SVD_NSTATES ? names[s] : "unknown";
-}
-
-uint64_t svd_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 struct svd_target *svd_target_find(struct svd *d, const char *name)
@@ -73,7 +67,7 @@ int svd_target_add(struct svd *d, const struct svd_target_cfg *cfg, int from_con
 	atomic_store(&t->state, SVD_IDLE);
 	snprintf(t->attest_status, sizeof t->attest_status, "none");
 	uint32_t iv = cfg->interval_s ? cfg->interval_s : d->cfg.interval_s;
-	t->next_scan_ms = iv ? svd_now_ms() + (uint64_t)iv * 1000u : 0;
+	t->next_scan_ms = iv ? (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u : 0;
 	t->next = d->targets;
 	d->targets = t;
 	d->ntargets++;
@@ -223,7 +217,7 @@ json_t *svd_target_json(const struct svd_target *t)
 	json_object_set_new(o, "bytes", json_integer((json_int_t)t->bytes));
 	if (t->detail[0])
 		json_object_set_new(o, "detail", json_string(t->detail));
-	uint64_t now = svd_now_ms();
+	uint64_t now = (uint64_t)clock_real_ms();
 	if (atomic_load(&t->state) == SVD_FAILED && t->retry_at_ms > now)
 		json_object_set_new(o, "retry_in_ms", json_integer((json_int_t)(t->retry_at_ms - now)));
 	return o;

@@ -302,7 +302,7 @@ int shm_conn_attach_start(struct shm_conn *c, struct shm_region *r, enum shm_sid
 			  const struct shm_opts *opts);
 /* One non-blocking attach step: 1 when the session is up, 0 not yet, negative on error. */
 int shm_conn_attach_step(struct shm_conn *c);
-/* start + steps until deadline_ns (CLOCK_MONOTONIC, see shm_now_ns); waits as above.
+/* start + steps until deadline_ns (CLOCK_MONOTONIC ns, lib/base/clock.h); waits as above.
  * Side A retries a not-yet-formatted region. Returns 0, SEVMON_ETIMEDOUT, EPROTO... */
 int shm_conn_attach(struct shm_conn *c, struct shm_region *r, enum shm_side side,
 		    const struct shm_opts *opts, int64_t deadline_ns);
@@ -346,8 +346,7 @@ int shm_conn_check(struct shm_conn *c);
 static inline uint32_t shm_conn_epoch(const struct shm_conn *c) { return c->epoch; }
 static inline uint32_t shm_conn_peer_epoch(const struct shm_conn *c) { return c->peer_epoch; }
 
-/* CLOCK_MONOTONIC in ns, and a deadline ms from now, for the calls above. */
-int64_t shm_now_ns(void);
+/* A deadline ms from now on the monotonic clock (clock_mono_ns, ns), for the calls above. */
 int64_t shm_deadline_after_ms(int64_t ms);
 
 /* Internal to the shm_*.c files. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "frame.h"
 
@@ -195,7 +196,7 @@ int shm_conn_attach(struct shm_conn *c, struct shm_region *r, enum shm_side side
 	uint32_t backoff = SHM_POLL_MIN_NS;
 	/* Side A waits for side B to format the region, sleeping with backoff. */
 	while ((rc = shm_conn_attach_start(c, r, side, opts)) == SEVMON_ENOENT) {
-		int64_t now = shm_now_ns();
+		int64_t now = clock_mono_ns();
 		if (now >= deadline_ns)
 			return SEVMON_ETIMEDOUT;
 		struct timespec ts = { 0, backoff };
@@ -217,7 +218,7 @@ int shm_conn_open(struct shm_conn *c, struct shm_region *r, const char *uri, enu
 		return rc;
 	uint32_t backoff = SHM_POLL_MIN_NS;
 	while ((rc = shm_region_map_uri(r, &u, side)) == SEVMON_ENOENT && side == SHM_SIDE_A) {
-		if (shm_now_ns() >= deadline_ns)
+		if (clock_mono_ns() >= deadline_ns)
 			return SEVMON_ETIMEDOUT;
 		struct timespec ts = { 0, backoff };
 		nanosleep(&ts, NULL);

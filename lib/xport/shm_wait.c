@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 
 /* Clock reads are ~20 ns: look at the clock once per this many pause instructions. */
@@ -29,16 +30,9 @@ static inline void cpu_relax(void)
 #endif
 }
 
-int64_t shm_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t shm_deadline_after_ms(int64_t ms)
 {
-	return shm_now_ns() + ms * 1000000;
+	return clock_mono_ns() + ms * 1000000;
 }
 
 static struct timespec ts_from_ns(int64_t ns)
@@ -88,14 +82,14 @@ static int sleep_futex(struct shm_conn *c, shm_pred_fn pred, unsigned events, si
 int shm_wait_for(struct shm_conn *c, shm_pred_fn pred, unsigned events, size_t send_len,
 		 int64_t deadline_ns)
 {
-	int64_t start = shm_now_ns();
+	int64_t start = clock_mono_ns();
 	int64_t spin_end = start + c->opt.spin_ns;
 	int64_t backoff = SHM_POLL_MIN_NS;
 	for (;;) {
 		int rc = pred(c, events, send_len);
 		if (rc != 0)
 			return rc;
-		int64_t now = shm_now_ns();
+		int64_t now = clock_mono_ns();
 		if (now >= deadline_ns)
 			return SEVMON_ETIMEDOUT;
 		if (now < spin_end) {

@@ -4,6 +4,7 @@
  */
 #include "xport_impl.h"
 
+#include "clock.h"
 #include "err.h"
 
 #include <arpa/inet.h>
@@ -37,13 +38,6 @@ int xport__errno(int e)
 	default:
 		return sevmon_from_errno(e);
 	}
-}
-
-int64_t xport__now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int build_sockaddr(const struct xport_addr *a, struct sockaddr_storage *ss,
@@ -199,7 +193,7 @@ int xport_accept(int lfd, int *fd, char *peer, size_t peercap)
 
 int xport_connect_remaining_ms(const struct xport_connecting *c)
 {
-	int64_t left = c->deadline_ms - xport__now_ms();
+	int64_t left = c->deadline_ms - clock_mono_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT32_MAX ? INT32_MAX : (int)left;
@@ -284,7 +278,7 @@ static int start(const struct xport_addr *a, int timeout_ms, int bounded_unix,
 	c->fd = -1;
 	c->kind = a->kind;
 	c->vport = a->vport;
-	c->deadline_ms = xport__now_ms() + timeout_ms;
+	c->deadline_ms = clock_mono_ms() + timeout_ms;
 
 	struct sockaddr_storage ss;
 	socklen_t len;

@@ -13,7 +13,6 @@
 /* Map a socket-call errno to the sevmon code callers act on (see xport.h). */
 int xport__errno(int e);
 /* CLOCK_MONOTONIC in milliseconds. */
-int64_t xport__now_ms(void);
 
 /* Fill ss/len for a (unix, vsock-hybrid, tcp with a numeric host, vsock). */
 int xport__unix_sockaddr(const char *path, struct sockaddr_storage *ss, socklen_t *len);

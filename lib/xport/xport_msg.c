@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "frame.h"
 #include "rbuf.h"
@@ -17,7 +18,7 @@
 static int wait_fd(int fd, short ev, int64_t deadline_ns)
 {
 	for (;;) {
-		int64_t left = deadline_ns - shm_now_ns();
+		int64_t left = deadline_ns - clock_mono_ns();
 		if (left <= 0)
 			return SEVMON_ETIMEDOUT;
 		struct pollfd p = { .fd = fd, .events = ev };

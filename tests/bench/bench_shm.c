@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "frame.h"
 #include "shm.h"
@@ -132,8 +133,8 @@ struct result {
 
 static void busy(int64_t ns)
 {
-	int64_t end = shm_now_ns() + ns;
-	while (shm_now_ns() < end)
+	int64_t end = clock_mono_ns() + ns;
+	while (clock_mono_ns() < end)
 		;
 }
 
@@ -167,11 +168,11 @@ static struct result parent(struct xp *x, int rtts, int bulk)
 		for (int i = 0; i < rtts; i++) {
 			memset(buf, 0x5a, FRAME_HDR_LEN + SMALL_LEN);
 			buf[FRAME_HDR_LEN] = (uint8_t)svc;
-			int64_t t0 = shm_now_ns();
+			int64_t t0 = clock_mono_ns();
 			xp_send(x, SMALL_LEN);
 			if (xp_recv(x) != SMALL_LEN)
 				die("echo length", SEVMON_EPROTO);
-			t[i] = shm_now_ns() - t0;
+			t[i] = clock_mono_ns() - t0;
 		}
 		qsort(t, (size_t)rtts, sizeof *t, cmp_i64);
 		*(svc ? &res.svc_med_us : &res.med_us) = (double)t[rtts / 2] / 1000.0;
@@ -179,7 +180,7 @@ static struct result parent(struct xp *x, int rtts, int bulk)
 	}
 	free(t);
 	memset(buf, 0x5a, sizeof buf);
-	int64_t t0 = shm_now_ns();
+	int64_t t0 = clock_mono_ns();
 	for (int i = 0; i < bulk; i++)
 		xp_send(x, BULK_LEN);
 	uint64_t total = 0;
@@ -188,7 +189,7 @@ static struct result parent(struct xp *x, int rtts, int bulk)
 	memcpy(&total, buf + FRAME_HDR_LEN, sizeof total);
 	if (total != (uint64_t)bulk * BULK_LEN)
 		die("bulk byte count", SEVMON_EPROTO);
-	double s = (double)(shm_now_ns() - t0) / 1e9;
+	double s = (double)(clock_mono_ns() - t0) / 1e9;
 	res.mbps = (double)bulk * BULK_LEN / s / 1e6;
 	return res;
 }

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "agent_loop.h"
+#include "clock.h"
 #include "err.h"
 #include "harness.h"
 #include "rbuf.h"
@@ -140,7 +141,7 @@ static void on_disc(void *arg, int reason)
 static int run_until(uv_loop_t *loop, const int *flag, int ms)
 {
 	int64_t end = shm_deadline_after_ms(ms);
-	while (!*flag && shm_now_ns() < end)
+	while (!*flag && clock_mono_ns() < end)
 		uv_run(loop, UV_RUN_ONCE);
 	return *flag;
 }
@@ -219,7 +220,7 @@ TEST(rpc_shm_call_1000_in_flight)
 	}
 	int all = 0;
 	int64_t end = shm_deadline_after_ms(10000);
-	while (!all && shm_now_ns() < end) {
+	while (!all && clock_mono_ns() < end) {
 		uv_run(&loop, UV_RUN_ONCE);
 		all = 1;
 		for (int i = 0; i < INFLIGHT && all; i++)
@@ -315,7 +316,7 @@ TEST(rpc_shm_cancel_queued_request_never_runs)
 	 * either: the second never runs (else the echo would wait for its 300 ms too) */
 	struct result r1 = { 0 }, r2 = { 0 };
 	store_be32(pl, 300);
-	int64_t t0 = shm_now_ns();
+	int64_t t0 = clock_mono_ns();
 	ASSERT_EQ(rpc_client_call(c, M_SLEEP, pl, 4, 0, on_reply, &r1, NULL), 0);
 	ASSERT_EQ(rpc_client_call(c, M_SLEEP, pl, 4, 0, on_reply, &r2, &id2), 0);
 	ASSERT_EQ(rpc_client_cancel(c, id2), 0);
@@ -324,7 +325,7 @@ TEST(rpc_shm_cancel_queued_request_never_runs)
 	ASSERT(r1.done);
 	ASSERT_EQ(r1.status, 0);
 	free(r1.p);
-	ASSERT(shm_now_ns() - t0 < 550 * 1000000LL);
+	ASSERT(clock_mono_ns() - t0 < 550 * 1000000LL);
 	struct rpc_client_stats st;
 	rpc_client_get_stats(c, &st);
 	ASSERT_UEQ(st.dropped, 0); /* no late reply for the canceled one */
@@ -345,11 +346,11 @@ TEST(rpc_shm_call_deadline_times_out)
 	ASSERT(c != NULL);
 	struct result r = { 0 };
 	store_be32(pl, 400);
-	int64_t t0 = shm_now_ns();
+	int64_t t0 = clock_mono_ns();
 	ASSERT_EQ(rpc_client_call(c, M_SLEEP, pl, 4, 60, on_reply, &r, NULL), 0);
 	ASSERT(run_until(&loop, &r.done, 5000));
 	ASSERT_EQ(r.status, SEVMON_ETIMEDOUT);
-	ASSERT(shm_now_ns() - t0 < 300 * 1000000LL);
+	ASSERT(clock_mono_ns() - t0 < 300 * 1000000LL);
 	/* the late reply is dropped, the connection carries on */
 	ASSERT(echo_ok(&loop, c, "after the deadline"));
 	struct rpc_client_stats st;
