@@ -60,6 +60,35 @@ void agent_conn_free(struct agent_conn *c)
 	free(c);
 }
 
+int agent_conn_admit(struct agent_loop *l, struct agent_conn *c)
+{
+	int rc;
+
+	c->ch.max_msg = FRAME_MAX_BODY; /* the default, so hooks.open may already send */
+	if (l->cfg.hooks.open &&
+	    (rc = l->cfg.hooks.open(l->cfg.hooks.ctx, c, &c->session, &c->ch)) < 0) {
+		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: %s",
+			   (unsigned long long)c->id, c->peer, sevmon_errname(rc));
+		agent_conn_free(c);
+		l->st.refused++;
+		return SEVMON_EDENIED;
+	}
+	c->hooked = 1;
+	if (!c->ch.max_msg)
+		c->ch.max_msg = FRAME_MAX_BODY;
+	if (c->ch.max_msg <= RPC_HDR_LEN || c->ch.max_msg > FRAME_MAX_BODY) {
+		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: channel max_msg %zu invalid",
+			   (unsigned long long)c->id, c->peer, c->ch.max_msg);
+		agent_conn_free(c);
+		l->st.refused++;
+		return SEVMON_EINVAL;
+	}
+	l->conns[l->nconns++] = c;
+	l->st.accepted++;
+	agent_logf(l, AGENT_LOG_INFO, "conn %llu open peer=%s", (unsigned long long)c->id, c->peer);
+	return 0;
+}
+
 void agent_conn_fail(struct agent_conn *c, int protocol, const char *fmt, ...)
 {
 	va_list ap;

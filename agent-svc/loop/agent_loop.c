@@ -26,19 +26,6 @@
 #include "clock.h"
 #include "err.h"
 
-void agent_logf(struct agent_loop *l, enum agent_log_level lv, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (!l->cfg.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	l->cfg.log(l->cfg.log_ctx, lv, line);
-}
-
 void agent_loop_config_init(struct agent_loop_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -166,35 +153,6 @@ static void peer_name(int fd, char *out, size_t cap)
 	}
 }
 
-int agent_loop_add_conn(struct agent_loop *l, struct agent_conn *c)
-{
-	int rc;
-
-	c->ch.max_msg = FRAME_MAX_BODY; /* the default, so hooks.open may already send */
-	if (l->cfg.hooks.open &&
-	    (rc = l->cfg.hooks.open(l->cfg.hooks.ctx, c, &c->session, &c->ch)) < 0) {
-		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: %s",
-			   (unsigned long long)c->id, c->peer, sevmon_errname(rc));
-		agent_conn_free(c);
-		l->st.refused++;
-		return SEVMON_EDENIED;
-	}
-	c->hooked = 1;
-	if (!c->ch.max_msg)
-		c->ch.max_msg = FRAME_MAX_BODY;
-	if (c->ch.max_msg <= RPC_HDR_LEN || c->ch.max_msg > FRAME_MAX_BODY) {
-		agent_logf(l, AGENT_LOG_WARN, "conn %llu refused peer=%s: channel max_msg %zu invalid",
-			   (unsigned long long)c->id, c->peer, c->ch.max_msg);
-		agent_conn_free(c);
-		l->st.refused++;
-		return SEVMON_EINVAL;
-	}
-	l->conns[l->nconns++] = c;
-	l->st.accepted++;
-	agent_logf(l, AGENT_LOG_INFO, "conn %llu open peer=%s", (unsigned long long)c->id, c->peer);
-	return 0;
-}
-
 static int add_conn(struct agent_loop *l, int fd, const char *label)
 {
 	char peer[AGENT_PEER_LEN];
@@ -217,7 +175,7 @@ static int add_conn(struct agent_loop *l, int fd, const char *label)
 		l->st.refused++;
 		return SEVMON_ENOMEM;
 	}
-	return agent_loop_add_conn(l, c);
+	return agent_conn_admit(l, c);
 }
 
 int agent_loop_adopt(struct agent_loop *l, int fd, const char *peer)

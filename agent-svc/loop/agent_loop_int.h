@@ -1,5 +1,6 @@
 /*
- * agent_loop_int.h — private to the agent loop library (agent_loop.c, agent_conn.c):
+ * agent_loop_int.h — private to the agent loop library (agent_log.c, agent_conn.c,
+ * agent_shm.c, agent_loop.c, in that order from the bottom):
  * the connection and loop structures. Not part of the contract; see agent_loop.h.
  */
 #ifndef SEVMON_AGENT_LOOP_INT_H
@@ -131,12 +132,13 @@ struct agent_loop {
 	uint8_t shm_in[FRAME_MAX_BODY]; /* one body received from a shm ring */
 };
 
-/* Runs hooks.open and enters c in the table; on refusal frees c. 0 or SEVMON_E*. */
-int agent_loop_add_conn(struct agent_loop *l, struct agent_conn *c);
+/* agent_log.c */
 void agent_logf(struct agent_loop *l, enum agent_log_level lv, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* agent_conn.c */
+/* Runs hooks.open and enters c in the loop's table; on refusal frees c. 0 or SEVMON_E*. */
+int agent_conn_admit(struct agent_loop *l, struct agent_conn *c);
 struct agent_conn *agent_conn_new(struct agent_loop *l, int fd, const char *peer);
 void agent_conn_free(struct agent_conn *c); /* hooks.close if owed, close(fd), free */
 void agent_conn_fail(struct agent_conn *c, int protocol, const char *fmt, ...)

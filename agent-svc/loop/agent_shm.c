@@ -173,7 +173,7 @@ static void adopt(struct agent_loop *l, struct agent_shm_lis *s)
 	s->conn = c;
 	s->attaching = 0;
 	/* on refusal (hooks.open) c is freed, which ends the session and re-arms the region */
-	(void)agent_loop_add_conn(l, c);
+	(void)agent_conn_admit(l, c);
 }
 
 void agent_shm_step(struct agent_loop *l)

@@ -25,6 +25,7 @@
 #include <uv.h>
 
 struct metrics; /* the metrics registry, below */
+struct rest_route; /* one row of a routing table, below */
 
 /* ---------------------------------------------------------------- limits */
 
@@ -166,6 +167,10 @@ struct rest_config {
 	 * bytes of token68 characters. */
 	const char *const *tokens;
 	size_t ntokens;
+	/* The routing table the server serves (static storage, outlives the server):
+	 * rest_routes() for sevmond's API, another table in tests. At least one route. */
+	const struct rest_route *routes;
+	size_t nroutes;
 	/* 0 picks the *_DEFAULT above. */
 	size_t max_body;
 	unsigned max_conns;
@@ -220,7 +225,8 @@ struct rest_route {
 	void (*handler)(struct rest_request *r);
 };
 
-/* The served routing table (static storage); *n gets its length. */
+/* sevmond's routing table, the API of docs/openapi.json (static storage); *n gets its
+ * length. Given to rest_server_start in rest_config.routes. */
 const struct rest_route *rest_routes(size_t *n);
 
 /* Path matching against one pattern. On a match returns the number of {params} (>= 0)

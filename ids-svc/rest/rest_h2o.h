@@ -1,6 +1,6 @@
 /*
  * rest_h2o.h — the server's state as the h2o-facing files share it (rest_server.c,
- * rest_reply.c, rest_async.c). Internal: nothing outside ids-svc/rest includes it.
+ * rest_reply.c, rest_async.c, rest_finish.c). Internal: nothing outside ids-svc/rest includes it.
  */
 #ifndef SEVMON_REST_H2O_H
 #define SEVMON_REST_H2O_H
@@ -29,6 +29,8 @@ struct rest_server {
 	size_t max_body;
 	unsigned max_conns, max_inflight;
 	unsigned nconns, inflight;
+	const struct rest_route *routes;
+	size_t nroutes;
 	const struct rest_backend *be;
 	void *bctx;
 	struct metrics *metrics;
@@ -63,7 +65,10 @@ void rest_record(struct rest_server *srv, const struct rest_route *route, const 
 		 int status, uint64_t t0_ns);
 /* Declare the layer's own metric families in m (NULL: nothing). */
 void rest_declare_metrics(struct metrics *m);
-/* Finish a close once nothing is left open (rest_server.c). */
+/* Finish a close once nothing is left open: dispose h2o, free srv, call done
+ * (rest_finish.c). */
 void rest_server_maybe_finish(struct rest_server *srv);
+/* Free srv's own memory (tokens, the struct), after h2o is gone or was never set up. */
+void rest_server_free(struct rest_server *srv);
 
 #endif

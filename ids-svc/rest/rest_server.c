@@ -72,8 +72,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		r.query_len = req->path.len - req->query_at - 1;
 	}
 
-	size_t nroutes;
-	const struct rest_route *routes = rest_routes(&nroutes);
+	size_t nroutes = srv->nroutes;
+	const struct rest_route *routes = srv->routes;
 	const struct rest_route *chosen = NULL;
 	char allow[64] = "";
 	int path_known = 0;
@@ -245,44 +245,6 @@ static int token_ok(const char *t)
 	return 1;
 }
 
-static void free_server(struct rest_server *srv)
-{
-	for (size_t i = 0; i < srv->ntokens; i++)
-		free(srv->tokens[i]);
-	free(srv);
-}
-
-static void on_finisher_closed(uv_handle_t *h)
-{
-	struct rest_server *srv = container_of(h, struct rest_server, finisher);
-	void (*done)(void *) = srv->done;
-	void *arg = srv->done_arg;
-	free_server(srv);
-	if (done)
-		done(arg);
-}
-
-static void on_finisher(uv_idle_t *h)
-{
-	/* h2o's timers closed in the previous iteration: srv may go now. */
-	uv_idle_stop(h);
-	uv_close((uv_handle_t *)h, on_finisher_closed);
-}
-
-void rest_server_maybe_finish(struct rest_server *srv)
-{
-	if (!srv->closing || srv->ctx_disposed || srv->listeners_open || srv->nconns ||
-	    srv->inflight)
-		return;
-	srv->ctx_disposed = 1;
-	if (h2o_timeout_is_linked(&srv->ctx.http2._graceful_shutdown_timeout))
-		h2o_timeout_unlink(&srv->ctx.http2._graceful_shutdown_timeout);
-	h2o_context_dispose(&srv->ctx);
-	h2o_config_dispose(&srv->config);
-	uv_idle_init(srv->loop, &srv->finisher);
-	uv_idle_start(&srv->finisher, on_finisher);
-}
-
 static void on_listener_closed(uv_handle_t *h)
 {
 	struct rest_server *srv = h->data;
@@ -335,7 +297,8 @@ int rest_server_start(struct rest_server **out, uv_loop_t *loop, const struct re
 		      const struct rest_backend *backend, void *ctx, struct metrics *metrics)
 {
 	if (!out || !loop || !cfg || !backend_ok(backend) || (!cfg->host && !cfg->unix_path) ||
-	    cfg->ntokens == 0 || cfg->ntokens > REST_TOKENS_MAX || !cfg->tokens)
+	    cfg->ntokens == 0 || cfg->ntokens > REST_TOKENS_MAX || !cfg->tokens || !cfg->routes ||
+	    cfg->nroutes == 0)
 		return SEVMON_EINVAL;
 	for (size_t i = 0; i < cfg->ntokens; i++)
 		if (!token_ok(cfg->tokens[i]))
@@ -352,11 +315,13 @@ int rest_server_start(struct rest_server **out, uv_loop_t *loop, const struct re
 		srv->tokens[i] = strdup(cfg->tokens[i]);
 		srv->ntokens++;
 		if (!srv->tokens[i]) {
-			free_server(srv);
+			rest_server_free(srv);
 			return SEVMON_ENOMEM;
 		}
 	}
 	srv->loop = loop;
+	srv->routes = cfg->routes;
+	srv->nroutes = cfg->nroutes;
 	srv->be = backend;
 	srv->bctx = ctx;
 	srv->metrics = metrics;

@@ -429,6 +429,7 @@ int main(int argc, char **argv)
 		.tokens = tokens,
 		.ntokens = d.cfg.ntokens,
 	};
+	rc_cfg.routes = rest_routes(&rc_cfg.nroutes);
 	rc = rest_server_start(&d.rest, d.loop, &rc_cfg, &svd_backend, &d, d.metrics);
 	if (rc < 0) {
 		fprintf(stderr, "sevmond: cannot serve the API on %s:%u%s%s: %s\n", d.cfg.host,

@@ -308,6 +308,21 @@ int shm_conn_wait(struct shm_conn *c, unsigned events, size_t send_len, int64_t 
 	return shm_wait_for(c, shm_conn_ready, events, send_len, deadline_ns);
 }
 
+/* For callers that poll(2) on something else meanwhile (the agent loop): how long until
+ * the region is worth looking at again, backing off while nothing happens. */
+int shm_conn_poll_timeout_ms(struct shm_conn *c, size_t want_send_len)
+{
+	unsigned events = SHM_READABLE | (want_send_len ? SHM_WRITABLE : 0);
+	if (shm_conn_ready(c, events, want_send_len) != 0) {
+		c->idle_ms = 0;
+		return 0;
+	}
+	c->idle_ms = c->idle_ms ? c->idle_ms * 2 : 1;
+	if (c->idle_ms > c->opt.loop_max_ms)
+		c->idle_ms = c->opt.loop_max_ms;
+	return c->idle_ms;
+}
+
 int shm_conn_send(struct shm_conn *c, const void *body, size_t len, int64_t deadline_ns)
 {
 	for (;;) {

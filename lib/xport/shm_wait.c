@@ -115,16 +115,3 @@ int shm_wait_for(struct shm_conn *c, shm_pred_fn pred, unsigned events, size_t s
 		}
 	}
 }
-
-int shm_conn_poll_timeout_ms(struct shm_conn *c, size_t want_send_len)
-{
-	unsigned events = SHM_READABLE | (want_send_len ? SHM_WRITABLE : 0);
-	if (shm_conn_ready(c, events, want_send_len) != 0) {
-		c->idle_ms = 0;
-		return 0;
-	}
-	c->idle_ms = c->idle_ms ? c->idle_ms * 2 : 1;
-	if (c->idle_ms > c->opt.loop_max_ms)
-		c->idle_ms = c->opt.loop_max_ms;
-	return c->idle_ms;
-}

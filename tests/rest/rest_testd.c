@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	size_t ntokens = 0;
 	const char *port_file = NULL;
 	struct rest_config cfg = { .host = "127.0.0.1" };
+	cfg.routes = rest_routes(&cfg.nroutes);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--doc-paths") == 0 && v)

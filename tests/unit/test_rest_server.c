@@ -16,6 +16,7 @@ static const char *const tokens[] = { TOKEN };
 static struct rest_config cfg_tcp(void)
 {
 	struct rest_config c = { .host = "127.0.0.1", .tokens = tokens, .ntokens = 1 };
+	c.routes = rest_routes(&c.nroutes);
 	return c;
 }
 
@@ -54,6 +55,9 @@ TEST(rest_server_start_rejects_bad_config)
 	ASSERT_EQ(rest_server_start(&srv, &loop, &c, &test_backend_ops, tb, NULL), SEVMON_EINVAL);
 	c = cfg_tcp();
 	c.host = NULL;
+	ASSERT_EQ(rest_server_start(&srv, &loop, &c, &test_backend_ops, tb, NULL), SEVMON_EINVAL);
+	c = cfg_tcp();
+	c.routes = NULL; /* the routing table is the caller's to give */
 	ASSERT_EQ(rest_server_start(&srv, &loop, &c, &test_backend_ops, tb, NULL), SEVMON_EINVAL);
 	c = cfg_tcp();
 	c.ntokens = REST_TOKENS_MAX + 1;
