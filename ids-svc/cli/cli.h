@@ -31,9 +31,6 @@ void cli_error(const char *cmd, const char *what, int err, const char *detail);
 /* Hex dump in the classic 16-bytes-per-line layout, addresses starting at base. */
 void cli_hexdump(uint64_t base, const uint8_t *p, size_t n);
 
-/* Common per-request timeout when the user gives no --timeout. */
-#define CLI_DEFAULT_TIMEOUT_MS 10000u
-
 int cmd_info(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
@@ -42,5 +39,6 @@ int cmd_ps(int argc, char **argv);
 int cmd_modules(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

@@ -24,11 +24,37 @@ const char cli_conn_usage[] =
 	"  --measurement HEX   accepted launch measurement (96 hex digits); repeatable;\n"
 	"                      none = any measurement (a warning is printed)\n"
 	"  --attest PROVIDER   send this IDS's own evidence: snp, or sim:DIR[,measurement=HEX]\n"
-	"Debug-enabled guests and migration agents are always rejected.\n";
+	"Debug-enabled guests and migration agents are always rejected.\n"
+	"Deadlines:\n"
+	"  --connect-timeout MS  connect and channel set-up (default 10000)\n"
+	"  --timeout MS        each request to the agent (default 30000)\n";
+
+void cli_conn_opts_init(struct cli_conn_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->connect_timeout_ms = CLI_CONNECT_TIMEOUT_MS;
+	o->request_timeout_ms = CLI_REQUEST_TIMEOUT_MS;
+}
+
+/* Milliseconds, 1 .. INT32_MAX (a connect deadline is an int in ids_conn_open). */
+static int parse_ms(const char *opt, const char *arg, uint32_t *out)
+{
+	uint64_t v;
+	if (cli_parse_u64(arg, INT32_MAX, &v) < 0 || v == 0) {
+		fprintf(stderr, "sevmon: %s: milliseconds, 1..%d\n", opt, INT32_MAX);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 1;
+}
 
 int cli_conn_opt(struct cli_conn_opts *o, int c, const char *arg)
 {
 	switch (c) {
+	case CLI_OPT_CONNECT_TIMEOUT:
+		return parse_ms("--connect-timeout", arg, &o->connect_timeout_ms);
+	case CLI_OPT_TIMEOUT:
+		return parse_ms("--timeout", arg, &o->request_timeout_ms);
 	case CLI_OPT_KEY:
 		o->key = arg;
 		return 1;
@@ -124,13 +150,13 @@ int cli_conn_policy(const char *cmd, struct cli_conn_opts *o, struct ids_policy 
 	return build_policy(cmd, o, pol);
 }
 
-int cli_connect(const char *cmd, const char *uri, int timeout_ms, struct cli_conn_opts *o,
+int cli_connect(const char *cmd, const char *uri, struct cli_conn_opts *o,
 		struct ids_policy *pol, struct ids_conn *conn)
 {
 	int ex = build_policy(cmd, o, pol);
 	if (ex != CLI_OK)
 		return ex;
-	int rc = ids_conn_open(conn, uri, timeout_ms, pol);
+	int rc = ids_conn_open(conn, uri, (int)o->connect_timeout_ms, pol);
 	if (rc < 0) {
 		fprintf(stderr, "sevmon %s: %s: %s\n", cmd, uri, conn->why[0] ? conn->why
 									 : sevmon_strerror(rc));
@@ -146,6 +172,7 @@ int cli_connect(const char *cmd, const char *uri, int timeout_ms, struct cli_con
 			return cli_exit_for_connect(rc);
 		}
 	}
+	conn->request_timeout_ms = o->request_timeout_ms;
 	return CLI_OK;
 }
 

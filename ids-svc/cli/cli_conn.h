@@ -1,9 +1,12 @@
 /*
- * cli_conn.h — the options every connecting subcommand (info, read, bench) shares: our
- * key, the agent pin and the attestation policy; and the one connect call they use.
+ * cli_conn.h — the options every connecting subcommand shares, parsed in one place: our
+ * key, the agent pin and the attestation policy, and the two deadlines (connect and
+ * channel set-up; each request); and the one connect call they all use.
  *
- * Use: put CLI_CONN_LONGOPTS in the getopt_long table, hand every option value getopt
- * returns to cli_conn_opt() first, then call cli_connect().
+ * Use: cli_conn_opts_init(), put CLI_CONN_LONGOPTS in the getopt_long table, hand every
+ * option value getopt returns to cli_conn_opt() first, then call cli_connect(). The
+ * connection it opens carries the request deadline (ids_conn.request_timeout_ms), so
+ * every request made on it, introspection included, has the one the user gave.
  */
 #ifndef SEVMON_CLI_CONN_H
 #define SEVMON_CLI_CONN_H
@@ -23,7 +26,15 @@ enum {
 	CLI_OPT_MEASUREMENT,
 	CLI_OPT_PIN,
 	CLI_OPT_ATTEST,
+	CLI_OPT_CONNECT_TIMEOUT,
+	CLI_OPT_TIMEOUT,
 };
+
+/* Deadlines when the user gives none: a connect and handshake to a healthy agent takes
+ * milliseconds, 10 s covers a loaded host; a request may read tens of MiB (a kernel
+ * profile's BTF, a big Gather) through a TCG guest, 30 s covers that. */
+#define CLI_CONNECT_TIMEOUT_MS 10000u
+#define CLI_REQUEST_TIMEOUT_MS 30000u
 
 #define CLI_CONN_LONGOPTS                                                     \
 	{ "key", required_argument, NULL, CLI_OPT_KEY },                      \
@@ -31,7 +42,9 @@ enum {
 	{ "trust-dir", required_argument, NULL, CLI_OPT_TRUST_DIR },          \
 	{ "measurement", required_argument, NULL, CLI_OPT_MEASUREMENT },      \
 	{ "pin", required_argument, NULL, CLI_OPT_PIN },                      \
-	{ "attest", required_argument, NULL, CLI_OPT_ATTEST }
+	{ "attest", required_argument, NULL, CLI_OPT_ATTEST },                \
+	{ "connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT }, \
+	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT }
 
 extern const char cli_conn_usage[];
 
@@ -44,19 +57,24 @@ struct cli_conn_opts {
 	size_t nmeasurements;
 	const char *pin;
 	const char *attest;
+	uint32_t connect_timeout_ms; /* --connect-timeout: connect + channel set-up */
+	uint32_t request_timeout_ms; /* --timeout: each request on the connection */
 	int quiet_any_measurement; /* the caller warns about "no --measurement" itself */
 };
 
+/* Empty options with the default deadlines. */
+void cli_conn_opts_init(struct cli_conn_opts *o);
 /* 1 if c was one of ours (stored), 0 if not ours, -1 on a usage error (printed). */
 int cli_conn_opt(struct cli_conn_opts *o, int c, const char *arg);
 
 /*
  * Build the policy from o (key, anchors, measurements, pin, own provider), connect to
- * uri and run the channel handshake. Prints "sevmon CMD: ..." on failure. Returns
- * CLI_OK with conn and pol ready (close with ids_conn_close, then ids_policy_free), or
- * a CLI exit code with nothing left open.
+ * uri and run the channel handshake within o->connect_timeout_ms; requests on the
+ * connection then have o->request_timeout_ms each. Prints "sevmon CMD: ..." on failure.
+ * Returns CLI_OK with conn and pol ready (close with ids_conn_close, then
+ * ids_policy_free), or a CLI exit code with nothing left open.
  */
-int cli_connect(const char *cmd, const char *uri, int timeout_ms, struct cli_conn_opts *o,
+int cli_connect(const char *cmd, const char *uri, struct cli_conn_opts *o,
 		struct ids_policy *pol, struct ids_conn *conn);
 
 /*

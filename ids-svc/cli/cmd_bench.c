@@ -206,7 +206,8 @@ int cmd_bench(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t count = 5000, addr = 0x1000, walk_head = 0, walk_nodes = 10000;
-	struct cli_conn_opts copts = { 0 };
+	struct cli_conn_opts copts;
+	cli_conn_opts_init(&copts);
 	int c;
 	while ((c = getopt_long(argc, argv, "n:a:w:N:h", opts, NULL)) != -1) {
 		int bad = 0;
@@ -250,7 +251,7 @@ int cmd_bench(int argc, char **argv)
 
 	struct ids_conn conn;
 	struct ids_policy pol;
-	int rc = cli_connect("bench", uri, 10000, &copts, &pol, &conn);
+	int rc = cli_connect("bench", uri, &copts, &pol, &conn);
 	if (rc != CLI_OK) {
 		free(ns);
 		return rc;
@@ -264,7 +265,7 @@ int cmd_bench(int argc, char **argv)
 		req.addr = addr;
 		req.len = 64;
 		uint64_t t0 = ((uint64_t)clock_mono_ns());
-		rc = sevmon_agent_read_phys(conn.rpc, &req, 10000, on_read, &w);
+		rc = sevmon_agent_read_phys(conn.rpc, &req, conn.request_timeout_ms, on_read, &w);
 		if (rc == 0)
 			rc = ids_conn_wait(&conn, &w.done);
 		if (rc == 0)
@@ -294,7 +295,7 @@ int cmd_bench(int argc, char **argv)
 		for (int k = 0; k < 20 && rc == 0; k++) {
 			struct wait1 w = { 0 };
 			uint64_t t0 = ((uint64_t)clock_mono_ns());
-			rc = sevmon_agent_gather(conn.rpc, &req, 10000, on_gather, &w);
+			rc = sevmon_agent_gather(conn.rpc, &req, conn.request_timeout_ms, on_gather, &w);
 			if (rc == 0)
 				rc = ids_conn_wait(&conn, &w.done);
 			if (rc == 0)
@@ -332,7 +333,7 @@ int cmd_bench(int argc, char **argv)
 		for (int k = 0; k < 5 && rc == 0; k++) {
 			memset(&w, 0, sizeof w);
 			uint64_t t0 = ((uint64_t)clock_mono_ns());
-			rc = sevmon_agent_walk_list(conn.rpc, &req, 30000, on_walk, &w);
+			rc = sevmon_agent_walk_list(conn.rpc, &req, conn.request_timeout_ms, on_walk, &w);
 			if (rc == 0)
 				rc = ids_conn_wait(&conn, &w.done);
 			if (rc == 0)

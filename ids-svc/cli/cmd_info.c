@@ -11,7 +11,7 @@
 #include "sevmon.sevrpc-client.h"
 
 static const char info_usage[] =
-	"usage: sevmon info URI --key FILE [--trust PEM] [--measurement HEX] [--pin PUB] [--timeout MS]\n"
+	"usage: sevmon info URI [channel options]\n"
 	"Print the agent's version, memory source, physical regions and limits.\n";
 
 struct info_wait {
@@ -54,15 +54,14 @@ static void on_info(void *user, int status, const char *errmsg, Sevmon__V1__GetI
 int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t timeout = CLI_DEFAULT_TIMEOUT_MS;
-	struct cli_conn_opts copts = { 0 };
+	struct cli_conn_opts copts;
+	cli_conn_opts_init(&copts);
 	int c;
-	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int r = cli_conn_opt(&copts, c, optarg);
 		if (r < 0)
 			return CLI_EUSAGE;
@@ -72,10 +71,8 @@ int cmd_info(int argc, char **argv)
 			printf("%s%s", info_usage, cli_conn_usage);
 			return CLI_OK;
 		}
-		if (c != 't' || cli_parse_u64(optarg, UINT32_MAX, &timeout) < 0) {
-			fprintf(stderr, "%s", info_usage);
-			return CLI_EUSAGE;
-		}
+		fprintf(stderr, "%s", info_usage);
+		return CLI_EUSAGE;
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "%s", info_usage);
@@ -84,12 +81,12 @@ int cmd_info(int argc, char **argv)
 	const char *uri = argv[optind];
 	struct ids_conn conn;
 	struct ids_policy pol;
-	int rc = cli_connect("info", uri, (int)timeout, &copts, &pol, &conn);
+	int rc = cli_connect("info", uri, &copts, &pol, &conn);
 	if (rc != CLI_OK)
 		return rc;
 	struct info_wait w = { 0 };
 	Sevmon__V1__GetInfoRequest req = SEVMON__V1__GET_INFO_REQUEST__INIT;
-	rc = sevmon_agent_get_info(conn.rpc, &req, (uint32_t)timeout, on_info, &w);
+	rc = sevmon_agent_get_info(conn.rpc, &req, conn.request_timeout_ms, on_info, &w);
 	if (rc == 0)
 		rc = ids_conn_wait(&conn, &w.done);
 	if (rc == 0)

@@ -16,8 +16,7 @@
 #include "sevmon.sevrpc-client.h"
 
 static const char read_usage[] =
-	"usage: sevmon read URI (--phys | --virt) ADDR LEN --key FILE [channel options] [--hex]\n"
-	"                   [--timeout MS]\n"
+	"usage: sevmon read URI (--phys | --virt) ADDR LEN [--hex] [channel options]\n"
 	"Write LEN bytes of guest memory at ADDR to stdout: --phys for a guest-physical\n"
 	"address, --virt for a kernel-virtual one. --hex prints a hex dump instead of raw\n"
 	"bytes. ADDR and LEN take decimal or 0x-hex. Nothing is written unless every byte of\n"
@@ -111,15 +110,14 @@ int cmd_read(int argc, char **argv)
 		{ "phys", no_argument, NULL, 'p' },
 		{ "virt", no_argument, NULL, 'v' },
 		{ "hex", no_argument, NULL, 'x' },
-		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int space = -1, hex = 0, c;
-	uint64_t timeout = CLI_DEFAULT_TIMEOUT_MS;
-	struct cli_conn_opts copts = { 0 };
-	while ((c = getopt_long(argc, argv, "pvxt:h", opts, NULL)) != -1) {
+	struct cli_conn_opts copts;
+	cli_conn_opts_init(&copts);
+	while ((c = getopt_long(argc, argv, "pvxh", opts, NULL)) != -1) {
 		int r = cli_conn_opt(&copts, c, optarg);
 		if (r < 0)
 			return CLI_EUSAGE;
@@ -137,10 +135,6 @@ int cmd_read(int argc, char **argv)
 		case 'x':
 			hex = 1;
 			break;
-		case 't':
-			if (cli_parse_u64(optarg, UINT32_MAX, &timeout) == 0)
-				break;
-			/* fall through */
 		default:
 			fprintf(stderr, "%s", read_usage);
 			return CLI_EUSAGE;
@@ -160,7 +154,8 @@ int cmd_read(int argc, char **argv)
 		return CLI_EUSAGE;
 	}
 	const char *uri = argv[optind];
-	struct read_job j = { .virt = space, .addr = addr, .len = len, .timeout = (uint32_t)timeout };
+	struct read_job j = { .virt = space, .addr = addr, .len = len,
+			     .timeout = copts.request_timeout_ms };
 	j.buf = malloc(len);
 	if (!j.buf) {
 		cli_error("read", "buffer", SEVMON_ENOMEM, NULL);
@@ -168,7 +163,7 @@ int cmd_read(int argc, char **argv)
 	}
 	struct ids_conn conn;
 	struct ids_policy pol;
-	int rc = cli_connect("read", uri, (int)timeout, &copts, &pol, &conn);
+	int rc = cli_connect("read", uri, &copts, &pol, &conn);
 	if (rc != CLI_OK) {
 		free(j.buf);
 		return rc;

@@ -8,9 +8,10 @@
  * (ids_kmemo): the first target of a build builds or loads it while the others of that
  * build wait, so a fleet of one kernel builds it once.
  *
- * Memory is bounded by the concurrency: each worker holds one connection, one profile,
- * one process and one module list (GMEM_WALK_MAX_NODES entries, allocated once) and the
- * text of one target's results.
+ * The checks are the registry's (ids-svc/checks/check.h): names, payloads and findings
+ * come from its rows. Memory is bounded by the concurrency: each worker holds one
+ * connection, one profile, one check's result (a process list is at most
+ * GMEM_WALK_MAX_NODES entries) and the text of one target's results.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -27,8 +28,10 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "cli.h"
 #include "cli_conn.h"
+#include "cli_result.h"
 #include "clock.h"
 #include "err.h"
 #include "ids_kernel.h"
@@ -51,31 +54,25 @@
 /* Descriptors per worker: loop epoll fd, its eventfd, the connection, a profile file. */
 #define SCAN_FDS_PER_WORKER 4u
 
-/* attest reports the channel's attestation (done at connect) and needs no kernel profile. */
-enum scan_check { CHECK_BANNER, CHECK_PS, CHECK_MODULES, CHECK_ATTEST, CHECK_COUNT };
-static const char *const check_names[CHECK_COUNT] = { "banner", "ps", "modules", "attest" };
-
 static const char scan_usage[] =
-	"usage: sevmon scan --targets FILE [--checks banner,ps,modules] [--concurrency N]\n"
-	"                   [--out FILE] [--timeout MS] [--quiet]\n"
+	"usage: sevmon scan --targets FILE [--checks LIST] [--concurrency N] [--out FILE]\n"
+	"                   [--quiet] [channel options]\n"
 	"Run checks on every target of FILE, N targets at once (default %u, at most %u).\n"
 	"  --targets FILE     one target per line: NAME URI [pin=PUBFILE] [measurement=HEX]...\n"
 	"                     NAME [A-Za-z0-9._-]{1,64}, unique; pin= / measurement= override\n"
 	"                     --pin / --measurement for that target; '#' starts a comment\n"
-	"  --checks LIST      comma-separated: banner, ps, modules (default all three),\n"
-	"                     attest (the agent's verified SNP report: measurement, policy,\n"
-	"                     VMPL, TCB; alone it scans the fleet's attestation only)\n"
+	"  --checks LIST      comma-separated check names (default: the default sweep):\n";
+static const char scan_usage_tail[] =
 	"  --out FILE         JSON lines (default stdout): one per target and check,\n"
 	"                       {\"target\":NAME,\"check\":C,\"ok\":true,\"result\":{...},\n"
-	"                        \"ms\":T,\"requests\":R,\"bytes\":B}\n"
+	"                        \"findings\":[...],\"ms\":T,\"requests\":R,\"bytes\":B}\n"
 	"                     or \"ok\":false with \"error\":TEXT instead of \"result\". Results\n"
-	"                     have the store's payload shapes; ms/requests/bytes are the\n"
-	"                     check's own (the session set-up is in the summary).\n"
-	"  --timeout MS       deadline of the connection and channel set-up (default %u);\n"
-	"                     each request then has the introspection's own (%u ms)\n"
+	"                     are the checks' payloads (what sevmond stores); ms/requests/bytes\n"
+	"                     are the check's own (the session set-up is in the summary).\n"
 	"  --quiet            no progress bar and no summary\n"
 	"The channel options below apply to every target (pin= and measurement= in FILE\n"
-	"override --pin and --measurement per target).\n"
+	"override --pin and --measurement per target); --connect-timeout bounds each\n"
+	"target's connection and channel set-up, --timeout each request.\n"
 	"%s"
 	"A progress bar is drawn on stderr when it is a terminal; a summary follows.\n"
 	"Exit status: 0 every check of every target ok, 1 some failed, 2 usage,\n"
@@ -83,16 +80,18 @@ static const char scan_usage[] =
 
 static void print_usage(FILE *f)
 {
-	fprintf(f, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY, CLI_DEFAULT_TIMEOUT_MS,
-		IDS_GMEM_TIMEOUT_MS, cli_conn_usage);
+	fprintf(f, scan_usage, SCAN_DEFAULT_CONCURRENCY, SCAN_MAX_CONCURRENCY);
+	check_print_help(f, 21);
+	fprintf(f, scan_usage_tail, cli_conn_usage);
 }
 
 struct scan_ctx {
 	const struct scan_targets *targets;
 	struct ids_policy base; /* key, anchors, own evidence: shared by every connection */
-	enum scan_check checks[CHECK_COUNT];
+	const struct check_def *checks[CHECK_MAX]; /* in registry order */
 	size_t nchecks;
-	int timeout_ms;
+	int need_kernel;
+	uint32_t connect_timeout_ms, request_timeout_ms;
 	FILE *out;
 	struct ids_kmemo memo;
 	atomic_size_t next;
@@ -103,136 +102,38 @@ struct scan_ctx {
 	int progress;
 	double t0, last_draw;
 	/* seconds summed over targets, per phase: where the time goes */
-	double t_connect, t_kernel, t_check[CHECK_COUNT];
+	double t_connect, t_kernel, t_check[CHECK_MAX];
 	uint64_t requests, bytes;
 };
 
 struct scan_worker {
 	struct scan_ctx *ctx;
 	pthread_t thread;
-	struct kproc *procs;
-	struct kmod *mods;
 	struct ids_kernel *kk;
 	struct ids_policy pol; /* base + this target's pin and measurements; holds the key */
 	struct snp_provider *own; /* this worker's own evidence provider (--attest): a provider
 				   * keeps its last report in itself, so threads cannot share one */
 };
 
-static void json_str(FILE *f, const char *s)
-{
-	putc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", f);
-		else if (ch == '\t')
-			fputs("\\t", f);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			putc(ch, f);
-	}
-	putc('"', f);
-}
-
-/* ---- the checks: each writes its payload (store.h's shapes) to f ---- */
-
-static int check_banner(struct scan_worker *w, FILE *f)
-{
-	char banner[KPROFILE_MAX_BANNER];
-	int rc = kcheck_banner(&w->kk->k, banner, sizeof banner);
-	if (rc < 0)
-		return rc;
-	fputs("{\"banner\":", f);
-	json_str(f, banner);
-	putc('}', f);
-	return 0;
-}
-
-static int check_ps(struct scan_worker *w, FILE *f)
-{
-	int partial = 0;
-	int n = kcheck_ps(&w->kk->k, w->procs, GMEM_WALK_MAX_NODES, &partial);
-	if (n < 0)
-		return n;
-	fputs("{\"processes\":[", f);
-	for (int i = 0; i < n; i++) {
-		const struct kproc *p = &w->procs[i];
-		fprintf(f, "%s{\"pid\":%" PRId32 ",\"tgid\":%" PRId32 ",\"ppid\":%" PRId32 ",\"uid\":%" PRIu32
-			   ",\"comm\":", i ? "," : "", p->pid, p->tgid, p->ppid, p->uid);
-		json_str(f, p->comm);
-		fprintf(f, ",\"kthread\":%s,\"exiting\":%s}", p->kthread ? "true" : "false",
-			p->exiting ? "true" : "false");
-	}
-	fprintf(f, "],\"partial\":%s}", partial ? "true" : "false");
-	return 0;
-}
-
-static int check_modules(struct scan_worker *w, FILE *f)
-{
-	static const char *const fallback[] = { "live", "coming", "going", "unformed" };
-	int partial = 0;
-	int n = kcheck_modules(&w->kk->k, w->mods, GMEM_WALK_MAX_NODES, &partial);
-	if (n < 0)
-		return n;
-	fputs("{\"modules\":[", f);
-	for (int i = 0; i < n; i++) {
-		const struct kmod *m = &w->mods[i];
-		const char *bs = w->kk->k.btf ? ktypes_enum_name(w->kk->k.btf, "module_state", m->state) : NULL;
-		char state[32];
-		if (bs && !strncmp(bs, "MODULE_STATE_", 13)) {
-			size_t j = 0;
-			for (bs += 13; *bs && j < sizeof state - 1; bs++)
-				state[j++] = (char)tolower((unsigned char)*bs);
-			state[j] = 0;
-		} else {
-			snprintf(state, sizeof state, "%s", m->state >= 0 && m->state < 4 ? fallback[m->state] : "unknown");
-		}
-		fprintf(f, "%s{\"name\":", i ? "," : "");
-		json_str(f, m->name);
-		fprintf(f, ",\"state\":\"%s\",\"addr\":\"0x%" PRIx64 "\"}", state, m->addr);
-	}
-	fprintf(f, "],\"partial\":%s}", partial ? "true" : "false");
-	return 0;
-}
-
-static void hex(FILE *f, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%02x", p[i]);
-}
-
-/* What the verifier accepted when the channel came up (w->pol.peer.last). */
-static int check_attest(struct scan_worker *w, FILE *f)
-{
-	const struct snp_verdict *v = &w->pol.peer.last;
-	const struct snp_report *r = &v->report;
-	if (!v->signature_ok)
-		return SEVMON_EATTEST;
-	fputs("{\"measurement\":\"", f);
-	hex(f, r->measurement, sizeof r->measurement);
-	fprintf(f, "\",\"policy\":\"0x%" PRIx64 "\",\"vmpl\":%" PRIu32 ",\"guest_svn\":%" PRIu32
-		   ",\"reported_tcb\":\"0x%" PRIx64 "\",\"chain_ok\":%s}",
-		r->policy, r->vmpl, r->guest_svn, r->reported_tcb, v->chain_ok ? "true" : "false");
-	return 0;
-}
-
-static int (*const check_fns[CHECK_COUNT])(struct scan_worker *, FILE *) = {
-	check_banner, check_ps, check_modules, check_attest,
-};
-
 /* ---- one target ---- */
 
-static void line_error(FILE *f, const struct scan_target *t, enum scan_check c, const char *what,
-		       double ms, uint64_t req, uint64_t bytes)
+/* One result line into f; 0, or -1 when out of memory. */
+static int line(FILE *f, const struct cli_result *r)
 {
-	fputs("{\"target\":", f);
-	json_str(f, t->name);
-	fprintf(f, ",\"check\":\"%s\",\"ok\":false,\"error\":", check_names[c]);
-	json_str(f, what);
-	fprintf(f, ",\"ms\":%.3f,\"requests\":%" PRIu64 ",\"bytes\":%" PRIu64 "}\n", ms, req, bytes);
+	char *text = cli_result_json(r);
+	if (!text)
+		return -1;
+	fputs(text, f);
+	free(text);
+	return 0;
+}
+
+static void line_error(FILE *f, const struct scan_target *t, const struct check_def *c,
+		       const char *what, double ms, uint64_t req, uint64_t bytes)
+{
+	struct cli_result r = { .target = t->name, .check = c->name, .error = what, .ms = ms,
+				.requests = req, .bytes = bytes };
+	(void)line(f, &r);
 }
 
 _Static_assert(SCAN_MEAS_MAX <= EVIDENCE_MAX_MEASUREMENTS, "per-target measurements fit the policy");
@@ -263,9 +164,11 @@ static int scan_connect(struct scan_worker *w, const struct scan_target *t, stru
 			}
 		p->peer.n_measurements = t->nmeas;
 	}
-	rc = ids_conn_open(c, t->uri, w->ctx->timeout_ms, p);
+	rc = ids_conn_open(c, t->uri, (int)w->ctx->connect_timeout_ms, p);
 	if (rc < 0)
 		snprintf(why, cap, "connect %s: %s", t->uri, c->why[0] ? c->why : sevmon_strerror(rc));
+	else
+		c->request_timeout_ms = w->ctx->request_timeout_ms;
 	return rc;
 }
 
@@ -295,7 +198,7 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 	FILE *f = open_memstream(&text, &textlen);
 	char why[SCAN_URI_MAX + 320], err[256];
 	struct ids_conn conn;
-	double t_connect = 0, t_kernel = 0, t_check[CHECK_COUNT] = { 0 };
+	double t_connect = 0, t_kernel = 0, t_check[CHECK_MAX] = { 0 };
 	size_t ok = 0;
 	struct rpc_client_stats st0 = { 0 }, st1 = { 0 };
 
@@ -315,9 +218,7 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 			line_error(f, t, ctx->checks[i], why, t_connect * 1000.0, 0, 0);
 		goto write;
 	}
-	int need_kernel = 0;
-	for (size_t i = 0; i < ctx->nchecks; i++)
-		need_kernel |= ctx->checks[i] != CHECK_ATTEST;
+	int need_kernel = ctx->need_kernel;
 	rc = need_kernel ? ids_kernel_open_memo(w->kk, &conn, &ctx->memo, err, sizeof err) : 0;
 	t_kernel = clock_mono_s() - b;
 	if (rc < 0) {
@@ -329,34 +230,30 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 		sodium_memzero(&w->pol.key, sizeof w->pol.key);
 		goto write;
 	}
+	struct check_env env = { .k = need_kernel ? &w->kk->k : NULL,
+				 .evidence = &w->pol.peer.last };
 	for (size_t i = 0; i < ctx->nchecks; i++) {
-		enum scan_check c = ctx->checks[i];
-		/* The payload goes to its own buffer first: a check that fails half-way must not
-		 * leave half a result in the line. */
-		char *pl = NULL;
-		size_t pllen = 0;
-		FILE *pf = open_memstream(&pl, &pllen);
+		const struct check_def *c = ctx->checks[i];
+		char *pl = NULL, cerr[256] = "";
+		struct check_findings fnd = { 0 };
 		rpc_client_get_stats(conn.rpc, &st0);
 		double c0 = clock_mono_s();
-		rc = pf ? check_fns[c](w, pf) : SEVMON_ENOMEM;
-		if (pf && fclose(pf) != 0 && rc == 0)
-			rc = SEVMON_ENOMEM;
+		rc = check_run_json(c, &env, &pl, NULL, &fnd, cerr, sizeof cerr);
 		double ms = (clock_mono_s() - c0) * 1000.0;
-		t_check[c] = ms / 1000.0;
-		if (c == CHECK_ATTEST)
-			ms = t_connect * 1000.0; /* the attestation happened in the handshake */
+		t_check[i] = ms / 1000.0;
+		if (!(c->needs & CHECK_NEEDS_KERNEL))
+			ms = t_connect * 1000.0; /* what it reports happened in the handshake */
 		rpc_client_get_stats(conn.rpc, &st1);
 		uint64_t req = st1.requests - st0.requests;
 		uint64_t bytes = st1.bytes_sent + st1.bytes_received - st0.bytes_sent - st0.bytes_received;
-		if (rc < 0) {
-			line_error(f, t, c, sevmon_strerror(rc), ms, req, bytes);
-		} else {
-			fputs("{\"target\":", f);
-			json_str(f, t->name);
-			fprintf(f, ",\"check\":\"%s\",\"ok\":true,\"result\":%s,\"ms\":%.3f,\"requests\":%" PRIu64
-				   ",\"bytes\":%" PRIu64 "}\n", check_names[c], pl, ms, req, bytes);
+		struct cli_result r = { .target = t->name, .check = c->name, .ok = rc == 0,
+					.error = cerr[0] ? cerr : sevmon_strerror(rc), .payload = pl,
+					.findings = &fnd, .ms = ms, .requests = req, .bytes = bytes };
+		if (line(f, &r) < 0)
+			rc = SEVMON_ENOMEM;
+		if (rc == 0)
 			ok++;
-		}
+		check_findings_free(&fnd);
 		free(pl);
 	}
 	rpc_client_get_stats(conn.rpc, &st1);
@@ -375,7 +272,7 @@ write:;
 	ctx->checks_failed += ctx->nchecks - ok;
 	ctx->t_connect += t_connect;
 	ctx->t_kernel += t_kernel;
-	for (size_t i = 0; i < CHECK_COUNT; i++)
+	for (size_t i = 0; i < CHECK_MAX; i++)
 		ctx->t_check[i] += t_check[i];
 	ctx->requests += st1.requests;
 	ctx->bytes += st1.bytes_sent + st1.bytes_received;
@@ -400,24 +297,13 @@ static void *worker_main(void *arg)
 
 /* ---- command line ---- */
 
-static int parse_checks(const char *list, struct scan_ctx *ctx)
+static void use_checks(struct scan_ctx *ctx, check_set set)
 {
-	char buf[128];
-	unsigned seen = 0;
-	if (strlen(list) >= sizeof buf)
-		return -1;
-	strcpy(buf, list);
 	ctx->nchecks = 0;
-	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		size_t c = 0;
-		while (c < CHECK_COUNT && strcmp(tok, check_names[c]))
-			c++;
-		if (c == CHECK_COUNT || (seen & (1u << c)))
-			return -1;
-		seen |= 1u << c;
-		ctx->checks[ctx->nchecks++] = (enum scan_check)c;
-	}
-	return ctx->nchecks ? 0 : -1;
+	for (size_t i = 0; i < check_count(); i++)
+		if (set & (1ull << i))
+			ctx->checks[ctx->nchecks++] = check_at(i);
+	ctx->need_kernel = check_set_needs(set, CHECK_NEEDS_KERNEL);
 }
 
 /* Each worker needs a few descriptors: raise the soft limit towards the hard one. */
@@ -454,7 +340,7 @@ static void print_summary(const struct scan_ctx *ctx, double wall, size_t nworke
 		ctx->t_connect, ctx->t_kernel, ctx->memo.built, ctx->memo.loaded, ctx->memo.reused,
 		ctx->memo.scans, ctx->memo.hint_hits);
 	for (size_t i = 0; i < ctx->nchecks; i++)
-		fprintf(stderr, ", %s %.3f s", check_names[ctx->checks[i]], ctx->t_check[ctx->checks[i]]);
+		fprintf(stderr, ", %s %.3f s", ctx->checks[i]->name, ctx->t_check[i]);
 	fputc('\n', stderr);
 }
 
@@ -465,21 +351,22 @@ int cmd_scan(int argc, char **argv)
 		{ "checks", required_argument, NULL, 'c' },
 		{ "concurrency", required_argument, NULL, 'n' },
 		{ "out", required_argument, NULL, 'o' },
-		{ "timeout", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_conn_opts copts;
-	memset(&copts, 0, sizeof copts);
+	cli_conn_opts_init(&copts);
 	struct scan_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
 	const char *targets_path = NULL, *out_path = NULL;
-	uint64_t conc = SCAN_DEFAULT_CONCURRENCY, timeout = CLI_DEFAULT_TIMEOUT_MS;
+	uint64_t conc = SCAN_DEFAULT_CONCURRENCY;
 	int quiet = 0, c;
-	(void)parse_checks("banner,ps,modules", &ctx);
-	while ((c = getopt_long(argc, argv, "T:c:n:o:t:qh", opts, NULL)) != -1) {
+	char cerr[160];
+	check_set set;
+	use_checks(&ctx, check_default_set());
+	while ((c = getopt_long(argc, argv, "T:c:n:o:qh", opts, NULL)) != -1) {
 		int mine = cli_conn_opt(&copts, c, optarg);
 		if (mine < 0)
 			return CLI_EUSAGE;
@@ -490,11 +377,11 @@ int cmd_scan(int argc, char **argv)
 			targets_path = optarg;
 			break;
 		case 'c':
-			if (parse_checks(optarg, &ctx) < 0) {
-				fprintf(stderr, "sevmon scan: --checks: a comma-separated list of banner, ps, "
-						"modules, each once\n");
+			if (check_set_parse(optarg, &set, cerr, sizeof cerr) < 0) {
+				fprintf(stderr, "sevmon scan: --checks: %s\n", cerr);
 				return CLI_EUSAGE;
 			}
+			use_checks(&ctx, set);
 			break;
 		case 'n':
 			if (cli_parse_u64(optarg, SCAN_MAX_CONCURRENCY, &conc) < 0 || conc == 0) {
@@ -504,12 +391,6 @@ int cmd_scan(int argc, char **argv)
 			break;
 		case 'o':
 			out_path = optarg;
-			break;
-		case 't':
-			if (cli_parse_u64(optarg, INT32_MAX, &timeout) < 0 || timeout == 0) {
-				fprintf(stderr, "sevmon scan: --timeout: milliseconds, > 0\n");
-				return CLI_EUSAGE;
-			}
 			break;
 		case 'q':
 			quiet = 1;
@@ -526,7 +407,8 @@ int cmd_scan(int argc, char **argv)
 		print_usage(stderr);
 		return CLI_EUSAGE;
 	}
-	ctx.timeout_ms = (int)timeout;
+	ctx.connect_timeout_ms = copts.connect_timeout_ms;
+	ctx.request_timeout_ms = copts.request_timeout_ms;
 	(void)mallopt(M_MMAP_THRESHOLD, SCAN_MMAP_THRESHOLD); /* only a tuning: failure is harmless */
 
 	struct scan_targets targets;
@@ -580,15 +462,11 @@ int cmd_scan(int argc, char **argv)
 	for (; started < nworkers; started++) {
 		struct scan_worker *x = &w[started];
 		x->ctx = &ctx;
-		x->procs = calloc(GMEM_WALK_MAX_NODES, sizeof *x->procs);
-		x->mods = calloc(GMEM_WALK_MAX_NODES, sizeof *x->mods);
 		x->kk = calloc(1, sizeof *x->kk);
 		char why[256];
-		if (!x->procs || !x->mods || !x->kk ||
+		if (!x->kk ||
 		    (copts.attest && snp_provider_open(copts.attest, &x->own, why, sizeof why) < 0) ||
 		    pthread_create(&x->thread, &attr, worker_main, x)) {
-			free(x->procs);
-			free(x->mods);
 			free(x->kk);
 			snp_provider_free(x->own);
 			break;
@@ -598,23 +476,18 @@ int cmd_scan(int argc, char **argv)
 	if (started == 0) {
 		/* no thread at all: run the batch here, as one worker */
 		struct scan_worker *x = &w[0];
-		x->procs = calloc(GMEM_WALK_MAX_NODES, sizeof *x->procs);
-		x->mods = calloc(GMEM_WALK_MAX_NODES, sizeof *x->mods);
+		x->ctx = &ctx;
 		x->kk = calloc(1, sizeof *x->kk);
 		x->own = ctx.base.own; /* one thread: the base's provider is not shared */
-		if (x->procs && x->mods && x->kk)
+		if (x->kk)
 			worker_main(x);
 		else
 			ctx.write_failed = 1;
 		started = 1;
-		free(x->procs);
-		free(x->mods);
 		free(x->kk);
 	} else {
 		for (size_t i = 0; i < started; i++) {
 			pthread_join(w[i].thread, NULL);
-			free(w[i].procs);
-			free(w[i].mods);
 			free(w[i].kk);
 			snp_provider_free(w[i].own);
 		}

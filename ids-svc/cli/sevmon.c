@@ -21,6 +21,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "info", cmd_info, "what an agent serves: memory source, regions, limits, methods" },
 	{ "read", cmd_read, "bytes of guest memory (--phys / --virt ADDR LEN) to stdout" },
+	{ "check", cmd_check, "checks on one agent (the default sweep, or NAME...); --help lists them" },
 	{ "banner", cmd_banner, "the guest kernel's version banner (linux_banner)" },
 	{ "ps", cmd_ps, "the guest's processes, from the kernel's task list (--json)" },
 	{ "modules", cmd_modules, "the guest's loaded kernel modules (--json)" },

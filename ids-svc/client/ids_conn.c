@@ -91,6 +91,7 @@ int ids_conn_open(struct ids_conn *c, const char *uri, int timeout_ms, struct id
 
 	memset(c, 0, sizeof *c);
 	snprintf(c->uri, sizeof c->uri, "%s", uri);
+	c->request_timeout_ms = IDS_REQUEST_TIMEOUT_MS;
 	if (timeout_ms <= 0)
 		timeout_ms = IDS_CONNECT_TIMEOUT_MS;
 	if (t.shm) {

@@ -13,8 +13,11 @@
 #include "ids_session.h"
 #include "rpc_client.h"
 
-/* How long a CLI waits to connect when the user gives no --timeout. */
+/* The connect + channel deadline when the caller gives none (timeout_ms <= 0). */
 #define IDS_CONNECT_TIMEOUT_MS 10000
+/* Each request's deadline on a new connection until its owner sets another: a request
+ * may read tens of MiB (a profile's BTF) through a slow guest. */
+#define IDS_REQUEST_TIMEOUT_MS 30000u
 
 struct ids_conn {
 	uv_loop_t loop;
@@ -22,6 +25,8 @@ struct ids_conn {
 	int lost;       /* connection failure status once the peer went away, else 0 */
 	char uri[512];
 	struct session *session; /* the channel, READY; its transport is the RPC codec */
+	uint32_t request_timeout_ms; /* deadline of each request made through this connection
+				      * (ids_gmem, GetInfo): IDS_REQUEST_TIMEOUT_MS at open */
 	char why[SESSION_WHY_MAX + 64]; /* why ids_conn_open failed, one line */
 };
 

@@ -51,7 +51,7 @@ int ids_agent_get_info(struct ids_conn *c, struct ids_agent_info *info, char *er
 	struct sync_wait w = { .resp = info };
 	Sevmon__V1__GetInfoRequest req = SEVMON__V1__GET_INFO_REQUEST__INIT;
 	memset(info, 0, sizeof *info);
-	int rc = sevmon_agent_get_info(c->rpc, &req, IDS_GMEM_TIMEOUT_MS, on_info, &w);
+	int rc = sevmon_agent_get_info(c->rpc, &req, c->request_timeout_ms, on_info, &w);
 	if (rc == 0)
 		rc = ids_conn_wait(c, &w.done);
 	if (rc == 0)
@@ -240,7 +240,7 @@ void ids_gmem_init(struct ids_gmem *m, struct ids_conn *c, const struct ids_agen
 {
 	memset(m, 0, sizeof *m);
 	m->conn = c;
-	m->timeout_ms = IDS_GMEM_TIMEOUT_MS;
+	m->timeout_ms = c->request_timeout_ms;
 	m->max_walk_nodes = info->max_walk_nodes;
 	m->pt_walk = info->pt_walk;
 	m->g.ops = &agent_gmem_ops;

@@ -3,16 +3,13 @@
  *
  * Each gmem_gather is one Gather request, each gmem_walk one WalkList request (deref windows
  * included), each ids_gmem_scan one Scan request; the calls block on the connection's loop
- * (CLI use).
+ * (CLI use). Each request has the connection's deadline (ids_conn.request_timeout_ms).
  */
 #ifndef SEVMON_IDS_GMEM_H
 #define SEVMON_IDS_GMEM_H
 
 #include "gmem.h"
 #include "ids_conn.h"
-
-/* Per-request deadline the introspection calls use. */
-#define IDS_GMEM_TIMEOUT_MS 30000u
 
 struct ids_agent_info {
 	int virt;            /* agent reads kernel-virtual addresses (kcore) */

@@ -196,7 +196,7 @@ static int profile_apply(struct ids_kernel *kk, const struct vmcoreinfo *vi, con
 	kk->k.p = p;
 	kk->k.g = kk->translated ? &kk->virt : &kk->agent.g;
 	char banner[KPROFILE_MAX_BANNER];
-	if (kcheck_banner(&kk->k, banner, sizeof banner) < 0 || strncmp(banner, "Linux version ", 14) ||
+	if (kintro_banner(&kk->k, banner, sizeof banner) < 0 || strncmp(banner, "Linux version ", 14) ||
 	    !strstr(banner, p.release)) {
 		memset(&kk->k, 0, sizeof kk->k);
 		return SEVMON_ENOENT;
@@ -339,7 +339,11 @@ static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, 
 	}
 	rc = kintro_open(&kk->k, kk->translated ? &kk->virt : &kk->agent.g, &vi);
 	if (rc < 0) {
-		snprintf(err, errcap, "building the kernel profile: %s", sevmon_strerror(rc));
+		if (kk->k.err[0])
+			snprintf(err, errcap, "building the kernel profile: %s (%s)", sevmon_strerror(rc),
+				 kk->k.err);
+		else
+			snprintf(err, errcap, "building the kernel profile: %s", sevmon_strerror(rc));
 		if (kk->translated)
 			pw_reset(&kk->pw);
 		if (m)
@@ -380,7 +384,7 @@ static int profile_try_slide(struct ids_kernel *kk, const struct kprofile *cache
 	kprofile_rebase(&p, slide);
 	kk->k.p = p;
 	kk->k.g = &kk->agent.g;
-	if (kcheck_banner(&kk->k, banner, sizeof banner) < 0 || !strstr(banner, p.release) ||
+	if (kintro_banner(&kk->k, banner, sizeof banner) < 0 || !strstr(banner, p.release) ||
 	    gmem_read(&kk->agent.g, p.sym_init_task + p.task_comm.off, GMEM_VIRT, comm,
 		      KPROC_COMM_LEN) < 0 ||
 	    strcmp(comm, "swapper/0") != 0) {

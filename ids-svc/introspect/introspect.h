@@ -202,6 +202,29 @@ struct kprofile_off {
 	uint32_t off, size;
 };
 
+/* The states of a module (enum module_state), by the words the checks show. */
+#define KPROFILE_MODULE_STATES(X)                                                         \
+	X(live, "MODULE_STATE_LIVE")                                                      \
+	X(coming, "MODULE_STATE_COMING")                                                  \
+	X(going, "MODULE_STATE_GOING")                                                    \
+	X(unformed, "MODULE_STATE_UNFORMED")
+#define KPROFILE_NMODULE_STATES 4
+#define KPROFILE_NO_VALUE INT64_MIN
+/* The word ("live", ...) of module state value v in p, or "unknown". */
+struct kprofile;
+const char *kprofile_module_state(const struct kprofile *p, int64_t v);
+
+/* The offsets by number (KPROFILE_OFF_task_tasks, ...), for what a check needs. */
+enum kprofile_off_id {
+#define KPROFILE_OFF_ID(name, type, path) KPROFILE_OFF_##name,
+	KPROFILE_OFFSETS(KPROFILE_OFF_ID)
+#undef KPROFILE_OFF_ID
+	KPROFILE_OFF_COUNT
+};
+/* The BTF type and member path of offset id ("task_struct", "tasks"); NULL if out of range. */
+const char *kprofile_off_type(int id);
+const char *kprofile_off_path(int id);
+
 struct kprofile {
 	char release[KPROFILE_MAX_RELEASE];
 	char banner[KPROFILE_MAX_BANNER];
@@ -218,6 +241,13 @@ struct kprofile {
 #define KPROFILE_OFF_FIELD(name, type, path) struct kprofile_off name;
 	KPROFILE_OFFSETS(KPROFILE_OFF_FIELD)
 #undef KPROFILE_OFF_FIELD
+	/* bit KPROFILE_OFF_x: this kernel's BTF has no such member (its offset is 0 and must
+	 * not be used; check_ready() refuses a check that reads it) */
+	uint64_t missing;
+	/* enum module_state as this kernel's BTF has it: the value of each state named in
+	 * KPROFILE_MODULE_STATES, or KPROFILE_NO_VALUE where the enum lacks it. Kept in the
+	 * profile so that a cached profile names states without loading BTF again. */
+	int64_t mod_states[KPROFILE_NMODULE_STATES];
 };
 enum { KPROFILE_SLIDE_VMCOREINFO = 1, KPROFILE_SLIDE_PROBE = 2 };
 
@@ -228,6 +258,7 @@ struct kintro {
 	struct ksyms ks;
 	struct btf *btf;
 	struct gmem *g; /* serves GMEM_VIRT (an agent with kcore, or an xlate gmem) */
+	char err[160];  /* why kintro_open failed, when it can say more than its code */
 };
 
 /* Build the profile: parse vi (already read by the caller: vmci_read / vmci_scan), locate
@@ -251,40 +282,14 @@ int kprofile_save(const struct kprofile *p, const char *dir);
 int kprofile_load(struct kprofile *p, const char *dir, const char *build_id);
 void kprofile_print(const struct kprofile *p, FILE *f);
 
-/* ---- checks --------------------------------------------------------------------------- */
+/* ---- reading the kernel's own data ------------------------------------------------- */
 
-/* TASK_COMM_LEN / MODULE_NAME_LEN as the kernel has them are checked against BTF sizes. */
+/* TASK_COMM_LEN / MODULE_NAME_LEN as the kernel has them are checked against BTF sizes.
+ * (The process and module lists themselves are checks: ids-svc/checks/.) */
 #define KPROC_COMM_LEN 16u
 #define KMOD_NAME_LEN 64u
 
-/* ppid / uid when the pointer to them (real_parent, cred) could not be followed: the field
- * is unknown, shown as "?" (text) or null (JSON), never as 0. */
-#define KPROC_PPID_UNKNOWN (-1)
-#define KPROC_UID_UNKNOWN UINT32_MAX
-
-struct kproc {
-	uint64_t task;
-	int32_t pid, tgid, ppid;
-	uint32_t uid;
-	/* Kernel thread: mm == NULL and not exiting (PF_KTHREAD is a #define, absent from BTF;
-	 * an exited task, e.g. a zombie, has dropped its mm too, so exit_state tells them apart). */
-	int kthread;
-	int exiting; /* exit_state != 0 (EXIT_ZOMBIE / EXIT_DEAD) */
-	char comm[KPROC_COMM_LEN + 1];
-};
-struct kmod {
-	uint64_t addr;
-	int64_t state;
-	char name[KMOD_NAME_LEN + 1];
-};
-
-int kcheck_banner(struct kintro *k, char *out, size_t cap);
-/* Process list via init_task.tasks (pid 0 itself excluded): ONE walk whose deref windows
- * bring real_parent->tgid and cred->uid (one round trip to an agent; a gather-only backend
- * emulates it). *partial = 1 when the list did not come back to its head (torn, looping,
- * too long) or a process's ppid / uid is unknown (KPROC_*_UNKNOWN).
- * Returns the number of processes written (<= max). */
-int kcheck_ps(struct kintro *k, struct kproc *out, size_t max, int *partial);
-int kcheck_modules(struct kintro *k, struct kmod *out, size_t max, int *partial);
+/* linux_banner, without its trailing newline (what /proc/version shows). */
+int kintro_banner(struct kintro *k, char *out, size_t cap);
 
 #endif

@@ -54,22 +54,107 @@ static int from_vmci(struct kprofile *p, const struct vmcoreinfo *vi)
 	return 0;
 }
 
-static int offsets(struct kprofile *p, const struct btf *btf)
+static const char *const off_type[KPROFILE_OFF_COUNT] = {
+#define KPROFILE_TYPE(name, type, path) type,
+	KPROFILE_OFFSETS(KPROFILE_TYPE)
+#undef KPROFILE_TYPE
+};
+static const char *const off_path[KPROFILE_OFF_COUNT] = {
+#define KPROFILE_PATH(name, type, path) path,
+	KPROFILE_OFFSETS(KPROFILE_PATH)
+#undef KPROFILE_PATH
+};
+_Static_assert(KPROFILE_OFF_COUNT <= 64, "kprofile.missing has a bit per offset");
+
+const char *kprofile_off_type(int id)
 {
-	int rc;
-#define KPROFILE_RESOLVE(name, type, path)                                                \
-	if ((rc = ktypes_offsetof(btf, type, path, &p->name.off, &p->name.size)) < 0)     \
-		return rc;
-	KPROFILE_OFFSETS(KPROFILE_RESOLVE)
-#undef KPROFILE_RESOLVE
-	/* The checks copy these into fixed buffers and read them as fixed widths. */
-	if (p->task_comm.size != KPROC_COMM_LEN || p->module_name.size > KMOD_NAME_LEN ||
-	    p->task_pid.size != 4 || p->task_tgid.size != 4 || p->cred_uid.size != 4 ||
-	    p->task_real_parent.size != 8 || p->task_exit_state.size != 4 || p->task_cred.size != 8 || p->task_mm.size != 8 ||
-	    p->module_state.size != 4 || p->uts_release.size < 2 ||
-	    p->uts_release.size > KPROFILE_MAX_RELEASE)
+	return id >= 0 && id < KPROFILE_OFF_COUNT ? off_type[id] : NULL;
+}
+
+const char *kprofile_off_path(int id)
+{
+	return id >= 0 && id < KPROFILE_OFF_COUNT ? off_path[id] : NULL;
+}
+
+/* The profile itself reads these (validate(), every list walk): without them there is no
+ * profile at all. The others belong to the checks that name them (check.h: members). */
+static const int core_offsets[] = { KPROFILE_OFF_task_comm, KPROFILE_OFF_task_pid,
+				    KPROFILE_OFF_list_head_next, KPROFILE_OFF_uts_release };
+
+/* Each member's offset from BTF. A member this kernel's BTF does not have is recorded in
+ * p->missing (a check that needs it then fails by name); a core one fails the profile. */
+static int offsets(struct kintro *k)
+{
+	struct kprofile *p = &k->p;
+	struct kprofile_off *o[KPROFILE_OFF_COUNT] = {
+#define KPROFILE_PTR(name, type, path) &p->name,
+		KPROFILE_OFFSETS(KPROFILE_PTR)
+#undef KPROFILE_PTR
+	};
+	p->missing = 0;
+	for (int i = 0; i < KPROFILE_OFF_COUNT; i++) {
+		int rc = ktypes_offsetof(k->btf, off_type[i], off_path[i], &o[i]->off, &o[i]->size);
+		if (rc == SEVMON_ENOENT) {
+			p->missing |= 1ull << i;
+			*o[i] = (struct kprofile_off){ 0 };
+		} else if (rc < 0) {
+			snprintf(k->err, sizeof k->err, "BTF: struct %s member %s: %s", off_type[i],
+				 off_path[i], sevmon_strerror(rc));
+			return rc;
+		}
+	}
+	for (size_t i = 0; i < sizeof core_offsets / sizeof core_offsets[0]; i++)
+		if (p->missing & (1ull << core_offsets[i])) {
+			snprintf(k->err, sizeof k->err, "BTF of this kernel has no struct %s member %s",
+				 off_type[core_offsets[i]], off_path[core_offsets[i]]);
+			return SEVMON_ENOTSUP;
+		}
+	/* The checks copy these into fixed buffers and read them as fixed widths: a size
+	 * other than the kernel's own (where the member exists) is a profile we cannot use. */
+#define HAS(name) (!(p->missing & (1ull << KPROFILE_OFF_##name)))
+#define SIZE_OK(name, cond) (!HAS(name) || (cond))
+	if (!SIZE_OK(task_comm, p->task_comm.size == KPROC_COMM_LEN) ||
+	    !SIZE_OK(module_name, p->module_name.size <= KMOD_NAME_LEN) ||
+	    !SIZE_OK(task_pid, p->task_pid.size == 4) || !SIZE_OK(task_tgid, p->task_tgid.size == 4) ||
+	    !SIZE_OK(cred_uid, p->cred_uid.size == 4) ||
+	    !SIZE_OK(task_real_parent, p->task_real_parent.size == 8) ||
+	    !SIZE_OK(task_exit_state, p->task_exit_state.size == 4) ||
+	    !SIZE_OK(task_cred, p->task_cred.size == 8) || !SIZE_OK(task_mm, p->task_mm.size == 8) ||
+	    !SIZE_OK(module_state, p->module_state.size == 4) ||
+	    !SIZE_OK(uts_release, p->uts_release.size >= 2 &&
+				     p->uts_release.size <= KPROFILE_MAX_RELEASE)) {
+		snprintf(k->err, sizeof k->err, "BTF: a member the checks read has an unexpected size");
 		return SEVMON_EDECODE;
+	}
+#undef SIZE_OK
+#undef HAS
 	return 0;
+}
+
+static const char *const mstate_word[KPROFILE_NMODULE_STATES] = {
+#define MSTATE_WORD(word, enumerator) #word,
+	KPROFILE_MODULE_STATES(MSTATE_WORD)
+#undef MSTATE_WORD
+};
+static const char *const mstate_enum[KPROFILE_NMODULE_STATES] = {
+#define MSTATE_ENUM(word, enumerator) enumerator,
+	KPROFILE_MODULE_STATES(MSTATE_ENUM)
+#undef MSTATE_ENUM
+};
+
+static void module_states(struct kprofile *p, const struct btf *btf)
+{
+	for (int i = 0; i < KPROFILE_NMODULE_STATES; i++)
+		if (ktypes_enum_value(btf, mstate_enum[i], &p->mod_states[i]) < 0)
+			p->mod_states[i] = KPROFILE_NO_VALUE;
+}
+
+const char *kprofile_module_state(const struct kprofile *p, int64_t v)
+{
+	for (int i = 0; i < KPROFILE_NMODULE_STATES; i++)
+		if (p->mod_states[i] != KPROFILE_NO_VALUE && p->mod_states[i] == v)
+			return mstate_word[i];
+	return "unknown";
 }
 
 /* The kernel's own data must agree with VMCOREINFO and the symbols. One round trip. */
@@ -103,6 +188,24 @@ static int validate(struct kintro *k)
 	if (nl)
 		*nl = '\0';
 	copy_str(p->banner, sizeof p->banner, (char *)banner);
+	return 0;
+}
+
+int kintro_banner(struct kintro *k, char *out, size_t cap)
+{
+	uint8_t b[KPROFILE_MAX_BANNER];
+	if (!cap)
+		return SEVMON_EINVAL;
+	int rc = gmem_read(k->g, k->p.sym_linux_banner, GMEM_VIRT, b, sizeof b);
+	if (rc < 0)
+		return rc;
+	size_t n = strnlen((char *)b, sizeof b);
+	while (n && (b[n - 1] == '\n'))
+		n--;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, b, n);
+	out[n] = '\0';
 	return 0;
 }
 
@@ -150,12 +253,16 @@ int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi)
 	if (stext != X86_START_KERNEL + k->p.slide ||
 	    (vmci_symbol(&k->vi, "_stext", &vstext) == 0 && vstext != stext))
 		goto fail;
-	if ((rc = ktypes_load(&k->btf, g, &k->ks)) < 0 || (rc = offsets(&k->p, k->btf)) < 0 ||
+	if ((rc = ktypes_load(&k->btf, g, &k->ks)) < 0 || (rc = offsets(k)) < 0 ||
 	    (rc = validate(k)) < 0)
 		goto fail;
+	module_states(&k->p, k->btf);
 	return 0;
-fail:
+fail:;
+	char why[sizeof k->err];
+	memcpy(why, k->err, sizeof why);
 	kintro_close(k);
+	memcpy(k->err, why, sizeof why);
 	return rc;
 }
 
@@ -186,6 +293,9 @@ out:
 
 /* ---- cache ---------------------------------------------------------------------------- */
 
+/* The cache file's format: a file of another format (older builds knew fewer offsets or
+ * none of the enum values) is not used but rebuilt, never read with fields missing. */
+#define KPROFILE_FORMAT 2
 /* Paths are built from a directory and a hex build-id. */
 #define KPROFILE_MAX_PATH 4096
 
@@ -241,9 +351,18 @@ void kprofile_print(const struct kprofile *p, FILE *f)
 	fprintf(f, "sym.modules=0x%" PRIx64 "\nsym.init_uts_ns=0x%" PRIx64 "\n", p->sym_modules,
 		p->sym_init_uts_ns);
 #define KPROFILE_PRINT(name, type, path)                                                  \
-	fprintf(f, "off.%s.%s=%" PRIu32 ",%" PRIu32 "\n", type, path, p->name.off, p->name.size);
+	if (p->missing & (1ull << KPROFILE_OFF_##name))                                   \
+		fprintf(f, "off.%s.%s=missing\n", type, path);                            \
+	else                                                                              \
+		fprintf(f, "off.%s.%s=%" PRIu32 ",%" PRIu32 "\n", type, path, p->name.off,  \
+			p->name.size);
 	KPROFILE_OFFSETS(KPROFILE_PRINT)
 #undef KPROFILE_PRINT
+	for (int i = 0; i < KPROFILE_NMODULE_STATES; i++)
+		if (p->mod_states[i] == KPROFILE_NO_VALUE)
+			fprintf(f, "enum.%s=missing\n", mstate_enum[i]);
+		else
+			fprintf(f, "enum.%s=%" PRId64 "\n", mstate_enum[i], p->mod_states[i]);
 }
 
 int kprofile_save(const struct kprofile *p, const char *dir)
@@ -260,6 +379,7 @@ int kprofile_save(const struct kprofile *p, const char *dir)
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		return sevmon_from_errno(errno);
+	fprintf(f, "format=%d\n", KPROFILE_FORMAT);
 	kprofile_print(p, f);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		rc = sevmon_from_errno(errno);
@@ -275,7 +395,9 @@ int kprofile_save(const struct kprofile *p, const char *dir)
 static int parse_line(struct kprofile *p, char *k, char *v)
 {
 	char *end;
-	if (!strcmp(k, "release"))
+	if (!strcmp(k, "format"))
+		return strtol(v, &end, 10) == KPROFILE_FORMAT && !*end ? 0 : SEVMON_ENOENT;
+	else if (!strcmp(k, "release"))
 		copy_str(p->release, sizeof p->release, v);
 	else if (!strcmp(k, "banner"))
 		copy_str(p->banner, sizeof p->banner, v);
@@ -307,11 +429,24 @@ static int parse_line(struct kprofile *p, char *k, char *v)
 		p->sym_init_uts_ns = strtoull(v, &end, 0);
 #define KPROFILE_PARSE(name, type, path)                                                  \
 	else if (!strcmp(k, "off." type "." path)) {                                      \
-		if (sscanf(v, "%" SCNu32 ",%" SCNu32, &p->name.off, &p->name.size) != 2)  \
+		if (!strcmp(v, "missing"))                                                \
+			p->missing |= 1ull << KPROFILE_OFF_##name;                        \
+		else if (sscanf(v, "%" SCNu32 ",%" SCNu32, &p->name.off, &p->name.size) != 2) \
 			return SEVMON_EDECODE;                                            \
 	}
 	KPROFILE_OFFSETS(KPROFILE_PARSE)
 #undef KPROFILE_PARSE
+	else if (!strncmp(k, "enum.", 5)) {
+		int i = 0;
+		while (i < KPROFILE_NMODULE_STATES && strcmp(k + 5, mstate_enum[i]))
+			i++;
+		if (i == KPROFILE_NMODULE_STATES)
+			return SEVMON_EDECODE;
+		if (!strcmp(v, "missing"))
+			p->mod_states[i] = KPROFILE_NO_VALUE;
+		else if (sscanf(v, "%" SCNd64, &p->mod_states[i]) != 1)
+			return SEVMON_EDECODE;
+	}
 	else
 		return SEVMON_EDECODE;
 	return 0;
@@ -322,12 +457,16 @@ int kprofile_load(struct kprofile *p, const char *dir, const char *build_id)
 	char path[KPROFILE_MAX_PATH], line[KPROFILE_MAX_LINE];
 	int rc;
 	memset(p, 0, sizeof *p);
+	/* a profile cached before the states were kept names none (shown as "unknown") */
+	for (int i = 0; i < KPROFILE_NMODULE_STATES; i++)
+		p->mod_states[i] = KPROFILE_NO_VALUE;
 	if ((rc = profile_path(path, dir, build_id)) < 0)
 		return rc;
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return errno == ENOENT ? SEVMON_ENOENT : sevmon_from_errno(errno);
 	rc = 0;
+	int first = 1;
 	while (rc == 0 && fgets(line, sizeof line, f)) {
 		char *nl = strchr(line, '\n'), *eq = strchr(line, '=');
 		if (!nl || !eq) {
@@ -335,6 +474,11 @@ int kprofile_load(struct kprofile *p, const char *dir, const char *build_id)
 			break;
 		}
 		*nl = *eq = '\0';
+		if (first && strcmp(line, "format")) {
+			rc = SEVMON_ENOENT; /* written before the format line existed: rebuild */
+			break;
+		}
+		first = 0;
 		rc = parse_line(p, line, eq + 1);
 	}
 	fclose(f);

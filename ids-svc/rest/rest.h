@@ -58,12 +58,6 @@ struct rest_route; /* one row of a routing table, below */
 /* One pending asynchronous response (live views). Owned by the REST layer. */
 struct rest_async;
 
-enum rest_view {
-	REST_VIEW_BANNER = 0,
-	REST_VIEW_PROCESSES,
-	REST_VIEW_MODULES,
-};
-
 enum rest_severity {
 	REST_SEV_INFO = 0,
 	REST_SEV_LOW,
@@ -126,15 +120,20 @@ struct rest_backend {
 	int (*scan_results)(void *ctx, const char *id, json_t **out);
 	/* GET /v1/findings: a JSON array of finding objects, newest last. */
 	int (*findings)(void *ctx, const struct rest_findings_query *q, json_t **out);
+	/* GET /v1/checks: a JSON array of the checks the backend runs, each
+	 * {"name","summary","default","needs"}. */
+	int (*checks)(void *ctx, json_t **out);
 	/*
-	 * GET /v1/targets/{name}/{banner,processes,modules}: asynchronous.
-	 * Return 0 to take `op`: the backend must then call rest_async_complete(op, ...)
-	 * exactly once, later, from the loop (not from inside this call), even if the
-	 * client has gone away meanwhile (see rest_async_on_cancel). Return a negative
-	 * SEVMON_E* to refuse; the layer answers at once and op is no longer valid.
+	 * GET /v1/targets/{name}/checks/{check}, and the older names of three of them,
+	 * /v1/targets/{name}/banner, /processes, /modules (checks banner, ps, modules):
+	 * run one check now. `check` is a name of 1..REST_NAME_MAX URL-safe characters;
+	 * ENOENT for a check the backend does not have. Asynchronous: return 0 to take
+	 * `op`: the backend must then call rest_async_complete(op, ...) exactly once,
+	 * later, from the loop (not from inside this call), even if the client has gone
+	 * away meanwhile (see rest_async_on_cancel). Return a negative SEVMON_E* to refuse;
+	 * the layer answers at once and op is no longer valid.
 	 */
-	int (*live_view)(void *ctx, const char *name, enum rest_view view,
-			 struct rest_async *op);
+	int (*live_view)(void *ctx, const char *name, const char *check, struct rest_async *op);
 	/* GET /metrics, optional: refresh gauges in the registry before it is written. */
 	void (*collect_metrics)(void *ctx, struct metrics *m);
 };

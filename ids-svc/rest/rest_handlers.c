@@ -116,7 +116,7 @@ static void h_target_remove(struct rest_request *r)
 		rest_reply_empty(r, 204);
 }
 
-static void live(struct rest_request *r, enum rest_view view)
+static void live(struct rest_request *r, const char *check)
 {
 	char name[REST_NAME_MAX + 1];
 	if (rest_param_name(r, 0, name))
@@ -124,24 +124,39 @@ static void live(struct rest_request *r, enum rest_view view)
 	struct rest_async *op = rest_async_begin(r);
 	if (!op)
 		return;
-	int rc = r->be->live_view(r->bctx, name, view, op);
+	int rc = r->be->live_view(r->bctx, name, check, op);
 	if (rc)
 		rest_async_abort(op, rc);
 }
 
 static void h_banner(struct rest_request *r)
 {
-	live(r, REST_VIEW_BANNER);
+	live(r, "banner");
 }
 
 static void h_processes(struct rest_request *r)
 {
-	live(r, REST_VIEW_PROCESSES);
+	live(r, "ps");
 }
 
 static void h_modules(struct rest_request *r)
 {
-	live(r, REST_VIEW_MODULES);
+	live(r, "modules");
+}
+
+static void h_check_live(struct rest_request *r)
+{
+	char check[REST_NAME_MAX + 1];
+	if (rest_param_name(r, 1, check))
+		return;
+	live(r, check);
+}
+
+static void h_checks(struct rest_request *r)
+{
+	json_t *out = NULL;
+	int rc = r->be->checks(r->bctx, &out);
+	reply_result(r, rc, out, 200);
 }
 
 /* A JSON array of names into a malloc'd vector; EINVAL with a message on bad input. */
@@ -307,6 +322,8 @@ static const struct rest_route routes[] = {
 	{ "GET", "/v1/targets/{name}/banner", 0, h_banner },
 	{ "GET", "/v1/targets/{name}/processes", 0, h_processes },
 	{ "GET", "/v1/targets/{name}/modules", 0, h_modules },
+	{ "GET", "/v1/targets/{name}/checks/{check}", 0, h_check_live },
+	{ "GET", "/v1/checks", 0, h_checks },
 	{ "POST", "/v1/scans", REST_ROUTE_BODY, h_scan_start },
 	{ "GET", "/v1/scans/{id}", 0, h_scan_get },
 	{ "GET", "/v1/scans/{id}/results", 0, h_scan_results },

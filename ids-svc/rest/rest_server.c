@@ -290,7 +290,8 @@ static int listen_unix(struct rest_server *srv, const char *path)
 static int backend_ok(const struct rest_backend *b)
 {
 	return b && b->target_list && b->target_get && b->target_add && b->target_remove &&
-	       b->scan_start && b->scan_get && b->scan_results && b->findings && b->live_view;
+	       b->scan_start && b->scan_get && b->scan_results && b->findings && b->live_view &&
+	       b->checks;
 }
 
 int rest_server_start(struct rest_server **out, uv_loop_t *loop, const struct rest_config *cfg,

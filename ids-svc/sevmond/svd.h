@@ -9,6 +9,18 @@
  * Target states: idle -> connecting -> (attesting) -> ready; any failure -> failed, with
  * a retry after an exponential backoff with jitter; a job for a target still in backoff
  * fails at once with the last error, so a dead agent costs nothing but its own results.
+ *
+ * Files, each calling only those below it:
+ *   svd_sys.c      log lines, the process's RSS
+ *   svd_target.c   a target: its session, persisted state, JSON
+ *   svd_metrics.c  sevmond's metric families
+ *   svd_job.c      job queues, the pool, the checks run on a worker, the target's update;
+ *                  what a finished job means is its creator's (struct svd_job_ops)
+ *   svd_fleet.c    targets added, changed, removed (their connect jobs, dropped jobs)
+ *   svd_scan.c     scans: start, their jobs' results into the store, progress, JSON
+ *   svd_backend.c  the REST backend (live views are jobs too)
+ *   svd_main.c     the daemon: config, signals, reload, scheduler
+ * The checks are the registry's (ids-svc/checks/check.h).
  */
 #ifndef SEVMON_SVD_H
 #define SEVMON_SVD_H
@@ -19,14 +31,13 @@
 
 #include <uv.h>
 
+#include "check.h"
 #include "ids_conn.h"
 #include "ids_kernel.h"
 #include "rest.h"
 #include "store.h"
 #include "svd_config.h"
 
-/* Entries one process or module list holds: the walk's own bound (GMEM_WALK_MAX_NODES). */
-#define SVD_LIST_MAX GMEM_WALK_MAX_NODES
 /* Jobs waiting in the whole daemon: a scan of every target plus live views. */
 #define SVD_JOBS_MAX (SVD_TARGETS_MAX * 4u)
 /* Running scans kept in memory for progress; past this, new scans get EBUSY. */
@@ -40,7 +51,12 @@ enum svd_state {
 	SVD_FAILED,
 };
 #define SVD_NSTATES 5
-const char *svd_state_name(enum svd_state s);
+static inline const char *svd_state_name(enum svd_state s)
+{
+	static const char *const names[SVD_NSTATES] = { "idle", "connecting", "attesting", "ready",
+							"failed" };
+	return (unsigned)s < SVD_NSTATES ? names[s] : "unknown";
+}
 
 enum svd_job_kind {
 	SVD_JOB_CONNECT = 0, /* (re)establish the session only */
@@ -91,8 +107,18 @@ struct svd_check_out {
 	int rc;                   /* 0 ok, else SEVMON_E* */
 	char err[256];
 	char *payload;            /* malloc'd JSON text when ok */
+	struct check_findings findings; /* the check's own, when ok */
 	uint32_t ms;
 	uint64_t requests, bytes;
+};
+
+/* What a finished job means, given by whoever made it: a scan records its results, a
+ * live view answers its client. Both run on the loop. drop is for a job that will not
+ * run (removed target, shutdown, backoff, full pool): status and why say why. NULL ops
+ * (a connect job): nothing beyond the target's update. */
+struct svd_job_ops {
+	void (*done)(struct svd *d, struct svd_job *j);
+	void (*drop)(struct svd *d, struct svd_job *j, int status, const char *why);
 };
 
 struct svd_job {
@@ -100,10 +126,10 @@ struct svd_job {
 	struct svd *d;
 	struct svd_target *t;
 	enum svd_job_kind kind;
-	unsigned checks;          /* SVD_CHECK_* */
+	const struct svd_job_ops *ops;
+	check_set checks;         /* the registry's checks it runs */
 	struct svd_scan *scan;    /* SCAN */
 	struct rest_async *op;    /* VIEW */
-	enum rest_view view;
 	int cancelled;
 	/* copied at dispatch (the loop may change the config while the job runs) */
 	char uri[SVD_URI_MAX + 1];
@@ -121,7 +147,7 @@ struct svd_job {
 	char session_err[320];
 	int attested;             /* the channel verified the agent's evidence */
 	int connected;            /* this job opened a new session */
-	struct svd_check_out out[SVD_NCHECKS];
+	struct svd_check_out *out; /* check_count() entries, by registry index */
 	struct svd_job *next;
 };
 
@@ -152,6 +178,8 @@ struct svd {
 	uv_async_t kick;          /* dispatch from a later loop turn (live views) */
 	uv_signal_t sighup, sigterm, sigint;
 	uint64_t jitter_state;
+	/* after every finished job (loop): the daemon exits from here once drained */
+	void (*idle)(struct svd *d);
 	/* shared by every session (ids_kernel.h, svd_trust.c): one profile per kernel build
 	 * and one VMCOREINFO Scan for a fleet of clones; one verified chain per host */
 	struct ids_kmemo kmemo;
@@ -166,8 +194,42 @@ static inline void svd_copy(char *dst, size_t cap, const char *src)
 	dst[n] = 0;
 }
 
+/* svd_sys.c */
+void svd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* RSS of this process in bytes (0 if unknown). */
+uint64_t svd_rss_bytes(void);
+
 /* svd_target.c */
 struct svd_target *svd_target_find(struct svd *d, const char *name);
+json_t *svd_target_json(const struct svd_target *t);
+/* Record the target's state in the store (loop). */
+void svd_target_persist(struct svd *d, struct svd_target *t);
+/* Close its session (loop; only while no job runs). */
+void svd_target_close_session(struct svd_target *t);
+void svd_target_free(struct svd_target *t);
+
+/* svd_metrics.c */
+int svd_metrics_declare(struct metrics *m);
+void svd_metrics_collect(void *ctx, struct metrics *m);
+/* Record a finished job's figures. */
+void svd_metrics_job(struct svd *d, const struct svd_job *j);
+
+/* svd_job.c */
+/* A job of kind on t running checks, finished by ops (NULL for a connect job). */
+struct svd_job *svd_job_new(struct svd *d, struct svd_target *t, enum svd_job_kind kind,
+			    check_set checks, const struct svd_job_ops *ops);
+/* Queue a job on t (takes ownership). EBUSY when t's queue or the daemon's is full. */
+int svd_job_queue(struct svd *d, struct svd_target *t, struct svd_job *j);
+/* A connect job on t, if its queue has room (a failure to queue costs only the attempt). */
+void svd_job_queue_connect(struct svd *d, struct svd_target *t);
+/* Finish a job that will not run (removed target, shutdown): its ops' drop, then free. */
+void svd_job_drop(struct svd *d, struct svd_job *j, int status, const char *why);
+/* Drop every job queued on t. */
+void svd_job_drop_queued(struct svd *d, struct svd_target *t, int status, const char *why);
+void svd_job_free(struct svd_job *j);
+void svd_dispatch(struct svd *d);
+
+/* svd_fleet.c */
 /* Create from cfg, persist (store_target_upsert) and queue a connect. EEXIST, ETOOBIG,
  * store errors. */
 int svd_target_add(struct svd *d, const struct svd_target_cfg *cfg, int from_config,
@@ -177,26 +239,11 @@ int svd_target_add(struct svd *d, const struct svd_target_cfg *cfg, int from_con
 int svd_target_remove(struct svd *d, struct svd_target *t);
 /* Put cfg in place; a changed uri/key/policy closes the session. Returns 1 if changed. */
 int svd_target_update(struct svd *d, struct svd_target *t, const struct svd_target_cfg *cfg);
-json_t *svd_target_json(const struct svd_target *t);
-/* Record the target's state in the store (loop). */
-void svd_target_persist(struct svd *d, struct svd_target *t);
-/* Close its session (loop; only while no job runs). */
-void svd_target_close_session(struct svd_target *t);
-void svd_target_free(struct svd_target *t);
-
-/* svd_job.c */
-/* Queue a job on t (takes ownership). EBUSY when t's queue or the daemon's is full. */
-int svd_job_queue(struct svd *d, struct svd_target *t, struct svd_job *j);
-struct svd_job *svd_job_new(struct svd *d, struct svd_target *t, enum svd_job_kind kind);
-/* Finish a job that will not run (removed target, shutdown): complete views, count scans. */
-void svd_job_drop(struct svd *d, struct svd_job *j, int status, const char *why);
-void svd_dispatch(struct svd *d);
 
 /* svd_scan.c */
-int svd_scan_start(struct svd *d, const char *const *names, size_t n, unsigned checks,
+/* checks 0: each target's own (or the daemon's) set. */
+int svd_scan_start(struct svd *d, const char *const *names, size_t n, check_set checks,
 		   int64_t *id);
-/* A target of scan sc is done (ok or failed); finishes the scan when it was the last. */
-void svd_scan_target_done(struct svd *d, struct svd_scan *sc, int failed);
 /* id is the REST id (decimal); ENOENT for anything else. */
 int svd_scan_json(struct svd *d, const char *id, json_t **out);
 int svd_scan_results_json(struct svd *d, const char *id, json_t **out);
@@ -215,19 +262,5 @@ struct snp_trust *svd_trust_get(const struct svd_trust *st);
 
 /* svd_backend.c */
 extern const struct rest_backend svd_backend;
-
-/* svd_metrics.c */
-int svd_metrics_declare(struct metrics *m);
-void svd_metrics_collect(void *ctx, struct metrics *m);
-/* Record a finished job's figures. */
-void svd_metrics_job(struct svd *d, const struct svd_job *j);
-
-/* svd_main.c */
-/* Called when a job finished or the REST server closed: exits the loop once draining
- * and nothing runs. */
-void svd_maybe_exit(struct svd *d);
-void svd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* RSS of this process in bytes (0 if unknown). */
-uint64_t svd_rss_bytes(void);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * svd_backend.c — sevmond's rest_backend (rest.h): the API calls mapped onto targets,
- * scans, the job pool and the store.
+ * scans, the job pool and the store. A live view is a job running one check of the
+ * registry; it answers its client when it comes back (view_job_ops).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,12 +85,12 @@ static int b_target_remove(void *ctx, const char *name)
 
 static int b_scan_start(void *ctx, const struct rest_scan_request *req, char *id)
 {
-	unsigned checks = 0;
+	check_set checks = 0;
 	for (size_t i = 0; req->checks && i < req->nchecks; i++) {
-		unsigned m;
-		if (svd_checks_parse(req->checks[i], &m) < 0)
+		int k = check_index(req->checks[i]);
+		if (k < 0)
 			return SEVMON_EINVAL;
-		checks |= m;
+		checks |= 1ull << k;
 	}
 	int64_t sid;
 	int rc = svd_scan_start(ctx, req->targets, req->ntargets, checks, &sid);
@@ -114,26 +115,97 @@ static int b_findings(void *ctx, const struct rest_findings_query *q, json_t **o
 	return svd_findings_json(ctx, q, out);
 }
 
-static int b_live_view(void *ctx, const char *name, enum rest_view view, struct rest_async *op)
+static int b_checks(void *ctx, json_t **out)
+{
+	(void)ctx;
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < check_count(); i++) {
+		const struct check_def *c = check_at(i);
+		json_t *needs = json_array();
+		if (c->needs & CHECK_NEEDS_KERNEL)
+			json_array_append_new(needs, json_string("kernel"));
+		if (c->needs & CHECK_NEEDS_EVIDENCE)
+			json_array_append_new(needs, json_string("evidence"));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:o}", "name", c->name, "summary",
+						   c->summary, "default", c->in_default, "needs",
+						   needs));
+	}
+	*out = a;
+	return a ? 0 : SEVMON_ENOMEM;
+}
+
+/* ---- live views: a job of one check, answered when it comes back ---- */
+
+static int view_check(const struct svd_job *j)
+{
+	for (size_t i = 0; i < check_count(); i++)
+		if (j->checks & (1ull << i))
+			return (int)i;
+	return -1;
+}
+
+static void view_done(struct svd *d, struct svd_job *j)
+{
+	(void)d;
+	int i = view_check(j);
+	const struct svd_check_out *o = i >= 0 ? &j->out[i] : NULL;
+	if (j->session_rc < 0) {
+		rest_async_complete(j->op, j->session_rc == SEVMON_ETIMEDOUT ? SEVMON_ETIMEDOUT
+									      : SEVMON_EBUSY,
+				    NULL);
+		return;
+	}
+	if (!o || o->rc < 0 || !o->payload) {
+		int rc = o ? o->rc : SEVMON_EINTERNAL;
+		rest_async_complete(j->op, rc == SEVMON_ETIMEDOUT ? SEVMON_ETIMEDOUT : SEVMON_EIO, NULL);
+		return;
+	}
+	json_t *body = json_loads(o->payload, 0, NULL);
+	if (!body) {
+		rest_async_complete(j->op, SEVMON_ENOMEM, NULL);
+		return;
+	}
+	json_object_set_new(body, "target", json_string(j->t->cfg.name));
+	rest_async_complete(j->op, 0, body);
+}
+
+static void view_drop(struct svd *d, struct svd_job *j, int status, const char *why)
+{
+	(void)d;
+	(void)why;
+	rest_async_complete(j->op, status, NULL);
+}
+
+static const struct svd_job_ops view_job_ops = { .done = view_done, .drop = view_drop };
+
+/* The client went away: a view still queued is dropped when the dispatcher meets it. */
+static void on_view_cancel(void *arg)
+{
+	struct svd_job *j = arg;
+	j->cancelled = 1;
+}
+
+static int b_live_view(void *ctx, const char *name, const char *check, struct rest_async *op)
 {
 	struct svd *d = ctx;
 	struct svd_target *t = svd_target_find(d, name);
-	if (!t)
+	int k = check_index(check);
+	if (!t || k < 0)
 		return SEVMON_ENOENT;
-	if (d->draining || (unsigned)view >= SVD_NCHECKS)
+	if (d->draining)
 		return SEVMON_EBUSY;
 	if (d->cfg.memory_limit && svd_rss_bytes() > d->cfg.memory_limit)
 		return SEVMON_EBUSY;
-	struct svd_job *j = svd_job_new(d, t, SVD_JOB_VIEW);
+	struct svd_job *j = svd_job_new(d, t, SVD_JOB_VIEW, 1ull << k, &view_job_ops);
 	if (!j)
 		return SEVMON_ENOMEM;
-	j->view = view;
 	j->op = op;
 	int rc = svd_job_queue(d, t, j);
 	if (rc < 0) {
-		free(j);
+		svd_job_free(j);
 		return rc;
 	}
+	rest_async_on_cancel(op, on_view_cancel, j);
 	/* not from inside this call: the dispatcher may fail the job at once (backoff) */
 	uv_async_send(&d->kick);
 	return 0;
@@ -148,6 +220,7 @@ const struct rest_backend svd_backend = {
 	.scan_get = b_scan_get,
 	.scan_results = b_scan_results,
 	.findings = b_findings,
+	.checks = b_checks,
 	.live_view = b_live_view,
 	.collect_metrics = svd_metrics_collect,
 };

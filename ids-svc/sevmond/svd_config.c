@@ -9,34 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const svd_check_names[SVD_NCHECKS] = { "banner", "ps", "modules" };
-
-int svd_checks_parse(const char *list, unsigned *mask)
-{
-	unsigned m = 0;
-	const char *p = list;
-	for (;;) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		while (n && (*p == ' ' || *p == '\t'))
-			p++, n--;
-		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		int found = -1;
-		for (int i = 0; i < SVD_NCHECKS; i++)
-			if (strlen(svd_check_names[i]) == n && memcmp(p, svd_check_names[i], n) == 0)
-				found = i;
-		if (found < 0)
-			return -1;
-		m |= 1u << found;
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	*mask = m;
-	return 0;
-}
-
 struct parser {
 	const char *fname;
 	unsigned line;
@@ -271,8 +243,9 @@ static int daemon_key(struct parser *ps, struct svd_config *c, const char *k, co
 		return 0;
 	}
 	if (!strcmp(k, "checks")) {
-		if (svd_checks_parse(v, &c->checks) < 0)
-			return fail(ps, k, "'%s': a list of banner, ps, modules", v);
+		char why[160];
+		if (check_set_parse(v, &c->checks, why, sizeof why) < 0)
+			return fail(ps, k, "%s", why);
 		return 0;
 	}
 	return fail(ps, k, "unknown key in [sevmond]");
@@ -312,8 +285,9 @@ static int target_key(struct parser *ps, struct svd_target_cfg *t, const char *k
 		return 0;
 	}
 	if (!strcmp(k, "checks")) {
-		if (svd_checks_parse(v, &t->checks) < 0)
-			return fail(ps, k, "'%s': a list of banner, ps, modules", v);
+		char why[160];
+		if (check_set_parse(v, &t->checks, why, sizeof why) < 0)
+			return fail(ps, k, "%s", why);
 		return 0;
 	}
 	return fail(ps, k, "unknown key in [target %s]", t->name);
@@ -369,7 +343,7 @@ int svd_config_parse(const char *text, size_t len, const char *fname, struct svd
 	c->request_timeout_ms = SVD_DEFAULT_REQUEST_TIMEOUT_MS;
 	c->backoff_min_ms = SVD_DEFAULT_BACKOFF_MIN_MS;
 	c->backoff_max_ms = SVD_DEFAULT_BACKOFF_MAX_MS;
-	c->checks = SVD_CHECKS_ALL;
+	c->checks = check_default_set();
 	if (len > SVD_CONFIG_BYTES_MAX)
 		return fail(&ps, NULL, "file larger than %u bytes", SVD_CONFIG_BYTES_MAX);
 	int section = 0; /* 0 none, 1 daemon, 2 target */

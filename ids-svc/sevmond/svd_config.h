@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "check.h"
+
 /* A config file is a few KiB per hundred targets; 4 MiB holds a fleet of ~10,000 and
  * bounds what a wrong path (a disk image) makes us read. */
 #define SVD_CONFIG_BYTES_MAX (4u << 20)
@@ -38,19 +40,6 @@
 /* Jobs waiting per target: a scan and a few live views. */
 #define SVD_QUEUE_PER_TARGET_MAX 64u
 
-/* Checks, a bit each. */
-enum svd_check {
-	SVD_CHECK_BANNER = 1u << 0,
-	SVD_CHECK_PS = 1u << 1,
-	SVD_CHECK_MODULES = 1u << 2,
-};
-#define SVD_CHECKS_ALL (SVD_CHECK_BANNER | SVD_CHECK_PS | SVD_CHECK_MODULES)
-#define SVD_NCHECKS 3
-/* "banner", "ps", "modules" for bit index i (0..SVD_NCHECKS-1). */
-extern const char *const svd_check_names[SVD_NCHECKS];
-/* Parse "banner,ps" into a mask; 0 and *mask on success, -1 on an unknown or empty name. */
-int svd_checks_parse(const char *list, unsigned *mask);
-
 struct svd_target_cfg {
 	char name[SVD_NAME_MAX + 1];
 	char uri[SVD_URI_MAX + 1];
@@ -60,7 +49,7 @@ struct svd_target_cfg {
 	char trust[SVD_TRUST_MAX][SVD_PATH_MAX + 1];
 	unsigned ntrust;
 	uint32_t interval_s;           /* scheduled scans; 0 = the daemon default */
-	unsigned checks;               /* 0 = the daemon default */
+	check_set checks;              /* the registry's checks (check.h); 0 = the daemon default */
 };
 
 struct svd_config {
@@ -89,7 +78,7 @@ struct svd_config {
 	uint32_t backoff_min_ms, backoff_max_ms;
 	/* schedule */
 	uint32_t interval_s;           /* default scan interval; 0 = only on request */
-	unsigned checks;               /* default checks */
+	check_set checks;              /* default checks (the registry's default sweep) */
 	/* targets, in file order */
 	struct svd_target_cfg *targets;
 	size_t ntargets;

@@ -1,7 +1,8 @@
 /*
  * svd_job.c — sevmond's work: per-target job queues, a bounded pool (libuv's thread pool,
- * at most cfg.workers jobs at once), the checks run with the synchronous ids_conn +
- * ids_kernel on a worker thread, and the results brought back to the loop.
+ * at most cfg.workers jobs at once), the registry's checks run with the synchronous
+ * ids_conn + ids_kernel on a worker thread, and the results brought back to the loop,
+ * where the target is updated and the job's creator finishes it (struct svd_job_ops).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,14 +13,19 @@
 #include "err.h"
 #include "svd.h"
 
-struct svd_job *svd_job_new(struct svd *d, struct svd_target *t, enum svd_job_kind kind)
+struct svd_job *svd_job_new(struct svd *d, struct svd_target *t, enum svd_job_kind kind,
+			    check_set checks, const struct svd_job_ops *ops)
 {
 	struct svd_job *j = calloc(1, sizeof *j);
-	if (!j)
+	if (!j || !(j->out = calloc(check_count(), sizeof *j->out))) {
+		free(j);
 		return NULL;
+	}
 	j->d = d;
 	j->t = t;
 	j->kind = kind;
+	j->checks = checks;
+	j->ops = ops;
 	return j;
 }
 
@@ -38,131 +44,54 @@ int svd_job_queue(struct svd *d, struct svd_target *t, struct svd_job *j)
 	return 0;
 }
 
-/* What a job holds besides itself: check payloads, a reference to the anchors. */
-static void free_outs(struct svd_job *j)
+void svd_job_queue_connect(struct svd *d, struct svd_target *t)
 {
-	svd_trust_unref(j->shared);
-	j->shared = NULL;
-	for (int i = 0; i < SVD_NCHECKS; i++) {
+	struct svd_job *j = svd_job_new(d, t, SVD_JOB_CONNECT, 0, NULL);
+	if (j && svd_job_queue(d, t, j) < 0)
+		svd_job_free(j);
+}
+
+/* The checks' outcomes, ready to run again (a retry on a fresh session). */
+static void clear_outs(struct svd_job *j)
+{
+	for (size_t i = 0; i < check_count(); i++) {
 		free(j->out[i].payload);
-		j->out[i].payload = NULL;
+		check_findings_free(&j->out[i].findings);
+		memset(&j->out[i], 0, sizeof j->out[i]);
 	}
 }
 
-/* One error result per check of a scan job that did not (fully) run. */
-static void record_scan_errors(struct svd *d, struct svd_job *j, const char *why)
+void svd_job_free(struct svd_job *j)
 {
-	for (int i = 0; i < SVD_NCHECKS; i++) {
-		if (!(j->checks & (1u << i)))
-			continue;
-		struct store_result_in r = { .target = j->t->cfg.name, .check = svd_check_names[i],
-					     .ok = false, .error = why };
-		if (store_result_add(d->store, j->scan->id, &r) < 0 && !j->t->removed)
-			svd_log("scan %lld %s/%s: store: %s", (long long)j->scan->id, j->t->cfg.name,
-				svd_check_names[i], store_last_error(d->store));
-	}
+	if (!j)
+		return;
+	svd_trust_unref(j->shared);
+	if (j->out)
+		clear_outs(j);
+	free(j->out);
+	free(j);
 }
 
 void svd_job_drop(struct svd *d, struct svd_job *j, int status, const char *why)
 {
-	switch (j->kind) {
-	case SVD_JOB_CONNECT:
-		break;
-	case SVD_JOB_SCAN:
-		if (status != SEVMON_ECANCELED) {
-			record_scan_errors(d, j, why);
-			svd_scan_target_done(d, j->scan, 1);
-		}
-		break;
-	case SVD_JOB_VIEW:
-		rest_async_complete(j->op, status, NULL);
-		break;
+	if (j->ops && j->ops->drop)
+		j->ops->drop(d, j, status, why);
+	svd_job_free(j);
+}
+
+void svd_job_drop_queued(struct svd *d, struct svd_target *t, int status, const char *why)
+{
+	while (t->qhead) {
+		struct svd_job *j = t->qhead;
+		t->qhead = j->next;
+		t->nqueued--;
+		d->queued--;
+		svd_job_drop(d, j, status, why);
 	}
-	free_outs(j);
-	free(j);
+	t->qtail = NULL;
 }
 
 /* ---------------------------------------------------------------- worker thread */
-
-static const char *module_state(struct kintro *k, int64_t v)
-{
-	static const char *const fallback[] = { "MODULE_STATE_LIVE", "MODULE_STATE_COMING",
-						"MODULE_STATE_GOING", "MODULE_STATE_UNFORMED" };
-	const char *s = k->btf ? ktypes_enum_name(k->btf, "module_state", v) : NULL;
-	if (!s)
-		s = v >= 0 && v < 4 ? fallback[v] : "?";
-	if (!strncmp(s, "MODULE_STATE_", 13))
-		s += 13;
-	return s;
-}
-
-/* A check's payload in the store's contract shapes (store.h). */
-static int check_payload(struct kintro *k, int which, char **payload, char *err, size_t errcap)
-{
-	json_t *o = NULL;
-	int rc = 0;
-	if (which == 0) {
-		char banner[KPROFILE_MAX_BANNER];
-		if ((rc = kcheck_banner(k, banner, sizeof banner)) < 0)
-			goto fail;
-		size_t n = strlen(banner);
-		while (n && banner[n - 1] == '\n')
-			banner[--n] = 0;
-		o = json_pack("{s:s%}", "banner", banner, n);
-	} else if (which == 1) {
-		/* not calloc: the checks write every field of the entries they return, and
-		 * zeroing 3 MB per target was a tenth of a fleet scan's CPU */
-		struct kproc *p = malloc(SVD_LIST_MAX * sizeof *p);
-		int partial = 0;
-		if (!p)
-			return SEVMON_ENOMEM;
-		int n = kcheck_ps(k, p, SVD_LIST_MAX, &partial);
-		if (n < 0) {
-			free(p);
-			rc = n;
-			goto fail;
-		}
-		json_t *a = json_array();
-		for (int i = 0; i < n; i++)
-			json_array_append_new(a, json_pack("{s:i, s:i, s:i, s:I, s:s, s:b, s:b}", "pid",
-							   p[i].pid, "tgid", p[i].tgid, "ppid",
-							   p[i].ppid, "uid", (json_int_t)p[i].uid,
-							   "comm", p[i].comm, "kthread", p[i].kthread,
-							   "exiting", p[i].exiting));
-		free(p);
-		o = json_pack("{s:o, s:b}", "processes", a, "partial", partial);
-	} else {
-		struct kmod *m = malloc(SVD_LIST_MAX * sizeof *m); /* as above */
-		int partial = 0;
-		if (!m)
-			return SEVMON_ENOMEM;
-		int n = kcheck_modules(k, m, SVD_LIST_MAX, &partial);
-		if (n < 0) {
-			free(m);
-			rc = n;
-			goto fail;
-		}
-		json_t *a = json_array();
-		for (int i = 0; i < n; i++) {
-			char addr[24];
-			snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)m[i].addr);
-			json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", m[i].name,
-							   "state", module_state(k, m[i].state),
-							   "addr", addr));
-		}
-		free(m);
-		o = json_pack("{s:o, s:b}", "modules", a, "partial", partial);
-	}
-	if (!o || !(*payload = json_dumps(o, JSON_COMPACT))) {
-		json_decref(o);
-		return SEVMON_ENOMEM;
-	}
-	json_decref(o);
-	return 0;
-fail:
-	snprintf(err, errcap, "%s: %s", svd_check_names[which], sevmon_strerror(rc));
-	return rc;
-}
 
 #ifndef SEVMON_TRUST_DIR
 #define SEVMON_TRUST_DIR "/usr/share/sevmon/trust"
@@ -261,10 +190,7 @@ static void job_work(uv_work_t *w)
 	if (job_run(j, j->t->conn_open)) {
 		j->session_rc = 0;
 		j->session_err[0] = 0;
-		for (int i = 0; i < SVD_NCHECKS; i++) {
-			free(j->out[i].payload);
-			memset(&j->out[i], 0, sizeof j->out[i]);
-		}
+		clear_outs(j);
 		(void)job_run(j, 0);
 	}
 }
@@ -292,14 +218,17 @@ static int job_run(struct svd_job *j, int reused)
 			return 0;
 		}
 		t->conn_open = 1;
+		t->conn.request_timeout_ms = j->request_timeout_ms;
 		j->connected = 1;
 		j->attested = 1;
 		session_hex_encode(t->pol.peer.last.report.measurement, SNP_MEASUREMENT_LEN,
 				   j->measurement);
 		session_hex_encode(session_peer_key(t->conn.session), NOISE_DH_LEN, j->peer_key);
 	}
-	if (!t->kernel_open) {
-		/* the kernel's profile: where its lists are; needed by every check */
+	/* what this job runs: a view's one check, a scan's set (a connect job none) */
+	check_set want = j->checks;
+	if (!t->kernel_open && (j->kind == SVD_JOB_CONNECT || check_set_needs(want, CHECK_NEEDS_KERNEL))) {
+		/* the kernel's profile: where its lists are; set up with the session */
 		char err[256] = "";
 		int rc = ids_kernel_open_memo(&t->kk, &t->conn, &j->d->kmemo, err, sizeof err);
 		if (rc < 0) {
@@ -309,7 +238,9 @@ static int job_run(struct svd_job *j, int reused)
 			}
 			/* reachable but no kernel we understand: the session stands, checks fail */
 			atomic_store(&t->state, SVD_READY);
-			for (int i = 0; i < SVD_NCHECKS; i++) {
+			for (size_t i = 0; i < check_count(); i++) {
+				if (!(check_at(i)->needs & CHECK_NEEDS_KERNEL))
+					continue; /* the evidence checks do not need it */
 				j->out[i].rc = rc;
 				snprintf(j->out[i].err, sizeof j->out[i].err, "kernel: %s (%s)",
 					 sevmon_strerror(rc), err);
@@ -318,17 +249,23 @@ static int job_run(struct svd_job *j, int reused)
 		}
 		t->kernel_open = 1;
 	}
-	t->kk.agent.timeout_ms = j->request_timeout_ms;
+	t->conn.request_timeout_ms = j->request_timeout_ms;
+	if (t->kernel_open)
+		t->kk.agent.timeout_ms = j->request_timeout_ms;
 	atomic_store(&t->state, SVD_READY);
-	unsigned want = j->kind == SVD_JOB_VIEW ? 1u << j->view : j->checks;
-	for (int i = 0; i < SVD_NCHECKS; i++) {
-		if (!(want & (1u << i)))
+	struct check_env env = { .k = t->kernel_open ? &t->kk.k : NULL,
+				 .evidence = &t->pol.peer.last };
+	for (size_t i = 0; i < check_count(); i++) {
+		if (!(want & (1ull << i)))
 			continue;
 		struct svd_check_out *o = &j->out[i];
+		if (o->rc < 0)
+			continue; /* failed before it ran (no kernel profile) */
 		struct rpc_client_stats s0, s1;
 		rpc_client_get_stats(t->conn.rpc, &s0);
 		uint64_t t0 = (uint64_t)clock_mono_ms();
-		o->rc = check_payload(&t->kk.k, i, &o->payload, o->err, sizeof o->err);
+		o->rc = check_run_json(check_at(i), &env, &o->payload, NULL, &o->findings, o->err,
+				       sizeof o->err);
 		rpc_client_get_stats(t->conn.rpc, &s1);
 		o->ms = (uint32_t)((uint64_t)clock_mono_ms() - t0);
 		o->requests = s1.requests - s0.requests;
@@ -339,7 +276,7 @@ static int job_run(struct svd_job *j, int reused)
 			if (reused && first)
 				return 1;
 			/* the checks not run yet fail with the session */
-			for (int k = i + 1; k < SVD_NCHECKS; k++) {
+			for (size_t k = i + 1; k < check_count(); k++) {
 				j->out[k].rc = lost;
 				svd_copy(j->out[k].err, sizeof j->out[k].err, j->session_err);
 			}
@@ -403,69 +340,18 @@ static void update_target(struct svd *d, struct svd_job *j)
 		t->retry_at_ms = 0;
 		t->last_seen_ms = now;
 		t->detail[0] = 0;
-		for (int i = 0; i < SVD_NCHECKS; i++)
+		for (size_t i = 0; i < check_count(); i++)
 			if (j->out[i].rc < 0 && !t->detail[0])
 				svd_copy(t->detail, sizeof t->detail, j->out[i].err);
 		atomic_store(&t->state, SVD_READY);
 	}
 	if (j->connected && j->session_rc == 0)
 		t->connects++;
-	for (int i = 0; i < SVD_NCHECKS; i++) {
+	for (size_t i = 0; i < check_count(); i++) {
 		t->requests += j->out[i].requests;
 		t->bytes += j->out[i].bytes;
 	}
 	svd_target_persist(d, t);
-}
-
-static void record_scan(struct svd *d, struct svd_job *j)
-{
-	int failed = j->session_rc < 0;
-	for (int i = 0; i < SVD_NCHECKS; i++) {
-		if (!(j->checks & (1u << i)))
-			continue;
-		const struct svd_check_out *o = &j->out[i];
-		int ok = j->session_rc == 0 && o->rc == 0 && o->payload;
-		const char *err = ok ? NULL : o->err[0] ? o->err : j->session_err;
-		struct store_result_in r = { .target = j->t->cfg.name, .check = svd_check_names[i],
-					     .ok = ok, .error = err,
-					     .payload_json = ok ? o->payload : NULL,
-					     .duration_ms = o->ms, .requests = o->requests,
-					     .bytes = o->bytes };
-		int rc = store_result_add(d->store, j->scan->id, &r);
-		if (rc < 0) {
-			svd_log("scan %lld %s/%s: store: %s", (long long)j->scan->id, j->t->cfg.name,
-				svd_check_names[i], store_last_error(d->store));
-			failed = 1;
-		} else if (rc > 0) {
-			metrics_counter_add(d->metrics, "sevmond_findings_total", NULL, rc);
-		}
-		if (!ok)
-			failed = 1;
-	}
-	svd_scan_target_done(d, j->scan, failed);
-}
-
-static void complete_view(struct svd_job *j)
-{
-	const struct svd_check_out *o = &j->out[j->view];
-	if (j->session_rc < 0) {
-		rest_async_complete(j->op, j->session_rc == SEVMON_ETIMEDOUT ? SEVMON_ETIMEDOUT
-									      : SEVMON_EBUSY,
-				    NULL);
-		return;
-	}
-	if (o->rc < 0 || !o->payload) {
-		rest_async_complete(j->op, o->rc == SEVMON_ETIMEDOUT ? SEVMON_ETIMEDOUT : SEVMON_EIO,
-				    NULL);
-		return;
-	}
-	json_t *body = json_loads(o->payload, 0, NULL);
-	if (!body) {
-		rest_async_complete(j->op, SEVMON_ENOMEM, NULL);
-		return;
-	}
-	json_object_set_new(body, "target", json_string(j->t->cfg.name));
-	rest_async_complete(j->op, 0, body);
 }
 
 static void job_done(uv_work_t *w, int status)
@@ -486,21 +372,13 @@ static void job_done(uv_work_t *w, int status)
 			svd_target_close_session(t);
 			t->stale = 0;
 		}
-		if (j->kind == SVD_JOB_SCAN)
-			record_scan(d, j);
-		else if (j->kind == SVD_JOB_VIEW)
-			complete_view(j);
-		free_outs(j);
-		free(j);
+		if (j->ops && j->ops->done)
+			j->ops->done(d, j);
+		svd_job_free(j);
 	}
 	svd_dispatch(d);
-	svd_maybe_exit(d);
-}
-
-static void on_view_cancel(void *arg)
-{
-	struct svd_job *j = arg;
-	j->cancelled = 1;
+	if (d->idle)
+		d->idle(d);
 }
 
 /* The daemon's anchors, built on first use (loop: reads the anchor files once, not once
@@ -541,8 +419,6 @@ void svd_dispatch(struct svd *d)
 				svd_job_drop(d, j, SEVMON_EBUSY, why);
 				continue;
 			}
-			if (j->kind == SVD_JOB_VIEW)
-				rest_async_on_cancel(j->op, on_view_cancel, j);
 			svd_copy(j->uri, sizeof j->uri, t->cfg.uri);
 			j->tcfg = t->cfg;
 			svd_copy(j->key_file, sizeof j->key_file, d->cfg.key_file);

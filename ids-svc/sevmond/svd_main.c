@@ -32,33 +32,6 @@ static const char usage_text[] =
 	"Exit status: 0 after SIGTERM/SIGINT or --check success, 1 bad configuration or setup\n"
 	"failure, 2 usage error.\n";
 
-void svd_log(const char *fmt, ...)
-{
-	struct timespec ts = clock_real_ts();
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char line[1024];
-	size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ sevmond: ", ts.tv_nsec / 1000000);
-	va_list ap;
-	va_start(ap, fmt);
-	if (n < sizeof line)
-		vsnprintf(line + n, sizeof line - n, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s\n", line);
-}
-
-uint64_t svd_rss_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size, rss;
-	if (!f)
-		return 0;
-	int ok = fscanf(f, "%lu %lu", &size, &rss) == 2;
-	fclose(f);
-	return ok ? (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
-}
-
 static unsigned pool_size; /* libuv's thread pool, fixed at the first job */
 
 static void close_cb_noop(uv_handle_t *h)
@@ -66,7 +39,8 @@ static void close_cb_noop(uv_handle_t *h)
 	(void)h;
 }
 
-void svd_maybe_exit(struct svd *d)
+/* d->idle: after every job, and when the REST server has closed. */
+static void svd_maybe_exit(struct svd *d)
 {
 	if (!d->draining || !d->rest_closed || d->running)
 		return;
@@ -178,11 +152,8 @@ static void reload(struct svd *d)
 			changed++;
 			uint32_t iv = tc->interval_s ? tc->interval_s : nc.interval_s;
 			t->next_scan_ms = iv ? (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u : 0;
-			if (!t->busy && !t->qhead) {
-				struct svd_job *j = svd_job_new(d, t, SVD_JOB_CONNECT);
-				if (j && svd_job_queue(d, t, j) < 0)
-					free(j);
-			}
+			if (!t->busy && !t->qhead)
+				svd_job_queue_connect(d, t);
 		}
 	}
 	/* the daemon default interval may have changed for targets without their own */
@@ -218,11 +189,8 @@ static void on_tick(uv_timer_t *tm)
 	for (struct svd_target *t = d->targets; t; t = t->next) {
 		/* reconnect failed targets once their backoff has passed */
 		if (atomic_load(&t->state) == SVD_FAILED && !t->busy && !t->qhead &&
-		    t->retry_at_ms <= now) {
-			struct svd_job *j = svd_job_new(d, t, SVD_JOB_CONNECT);
-			if (j && svd_job_queue(d, t, j) < 0)
-				free(j);
-		}
+		    t->retry_at_ms <= now)
+			svd_job_queue_connect(d, t);
 		uint32_t iv = t->cfg.interval_s ? t->cfg.interval_s : d->cfg.interval_s;
 		if (iv && t->next_scan_ms && now >= t->next_scan_ms) {
 			t->next_scan_ms = now + (uint64_t)iv * 1000u;
@@ -382,6 +350,7 @@ int main(int argc, char **argv)
 	json_object_seed(0); /* before any worker thread makes a JSON object */
 	d.jitter_state = (uint64_t)clock_real_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
 	d.loop = uv_default_loop();
+	d.idle = svd_maybe_exit;
 	if (ids_kmemo_init(&d.kmemo) < 0) {
 		fprintf(stderr, "sevmond: out of memory\n");
 		svd_config_free(&d.cfg);

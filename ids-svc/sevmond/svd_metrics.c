@@ -71,16 +71,14 @@ void svd_metrics_job(struct svd *d, const struct svd_job *j)
 		const char *l[] = { "result", j->session_rc < 0 ? "failed" : "ok", NULL };
 		metrics_counter_add(m, "sevmond_connects_total", l, 1);
 	}
-	unsigned want = j->kind == SVD_JOB_VIEW ? 1u << j->view
-			: j->kind == SVD_JOB_SCAN ? j->checks : 0;
-	for (int i = 0; i < SVD_NCHECKS; i++) {
-		if (!(want & (1u << i)))
+	for (size_t i = 0; i < check_count(); i++) {
+		if (!(j->checks & (1ull << i)))
 			continue;
 		const struct svd_check_out *o = &j->out[i];
 		int ok = j->session_rc == 0 && o->rc == 0;
-		const char *l[] = { "check", svd_check_names[i], "result", ok ? "ok" : "error", NULL };
+		const char *l[] = { "check", check_at(i)->name, "result", ok ? "ok" : "error", NULL };
 		metrics_counter_add(m, "sevmond_checks_total", l, 1);
-		const char *lc[] = { "check", svd_check_names[i], NULL };
+		const char *lc[] = { "check", check_at(i)->name, NULL };
 		if (ok)
 			metrics_histogram_observe(m, "sevmond_check_duration_seconds", lc,
 						  o->ms / 1000.0);

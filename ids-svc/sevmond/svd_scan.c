@@ -1,6 +1,8 @@
 /*
  * svd_scan.c — scans (start, progress, results) and findings, as the REST API shows them.
- * A scan's rows live in the store; a running scan's progress also in memory.
+ * A scan's rows live in the store; a running scan's progress also in memory. A scan is a
+ * job per target; when one comes back (scan_job_ops), its checks' results and findings
+ * go to the store, each with the diff rule its registry row names.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +13,74 @@
 #include "err.h"
 #include "svd.h"
 
+static void scan_target_done(struct svd *d, struct svd_scan *sc, int failed);
+
+/* The findings a check raised, as the store takes them (borrowed strings). */
+static struct store_finding_in *findings_in(const struct check_findings *f)
+{
+	struct store_finding_in *v = calloc(f->n ? f->n : 1, sizeof *v);
+	for (size_t i = 0; v && i < f->n; i++)
+		v[i] = (struct store_finding_in){ .severity = f->v[i].severity, .kind = f->v[i].kind,
+						  .subject = f->v[i].subject,
+						  .detail_json = f->v[i].detail_json };
+	return v;
+}
+
+static void record_scan(struct svd *d, struct svd_job *j)
+{
+	int failed = j->session_rc < 0;
+	for (size_t i = 0; i < check_count(); i++) {
+		if (!(j->checks & (1ull << i)))
+			continue;
+		const struct check_def *c = check_at(i);
+		const struct svd_check_out *o = &j->out[i];
+		int ok = j->session_rc == 0 && o->rc == 0 && o->payload;
+		const char *err = ok ? NULL : o->err[0] ? o->err : j->session_err;
+		struct store_finding_in *fi = ok && o->findings.n ? findings_in(&o->findings) : NULL;
+		if (ok && o->findings.n && !fi) {
+			ok = 0;
+			err = "out of memory";
+		}
+		struct store_result_in r = { .target = j->t->cfg.name, .check = c->name, .ok = ok,
+					     .error = err, .diff = c->diff, .findings = fi,
+					     .nfindings = fi ? o->findings.n : 0,
+					     .payload_json = ok ? o->payload : NULL,
+					     .duration_ms = o->ms, .requests = o->requests,
+					     .bytes = o->bytes };
+		int rc = store_result_add(d->store, j->scan->id, &r);
+		free(fi);
+		if (rc < 0) {
+			svd_log("scan %lld %s/%s: store: %s", (long long)j->scan->id, j->t->cfg.name,
+				c->name, store_last_error(d->store));
+			failed = 1;
+		} else if (rc > 0) {
+			metrics_counter_add(d->metrics, "sevmond_findings_total", NULL, rc);
+		}
+		if (!ok)
+			failed = 1;
+	}
+	scan_target_done(d, j->scan, failed);
+}
+
+/* One error result per check of a scan job that did not (fully) run. */
+static void drop_scan(struct svd *d, struct svd_job *j, int status, const char *why)
+{
+	if (status == SEVMON_ECANCELED)
+		return; /* shutdown: the scan stays running, the next start marks it interrupted */
+	for (size_t i = 0; i < check_count(); i++) {
+		if (!(j->checks & (1ull << i)))
+			continue;
+		struct store_result_in r = { .target = j->t->cfg.name, .check = check_at(i)->name,
+					     .ok = false, .error = why };
+		if (store_result_add(d->store, j->scan->id, &r) < 0 && !j->t->removed)
+			svd_log("scan %lld %s/%s: store: %s", (long long)j->scan->id, j->t->cfg.name,
+				check_at(i)->name, store_last_error(d->store));
+	}
+	scan_target_done(d, j->scan, 1);
+}
+
+static const struct svd_job_ops scan_job_ops = { .done = record_scan, .drop = drop_scan };
+
 static struct svd_scan *scan_find(struct svd *d, int64_t id)
 {
 	for (struct svd_scan *s = d->scans; s; s = s->next)
@@ -19,7 +89,7 @@ static struct svd_scan *scan_find(struct svd *d, int64_t id)
 	return NULL;
 }
 
-int svd_scan_start(struct svd *d, const char *const *names, size_t n, unsigned checks,
+int svd_scan_start(struct svd *d, const char *const *names, size_t n, check_set checks,
 		   int64_t *id)
 {
 	if (d->draining || d->nscans >= SVD_SCANS_RUNNING_MAX)
@@ -50,7 +120,7 @@ int svd_scan_start(struct svd *d, const char *const *names, size_t n, unsigned c
 		for (struct svd_target *t = d->targets; t; t = t->next)
 			ts[i++] = t;
 	}
-	unsigned all = 0;
+	check_set all = 0;
 	for (size_t i = 0; i < nt; i++) {
 		rc = SEVMON_EBUSY;
 		if (ts[i]->nqueued >= d->cfg.queue_per_target)
@@ -62,11 +132,11 @@ int svd_scan_start(struct svd *d, const char *const *names, size_t n, unsigned c
 		rc = SEVMON_EBUSY;
 		goto out;
 	}
-	const char *cn[SVD_NCHECKS];
+	const char *cn[CHECK_MAX];
 	size_t ncn = 0;
-	for (int i = 0; i < SVD_NCHECKS; i++)
-		if (all & (1u << i))
-			cn[ncn++] = svd_check_names[i];
+	for (size_t i = 0; i < check_count(); i++)
+		if (all & (1ull << i))
+			cn[ncn++] = check_at(i)->name;
 	struct svd_scan *sc = calloc(1, sizeof *sc);
 	rc = SEVMON_ENOMEM;
 	if (!sc)
@@ -84,10 +154,10 @@ int svd_scan_start(struct svd *d, const char *const *names, size_t n, unsigned c
 	d->nscans++;
 	unsigned queued = 0;
 	for (size_t i = 0; i < nt; i++) {
-		struct svd_job *j = svd_job_new(d, ts[i], SVD_JOB_SCAN);
+		check_set want = checks ? checks : ts[i]->cfg.checks ? ts[i]->cfg.checks : d->cfg.checks;
+		struct svd_job *j = svd_job_new(d, ts[i], SVD_JOB_SCAN, want, &scan_job_ops);
 		if (j) {
 			j->scan = sc;
-			j->checks = checks ? checks : ts[i]->cfg.checks ? ts[i]->cfg.checks : d->cfg.checks;
 			if (svd_job_queue(d, ts[i], j) == 0) {
 				queued++;
 				continue;
@@ -97,7 +167,7 @@ int svd_scan_start(struct svd *d, const char *const *names, size_t n, unsigned c
 		if (j) {
 			svd_job_drop(d, j, SEVMON_ENOMEM, "out of memory");
 		} else {
-			svd_scan_target_done(d, sc, 1);
+			scan_target_done(d, sc, 1);
 		}
 	}
 	*id = sc->id;
@@ -109,7 +179,8 @@ out:
 	return rc;
 }
 
-void svd_scan_target_done(struct svd *d, struct svd_scan *sc, int failed)
+/* A target of scan sc is done (ok or failed); finishes the scan when it was the last. */
+static void scan_target_done(struct svd *d, struct svd_scan *sc, int failed)
 {
 	sc->done++;
 	if (failed)

@@ -1,5 +1,6 @@
 /*
- * svd_target.c — sevmond's targets: the table, their persisted state, their JSON.
+ * svd_target.c — one of sevmond's targets: its session, its persisted state, its JSON.
+ * (Adding, changing and removing targets is svd_fleet.c's.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,76 +11,12 @@
 #include "err.h"
 #include "svd.h"
 
-const char *svd_state_name(enum svd_state s)
-{
-	static const char *const names[SVD_NSTATES] = { "idle", "connecting", "attesting", "ready",
-							"failed" };
-	return (unsigned)s < SVD_NSTATES ? names[s] : "unknown";
-}
-
 struct svd_target *svd_target_find(struct svd *d, const char *name)
 {
 	for (struct svd_target *t = d->targets; t; t = t->next)
 		if (!strcmp(t->cfg.name, name))
 			return t;
 	return NULL;
-}
-
-/* What the store keeps beside uri and key: where the target came from and its policy. */
-static char *policy_json(const struct svd_target_cfg *cfg, int from_config)
-{
-	json_t *m = json_array();
-	for (unsigned i = 0; i < cfg->nmeasurements; i++)
-		json_array_append_new(m, json_string(cfg->measurements[i]));
-	json_t *tr = json_array();
-	for (unsigned i = 0; i < cfg->ntrust; i++)
-		json_array_append_new(tr, json_string(cfg->trust[i]));
-	json_t *o = json_pack("{s:s, s:o, s:o, s:I, s:I}", "origin", from_config ? "config" : "api",
-			      "measurements", m, "trust", tr, "interval_s",
-			      (json_int_t)cfg->interval_s, "checks", (json_int_t)cfg->checks);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return s;
-}
-
-int svd_target_add(struct svd *d, const struct svd_target_cfg *cfg, int from_config,
-		   struct svd_target **out)
-{
-	if (svd_target_find(d, cfg->name))
-		return SEVMON_EEXIST;
-	if (d->ntargets >= SVD_TARGETS_MAX)
-		return SEVMON_ETOOBIG;
-	char *pol = policy_json(cfg, from_config);
-	if (!pol)
-		return SEVMON_ENOMEM;
-	int rc = store_target_upsert(d->store, cfg->name, cfg->uri, cfg->key[0] ? cfg->key : NULL,
-				     pol);
-	free(pol);
-	if (rc < 0) {
-		svd_log("target %s: store: %s", cfg->name, store_last_error(d->store));
-		return rc;
-	}
-	struct svd_target *t = calloc(1, sizeof *t);
-	if (!t)
-		return SEVMON_ENOMEM;
-	t->cfg = *cfg;
-	t->from_config = from_config;
-	atomic_store(&t->state, SVD_IDLE);
-	snprintf(t->attest_status, sizeof t->attest_status, "none");
-	uint32_t iv = cfg->interval_s ? cfg->interval_s : d->cfg.interval_s;
-	t->next_scan_ms = iv ? (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u : 0;
-	t->next = d->targets;
-	d->targets = t;
-	d->ntargets++;
-	svd_target_persist(d, t);
-	if (!d->draining) {
-		struct svd_job *j = svd_job_new(d, t, SVD_JOB_CONNECT);
-		if (j && svd_job_queue(d, t, j) < 0)
-			free(j);
-	}
-	if (out)
-		*out = t;
-	return 0;
 }
 
 void svd_target_close_session(struct svd_target *t)
@@ -102,76 +39,6 @@ void svd_target_free(struct svd_target *t)
 {
 	svd_target_close_session(t);
 	free(t);
-}
-
-int svd_target_remove(struct svd *d, struct svd_target *t)
-{
-	for (struct svd_target **pp = &d->targets; *pp; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	d->ntargets--;
-	if (d->rr == t)
-		d->rr = NULL;
-	while (t->qhead) {
-		struct svd_job *j = t->qhead;
-		t->qhead = j->next;
-		t->nqueued--;
-		d->queued--;
-		svd_job_drop(d, j, SEVMON_ENOENT, "target removed");
-	}
-	t->qtail = NULL;
-	int rc = store_target_remove(d->store, t->cfg.name);
-	if (rc < 0 && rc != SEVMON_ENOENT)
-		svd_log("target %s: store: %s", t->cfg.name, store_last_error(d->store));
-	if (t->busy)
-		t->removed = 1; /* its job's completion frees it */
-	else
-		svd_target_free(t);
-	return 0;
-}
-
-static int same_policy(const struct svd_target_cfg *a, const struct svd_target_cfg *b)
-{
-	if (strcmp(a->uri, b->uri) || strcmp(a->key, b->key) || a->nmeasurements != b->nmeasurements ||
-	    a->ntrust != b->ntrust)
-		return 0;
-	for (unsigned i = 0; i < a->nmeasurements; i++)
-		if (strcmp(a->measurements[i], b->measurements[i]))
-			return 0;
-	for (unsigned i = 0; i < a->ntrust; i++)
-		if (strcmp(a->trust[i], b->trust[i]))
-			return 0;
-	return 1;
-}
-
-int svd_target_update(struct svd *d, struct svd_target *t, const struct svd_target_cfg *cfg)
-{
-	int changed = !same_policy(&t->cfg, cfg);
-	int sched = t->cfg.interval_s != cfg->interval_s || t->cfg.checks != cfg->checks;
-	if (!changed && !sched)
-		return 0;
-	t->cfg = *cfg;
-	char *pol = policy_json(cfg, t->from_config);
-	if (pol && store_target_upsert(d->store, cfg->name, cfg->uri, cfg->key[0] ? cfg->key : NULL,
-				       pol) < 0)
-		svd_log("target %s: store: %s", cfg->name, store_last_error(d->store));
-	free(pol);
-	if (changed) {
-		/* a new uri or policy: the old session proves nothing about the new one */
-		if (t->busy)
-			t->stale = 1; /* closed when its job comes back */
-		else
-			svd_target_close_session(t);
-		t->failures = 0;
-		t->retry_at_ms = 0;
-		atomic_store(&t->state, SVD_IDLE);
-		snprintf(t->attest_status, sizeof t->attest_status, "none");
-		t->attest_detail[0] = t->attest_measurement[0] = t->attest_key[0] = 0;
-		svd_target_persist(d, t);
-	}
-	return changed || sched;
 }
 
 void svd_target_persist(struct svd *d, struct svd_target *t)

@@ -26,29 +26,6 @@
 /* Longest string or row SQLite will hold for us: one payload plus the row's other fields. */
 #define STORE_SQLITE_LENGTH_MAX (STORE_PAYLOAD_MAX + (1u << 20))
 
-static const char *const scan_status_names[] = { "running", "done", "failed", "interrupted" };
-static const char *const severity_names[] = { "info", "low", "medium", "high" };
-
-const char *store_scan_status_name(enum store_scan_status st)
-{
-	return (unsigned)st < 4 ? scan_status_names[st] : NULL;
-}
-
-const char *store_severity_name(enum store_severity sev)
-{
-	return (unsigned)sev < 4 ? severity_names[sev] : NULL;
-}
-
-int store_severity_parse(const char *word, enum store_severity *out)
-{
-	for (unsigned i = 0; word && i < 4; i++)
-		if (strcmp(word, severity_names[i]) == 0) {
-			*out = (enum store_severity)i;
-			return 0;
-		}
-	return SEVMON_EINVAL;
-}
-
 int store_fail(struct store *s, int err, const char *fmt, ...)
 {
 	va_list ap;

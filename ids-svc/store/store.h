@@ -9,11 +9,13 @@
  * - Crash recovery: a scan is "running" from store_scan_begin to store_scan_finish. When a
  *   writer opens the database, every scan still "running" (its writer died mid-scan) is
  *   marked "interrupted"; store_open returns how many, and store_scans_list shows them.
- * - Diffing: adding an ok result of check "ps", "modules" or "banner" compares it with the
- *   ok result of the same check for the same target added last by another scan (insertion
- *   order, so overlapping scans compare with what was seen last) and records the
- *   differences as findings in the same transaction (store_diff_* below). Error results
- *   are never a baseline.
+ * - Diffing: adding an ok result whose diff rule is not STORE_DIFF_NONE compares it with
+ *   the ok result of the same check for the same target added last by another scan
+ *   (insertion order, so overlapping scans compare with what was seen last) and records
+ *   the differences as findings in the same transaction (store_diff_* below), together
+ *   with the findings the check raised itself. Which rule a check follows is the check
+ *   registry's business (ids-svc/checks/check.h); the store knows rules, not checks.
+ *   Error results are never a baseline.
  * - Retention: on a writer's open, in the transaction of every store_scan_finish, and on
  *   store_retention_run, old scans are deleted together with their results and findings
  *   (see struct store_retention).
@@ -203,10 +205,31 @@ int store_target_set_state(struct store *s, const char *name, const char *state,
 int store_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
 		     const char *const *checks, size_t nchecks, int64_t *scan_id);
 
+/* How an ok result is compared with the previous ok result of its check and target. */
+enum store_diff_rule {
+	STORE_DIFF_NONE = 0,  /* not compared; the payload is any JSON object or array */
+	STORE_DIFF_PROCESSES, /* a ps payload: process_appeared / process_vanished */
+	STORE_DIFF_MODULES,   /* a modules payload: module_appeared / module_vanished */
+	STORE_DIFF_BANNER,    /* a banner payload: banner_changed */
+};
+
+/* A finding a check raised itself (not from a diff), recorded with its result. */
+struct store_finding_in {
+	enum store_severity severity;
+	const char *kind;        /* [a-z0-9_]{1,STORE_KIND_MAX} */
+	const char *subject;     /* at most STORE_SUBJECT_MAX bytes */
+	const char *detail_json; /* NULL or JSON of at most STORE_SMALL_JSON_MAX */
+};
+/* Findings one result may carry. */
+#define STORE_RESULT_FINDINGS_MAX 1024u
+
 struct store_result_in {
 	const char *target;       /* one of the scan's targets */
 	const char *check;
 	bool ok;
+	enum store_diff_rule diff; /* when ok: how it compares with the baseline */
+	const struct store_finding_in *findings; /* when ok: the check's own findings */
+	size_t nfindings;         /* at most STORE_RESULT_FINDINGS_MAX */
 	const char *error;        /* when !ok: what failed (may be NULL) */
 	const char *payload_json; /* when ok: the check's JSON (required); when !ok: NULL or JSON */
 	uint32_t duration_ms;
@@ -216,9 +239,10 @@ struct store_result_in {
 
 /*
  * Add one result to a running scan, in its own transaction, with the findings its diff
- * against the baseline produces (see "Diffing" above). Returns the number of findings recorded (>= 0).
- * SEVMON_EINVAL if the scan is not running or the payload is not JSON (or, for ps /
- * modules / banner, not in the contract's shape); SEVMON_ENOENT if the scan is unknown or
+ * against the baseline produces (see "Diffing" above) and the check's own (r->findings).
+ * Returns the number of findings recorded (>= 0).
+ * SEVMON_EINVAL if the scan is not running, the payload is not JSON (or not in the shape
+ * its diff rule reads), or a finding is malformed; SEVMON_ENOENT if the scan is unknown or
  * the target is not part of it; SEVMON_EEXIST if (target, check) already has a result in
  * this scan; SEVMON_ETOOBIG over STORE_PAYLOAD_MAX.
  */
@@ -312,15 +336,20 @@ int store_retention_run(struct store *s);
 
 /* ---- diffing (pure functions; the store calls them from store_result_add) ----
  *
- * The check payloads are a contract between the checks and the store:
- *   ps:      {"processes":[{"pid":1,"tgid":1,"ppid":0,"uid":0,"comm":"init",
+ * What each rule reads of a payload (the checks' encoders write these shapes):
+ *   STORE_DIFF_PROCESSES
+ *            {"processes":[{"pid":1,"tgid":1,"ppid":0,"uid":0,"comm":"init",
  *                            "kthread":false}, ...], "partial":false}
- *            pid (0..2^31-1) and comm (string, 1..64 bytes) are required; uid
- *            (-1..2^32-2) defaults to -1 (unknown), ppid (-1..2^31-1) to -1, kthread
- *            (boolean) to false; other members (tgid, ...) are ignored.
- *   modules: {"modules":[{"name":"dummy","state":"live", ...}, ...], "partial":false}
- *            name (string, 1..64 bytes) is required; other members are ignored.
- *   banner:  {"banner":"Linux version ..."} (string, <= 4096 bytes)
+ *            pid (0..2^31-1) and comm (string, 1..128 bytes: a 16-byte comm whose every
+ *            byte came escaped) are required; uid (0..2^32-2, or null: unknown) and
+ *            ppid (0..2^31-1, or null) default to unknown (-1 is read as unknown too, as
+ *            older payloads wrote it), kthread (boolean) to false; other members (tgid,
+ *            ...) are ignored.
+ *   STORE_DIFF_MODULES
+ *            {"modules":[{"name":"dummy","state":"live", ...}, ...], "partial":false}
+ *            name (string, 1..128 bytes) is required; other members are ignored.
+ *   STORE_DIFF_BANNER
+ *            {"banner":"Linux version ..."} (string, <= 4096 bytes)
  * "partial" (optional, default false) says the list may be torn: the walk stopped early
  * or raced with the guest changing it.
  *

@@ -18,8 +18,9 @@
 #include "store.h"
 #include "store_impl.h"
 
-/* A comm is 16 bytes in the kernel, a module name 56; 64 leaves room for escapes. */
-#define DIFF_NAME_MAX 64
+/* A comm is 16 bytes in the kernel, a module name 56; a guest may fill either with bytes
+ * the encoder escapes (\u00XX, two bytes of UTF-8 each once parsed): 128 holds any. */
+#define DIFF_NAME_MAX 128
 /* pid_max is at most 2^22 on Linux; anything up to INT32_MAX is accepted as a number. */
 #define DIFF_PID_MAX 2147483647LL
 /* uid_t is 32 bits and (uid_t)-1 is never a real uid: -1 (unknown) .. 2^32 - 2. */
@@ -112,12 +113,12 @@ static void sort_dedup(struct store_idlist *l)
 	l->n = w;
 }
 
-/* An optional integer member within [lo, hi]; *out -1 if absent. */
+/* An optional integer member within [lo, hi]; *out -1 if absent or null (unknown). */
 static int opt_int(const json_t *e, const char *key, long long lo, long long hi, int64_t *out)
 {
 	json_t *v = json_object_get(e, key);
 	*out = -1;
-	if (!v)
+	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
 		return -1;

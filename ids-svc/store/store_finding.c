@@ -65,6 +65,20 @@ int store_findings_insert(struct store *s, int64_t scan_id, const char *target,
 	return rc;
 }
 
+int store_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
+			     const struct store_finding_in *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(s, FINDING_INSERT, &st);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = insert_one(s, st, scan_id, target, v[i].severity, v[i].kind, v[i].subject,
+				v[i].detail_json, NULL);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int64_t store_finding_add(struct store *s, int64_t scan_id, const char *target,
 			  enum store_severity sev, const char *kind, const char *subject,
 			  const char *detail_json)

@@ -100,5 +100,8 @@ int store_idlist_diff(const struct store_idlist *prev, const struct store_idlist
 /* Findings of one diff into the findings table (inside the caller's transaction). */
 int store_findings_insert(struct store *s, int64_t scan_id, const char *target,
 			  const struct store_diff *d);
+/* A check's own findings (validated by the caller), likewise. */
+int store_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
+			     const struct store_finding_in *v, size_t n);
 
 #endif

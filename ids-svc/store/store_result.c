@@ -10,20 +10,23 @@
 #include "store.h"
 #include "store_impl.h"
 
-/* How a check's results are compared: 0 = not at all. */
+/* How a result is compared: not at all, as an identity list, or as one value. */
 enum diff_how { DIFF_NONE, DIFF_LIST, DIFF_BANNER };
 
-static enum diff_how diff_for(const char *check, enum store_idkind *k)
+static enum diff_how diff_for(enum store_diff_rule rule, enum store_idkind *k)
 {
-	if (strcmp(check, "ps") == 0) {
+	switch (rule) {
+	case STORE_DIFF_PROCESSES:
 		*k = STORE_ID_PROCESSES;
 		return DIFF_LIST;
-	}
-	if (strcmp(check, "modules") == 0) {
+	case STORE_DIFF_MODULES:
 		*k = STORE_ID_MODULES;
 		return DIFF_LIST;
+	case STORE_DIFF_BANNER:
+		return DIFF_BANNER;
+	default:
+		return DIFF_NONE;
 	}
-	return strcmp(check, "banner") == 0 ? DIFF_BANNER : DIFF_NONE;
 }
 
 /* Inside the transaction: the scan must be running and cover the target. */
@@ -120,9 +123,24 @@ static int validate_result(struct store *s, const struct store_result_in *r)
 		return store_fail(s, SEVMON_EINVAL, "an ok result needs a payload");
 	if (r->requests > INT64_MAX || r->bytes > INT64_MAX)
 		return store_fail(s, SEVMON_EINVAL, "requests/bytes out of range");
-	/* Known checks are validated (shape included) by their diff, below. */
+	if ((unsigned)r->diff > STORE_DIFF_BANNER)
+		return store_fail(s, SEVMON_EINVAL, "diff rule %d unknown", (int)r->diff);
+	if (r->nfindings > STORE_RESULT_FINDINGS_MAX || (r->nfindings && (!r->ok || !r->findings)))
+		return store_fail(s, SEVMON_EINVAL, "findings: at most %u, with an ok result",
+				  STORE_RESULT_FINDINGS_MAX);
+	for (size_t i = 0; i < r->nfindings; i++) {
+		const struct store_finding_in *f = &r->findings[i];
+		if (!store_severity_name(f->severity))
+			return store_fail(s, SEVMON_EINVAL, "finding %zu: severity %d out of range", i,
+					  (int)f->severity);
+		if ((rc = store_check_word(s, "finding kind", f->kind, STORE_KIND_MAX)) < 0 ||
+		    (rc = store_check_text(s, "finding subject", f->subject, STORE_SUBJECT_MAX)) < 0 ||
+		    (rc = store_check_json(s, "finding detail", f->detail_json, STORE_SMALL_JSON_MAX)) < 0)
+			return rc;
+	}
+	/* Payloads with a diff rule are validated (shape included) by their diff, below. */
 	enum store_idkind k;
-	if (r->ok && diff_for(r->check, &k) != DIFF_NONE)
+	if (r->ok && diff_for(r->diff, &k) != DIFF_NONE)
 		return strnlen(r->payload_json, STORE_PAYLOAD_MAX + 1) > STORE_PAYLOAD_MAX
 			       ? store_fail(s, SEVMON_ETOOBIG, "payload over the limit of %u bytes",
 					    STORE_PAYLOAD_MAX)
@@ -167,7 +185,7 @@ static int diff_result(struct store *s, int64_t scan_id, const struct store_resu
 		       struct store_diff *d, uint8_t **ident, size_t *ident_len)
 {
 	enum store_idkind k = STORE_ID_PROCESSES;
-	enum diff_how how = r->ok ? diff_for(r->check, &k) : DIFF_NONE;
+	enum diff_how how = r->ok ? diff_for(r->diff, &k) : DIFF_NONE;
 	struct store_idlist cur = { 0 }, prev = { 0 };
 	char *prev_payload = NULL;
 	char msg[256] = "";
@@ -220,9 +238,10 @@ int store_result_add(struct store *s, int64_t scan_id, const struct store_result
 	    (rc = diff_result(s, scan_id, r, &d, &ident, &ident_len)) < 0 ||
 	    (rc = insert_result(s, scan_id, r, ident, ident_len)) < 0 ||
 	    (rc = store_findings_insert(s, scan_id, r->target, &d)) < 0 ||
+	    (rc = store_findings_insert_in(s, scan_id, r->target, r->findings, r->nfindings)) < 0 ||
 	    (rc = store_tx_commit(s)) < 0)
 		goto out;
-	rc = (int)d.n;
+	rc = (int)(d.n + r->nfindings);
 out:
 	if (rc < 0)
 		store_tx_rollback(s);

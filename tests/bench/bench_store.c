@@ -66,6 +66,7 @@ static int run(struct store *s, const char *label, int count, int ps)
 		snprintf(check, sizeof(check), "c%d", i);
 		struct store_result_in r = {
 			.target = "vm", .check = ps ? "ps" : check, .ok = true,
+			.diff = ps ? STORE_DIFF_PROCESSES : STORE_DIFF_NONE,
 			.payload_json = ps ? payloads[i & 1] : "{\"banner\":\"Linux version 6.1.0\"}",
 			.duration_ms = 3, .requests = 2, .bytes = 512,
 		};
@@ -123,8 +124,12 @@ static int fleet(struct store *s, int targets)
 			const char *pl[3] = { "{\"banner\":\"Linux version 6.1.0-28-amd64\"}",
 					      ps[round], mods };
 			for (int c = 0; c < 3; c++) {
+				static const enum store_diff_rule rule[3] = {
+					STORE_DIFF_BANNER, STORE_DIFF_PROCESSES, STORE_DIFF_MODULES
+				};
 				struct store_result_in r = { .target = names[i], .check = ck[c],
-							     .ok = true, .payload_json = pl[c] };
+							     .ok = true, .diff = rule[c],
+							     .payload_json = pl[c] };
 				int rc = store_result_add(s, id, &r);
 				if (rc < 0)
 					goto fail;

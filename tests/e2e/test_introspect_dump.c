@@ -13,6 +13,7 @@
 #include "err.h"
 #include "harness.h"
 #include "introspect.h"
+#include "kchecks.h"
 
 #include <bpf/btf.h>
 
@@ -339,7 +340,7 @@ TEST(introspect_banner_costs_one_trip)
 	struct env *e = env_open();
 	char b[KPROFILE_MAX_BANNER];
 	uint64_t t0 = e->agent.trips, b0 = e->agent.bytes;
-	ASSERT_EQ(kcheck_banner(&e->k, b, sizeof b), 0);
+	ASSERT_EQ(kintro_banner(&e->k, b, sizeof b), 0);
 	ASSERT_UEQ(e->agent.trips - t0, 1);
 	ASSERT_STREQ(b, e->k.p.banner);
 	printf("# banner: 1 trip, %" PRIu64 " bytes: %s\n", e->agent.bytes - b0, b);

@@ -45,7 +45,7 @@ struct tb_op {
 	uv_timer_t timer;
 	struct test_backend *tb;
 	struct rest_async *op;
-	enum rest_view view;
+	char check[16]; /* banner, ps or modules */
 	char target[REST_NAME_MAX + 1];
 	int cancelled;
 };
@@ -262,18 +262,13 @@ static void op_fire(uv_timer_t *t)
 	json_t *body = NULL;
 	if (!rest_async_client_alive(o->op))
 		tb->stats.live_client_gone++;
-	switch (o->view) {
-	case REST_VIEW_BANNER:
+	if (!strcmp(o->check, "banner"))
 		body = json_pack("{s:s, s:s}", "target", o->target, "banner",
 				 "Linux version 6.1.0-27-amd64 (debian-kernel@lists.debian.org)");
-		break;
-	case REST_VIEW_PROCESSES:
+	else if (!strcmp(o->check, "ps"))
 		body = json_pack("{s:s, s:o}", "target", o->target, "processes", procs_json());
-		break;
-	case REST_VIEW_MODULES:
+	else
 		body = json_pack("{s:s, s:o}", "target", o->target, "modules", modules_json());
-		break;
-	}
 	rest_async_complete(o->op, 0, body);
 	o->op = NULL;
 	tb->stats.live_completed++;
@@ -289,10 +284,21 @@ static void op_cancel(void *arg)
 	uv_timer_start(&o->timer, op_fire, 0, 0);
 }
 
-static int tb_live_view(void *ctx, const char *name, enum rest_view view, struct rest_async *op)
+static int tb_checks(void *ctx, json_t **out)
+{
+	(void)ctx;
+	*out = json_pack("[{s:s, s:s, s:b, s:[s]}, {s:s, s:s, s:b, s:[s]}, {s:s, s:s, s:b, s:[s]}]",
+			 "name", "banner", "summary", "the banner", "default", 1, "needs", "kernel",
+			 "name", "ps", "summary", "processes", "default", 1, "needs", "kernel",
+			 "name", "modules", "summary", "modules", "default", 1, "needs", "kernel");
+	return *out ? 0 : SEVMON_ENOMEM;
+}
+
+static int tb_live_view(void *ctx, const char *name, const char *check, struct rest_async *op)
 {
 	struct test_backend *tb = ctx;
-	if (!find_target(tb, name))
+	if (!find_target(tb, name) ||
+	    (strcmp(check, "banner") && strcmp(check, "ps") && strcmp(check, "modules")))
 		return SEVMON_ENOENT;
 	if (strcmp(name, "overload") == 0)
 		return SEVMON_EBUSY;
@@ -301,7 +307,7 @@ static int tb_live_view(void *ctx, const char *name, enum rest_view view, struct
 		return SEVMON_ENOMEM;
 	o->tb = tb;
 	o->op = op;
-	o->view = view;
+	snprintf(o->check, sizeof o->check, "%s", check);
 	snprintf(o->target, sizeof o->target, "%s", name);
 	uv_timer_init(tb->loop, &o->timer);
 	o->timer.data = o;
@@ -343,6 +349,7 @@ const struct rest_backend test_backend_ops = {
 	.scan_results = tb_scan_results,
 	.findings = tb_findings,
 	.live_view = tb_live_view,
+	.checks = tb_checks,
 	.collect_metrics = tb_collect,
 };
 

@@ -16,6 +16,16 @@
 #include "harness.h"
 #include "store.h"
 
+/* The diff rule of the checks the tests name, as the check registry's rows give it
+ * (ids-svc/checks: ps, modules, banner; test_check_registry.c holds the rows to it). */
+static inline enum store_diff_rule st_rule(const char *check)
+{
+	return !strcmp(check, "ps")	    ? STORE_DIFF_PROCESSES
+	       : !strcmp(check, "modules") ? STORE_DIFF_MODULES
+	       : !strcmp(check, "banner")  ? STORE_DIFF_BANNER
+					   : STORE_DIFF_NONE;
+}
+
 static char st_dir[64];
 static char st_path[128];
 

@@ -136,10 +136,35 @@ TEST(store_diff_processes_malformed_einval_with_message)
 
 TEST(store_diff_processes_long_comm_einval)
 {
+	/* the limit is 128 bytes: a 16-byte comm whose every byte came escaped fits */
 	char p[256];
-	snprintf(p, sizeof(p), "{\"processes\":[{\"pid\":1,\"comm\":\"%065d\"}]}", 0);
+	snprintf(p, sizeof(p), "{\"processes\":[{\"pid\":1,\"comm\":\"%0129d\"}]}", 0);
 	struct store_diff d;
 	ASSERT_EQ(store_diff_processes(NULL, p, &d, NULL, 0), SEVMON_EINVAL);
+	snprintf(p, sizeof(p), "{\"processes\":[{\"pid\":1,\"comm\":\"%0128d\"}]}", 0);
+	ASSERT_EQ(store_diff_processes(NULL, p, &d, NULL, 0), 0);
+	store_diff_free(&d);
+}
+
+/* The bug this shape fixes: sevmond wrote an unknown uid as the sentinel 4294967295 (and
+ * the CLI as null), and the store took neither, so one task whose cred could not be
+ * followed cost the whole process list. Unknown is null now, everywhere; the store takes
+ * null (and -1, as older payloads wrote it) and still refuses the sentinel, which is not
+ * a uid. */
+TEST(store_diff_processes_unknown_uid_and_ppid_are_null)
+{
+	static const char cur[] = "{\"processes\":[{\"pid\":1,\"ppid\":0,\"uid\":0,\"comm\":\"init\"},"
+				  "{\"pid\":42,\"ppid\":null,\"uid\":null,\"comm\":\"torn\"}],"
+				  "\"partial\":true}";
+	struct store_diff d;
+	char msg[256] = "";
+	ASSERT_EQ(store_diff_processes(NULL, cur, &d, msg, sizeof msg), 0);
+	store_diff_free(&d);
+	static const char old[] = "{\"processes\":[{\"pid\":42,\"ppid\":-1,\"uid\":-1,\"comm\":\"torn\"}]}";
+	ASSERT_EQ(store_diff_processes(NULL, old, &d, msg, sizeof msg), 0);
+	store_diff_free(&d);
+	static const char sentinel[] = "{\"processes\":[{\"pid\":42,\"uid\":4294967295,\"comm\":\"torn\"}]}";
+	ASSERT_EQ(store_diff_processes(NULL, sentinel, &d, msg, sizeof msg), SEVMON_EINVAL);
 }
 
 TEST(store_diff_processes_malformed_previous_says_so)

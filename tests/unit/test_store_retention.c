@@ -34,7 +34,7 @@ static int64_t scan_once(struct store *s, const char *const *tg, size_t nt, int 
 	snprintf(entries, sizeof(entries), "1:init:0;%d:job:1000", 100 + round);
 	char *ps = st_ps(entries, 0);
 	for (size_t i = 0; i < nt; i++) {
-		struct store_result_in r = { .target = tg[i], .check = "ps", .ok = true,
+		struct store_result_in r = { .target = tg[i], .check = "ps", .ok = true, .diff = STORE_DIFF_PROCESSES,
 					     .payload_json = ps };
 		ASSERT(store_result_add(s, id, &r) >= 0);
 	}
@@ -100,7 +100,7 @@ TEST(store_retention_never_touches_running_scans)
 	ASSERT_EQ(count(s, s3, "a", false), 1);
 	/* the running scan still takes results and diffs them against the kept baseline */
 	char *ps = st_ps("1:init:0;103:job:1000;7:new:1000", 0);
-	struct store_result_in r = { .target = "a", .check = "ps", .ok = true, .payload_json = ps };
+	struct store_result_in r = { .target = "a", .check = "ps", .ok = true, .diff = STORE_DIFF_PROCESSES, .payload_json = ps };
 	ASSERT_EQ(store_result_add(s, running, &r), 1);
 	free(ps);
 	store_close(s);

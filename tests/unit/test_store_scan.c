@@ -31,8 +31,8 @@ static int add(struct store *s, int64_t scan, const char *target, const char *ch
 	       const char *payload)
 {
 	struct store_result_in r = { .target = target, .check = check, .ok = true,
-				     .payload_json = payload, .duration_ms = 12, .requests = 3,
-				     .bytes = 4096 };
+				     .diff = st_rule(check), .payload_json = payload,
+				     .duration_ms = 12, .requests = 3, .bytes = 4096 };
 	return store_result_add(s, scan, &r);
 }
 

@@ -91,7 +91,7 @@ TEST(store_target_remove_deletes_its_history)
 	int64_t id;
 	ASSERT_EQ(store_scan_begin(s, tg, 2, ck, 1, &id), 0);
 	for (int i = 0; i < 2; i++) {
-		struct store_result_in r = { .target = tg[i], .check = "banner", .ok = true,
+		struct store_result_in r = { .target = tg[i], .check = "banner", .ok = true, .diff = STORE_DIFF_BANNER,
 					     .payload_json = "{\"banner\":\"L\"}" };
 		ASSERT_EQ(store_result_add(s, id, &r), 0);
 	}
