@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end test of deploy/testvm: build guests from Debian's generic and cloud kernel packages,
-# boot them under QEMU, and check what the guest itself reports against the package's facts.
+# End-to-end test of deploy/testvm: build guests from Debian's generic and cloud kernel packages
+# (6.1) and from a 6.12 -unsigned image ("+" in the release, zstd payload), boot them under QEMU,
+# and check what the guest itself reports against the package's facts.
 # TAP output. Needs qemu-system-x86_64 and Debian's apt archive (or .cache/debs filled already).
 set -uo pipefail
 
@@ -12,7 +13,7 @@ MEM_BYTES=$((512 << 20))
 # Arguments given at `run` time, which the stand-in agent echoes back over the forwarded port.
 RUN_AGENT_ARGS='--listen tcp://0.0.0.0:7000 --memory kcore --tag e2e'
 
-N=18
+N=23
 echo "1..$N"
 if ! command -v qemu-system-x86_64 >/dev/null; then
   for ((i = 1; i <= N; i++)); do echo "ok $i # SKIP qemu-system-x86_64 not installed"; done
@@ -23,9 +24,11 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/testvm-e2e.XXXXXX")
 G=$WORK/generic
 C=$WORK/cloud
+U=$WORK/k612
 cleanup() {
   "$TESTVM" stop "$G" >/dev/null 2>&1
   "$TESTVM" stop "$C" >/dev/null 2>&1
+  "$TESTVM" stop "$U" >/dev/null 2>&1
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -37,6 +40,16 @@ not_ok() { K=$((K + 1)); FAILS=$((FAILS + 1)); echo "not ok $K - $1"; shift; for
 # check NAME CONDITION-COMMAND... : ok when the command succeeds.
 check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi; }
 info() { "$TESTVM" info "$1" "$2" 2>/dev/null; }
+# Modules of DIR's test_modules (and vsock_loopback, a base module) missing from /proc/modules
+# text $2; prints them, true if none is missing.
+modules_missing() {
+  local m missing=
+  for m in $(info "$1" test_modules) vsock_loopback; do
+    awk -v m="$m" '$1 == m { f = 1 } END { exit !f }' <<<"$2" || missing+=" $m"
+  done
+  echo "$missing"
+  [ -n "$(info "$1" test_modules)" ] && [ -z "$missing" ]
+}
 alive() { local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1); [ -n "$st" ] && [ "$st" != Z ]; }
 
 # --- generic flavour, from the meta package -------------------------------------------------
@@ -76,11 +89,7 @@ else
 fi
 
 modules=$("$TESTVM" exec "$G" -- cat /proc/modules 2>&1)
-missing=
-for m in $(info "$G" test_modules); do
-  awk -v m="$m" '$1 == m { f = 1 } END { exit !f }' <<<"$modules" || missing+=" $m"
-done
-if [ -n "$(info "$G" test_modules)" ] && [ -z "$missing" ] && grep -q '^vsock_loopback ' <<<"$modules"; then
+if missing=$(modules_missing "$G" "$modules"); then
   ok "testvm_exec_proc_modules_lists_test_modules"
 else
   not_ok "testvm_exec_proc_modules_lists_test_modules" "missing:$missing" "$(head -n 5 <<<"$modules")"
@@ -215,6 +224,64 @@ fi
 
 "$TESTVM" stop "$C" 2>/dev/null
 check "testvm_cloud_stop" bash -c '! "$1" status "$2" >/dev/null' _ "$TESTVM" "$C"
+
+# --- 6.12: "+" in the release, zstd payload, -unsigned image --------------------------------------
+# The series meta package names the current 6.12 image; its -unsigned twin (the same modules, a
+# vmlinuz without the Secure Boot signature) is built and booted: one download, one boot.
+IMG=$("$TESTVM" resolve linux-image-6.12-amd64 2>"$WORK/resolve.log")
+if [[ $IMG =~ ^linux-image-6\.12\.[0-9]+\+deb[0-9]+-amd64$ ]]; then
+  ok "testvm_resolve_series_meta_package"
+else
+  not_ok "testvm_resolve_series_meta_package" "got '$IMG'" "$(tail -n 3 "$WORK/resolve.log")"
+fi
+
+# Without apt lists (and no apt-get update), a meta package resolves to its last answer: the
+# 6.1 image the first build used, not the newest cached .deb (a 6.12 one by now).
+mkdir -p "$WORK/nolists/partial"
+printf 'Dir::State::Lists "%s";\nDir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n' \
+  "$WORK/nolists" >"$WORK/apt.conf"
+offline=$(APT_CONFIG=$WORK/apt.conf TESTVM_NO_APT_UPDATE=1 "$TESTVM" resolve linux-image-amd64 \
+          2>"$WORK/offline.log")
+if [ -n "$PKG" ] && [ "$offline" = "$PKG" ]; then
+  ok "testvm_resolve_offline_reuses_last_answer"
+else
+  not_ok "testvm_resolve_offline_reuses_last_answer" "want '$PKG', got '$offline'" "$(cat "$WORK/offline.log")"
+fi
+
+t0=$SECONDS
+"$TESTVM" build --kernel-package "$IMG-unsigned" --out "$U" >"$WORK/build-u.log" 2>&1
+build_rc=$?
+UREL=$(info "$U" kernel_release)
+if [ $build_rc -eq 0 ] && [ -n "$IMG" ] && [ "linux-image-$UREL" = "$IMG" ] &&
+   [ "$(info "$U" package)" = "$IMG-unsigned" ] && [ "$(info "$U" flavour)" = amd64 ]; then
+  ok "testvm_build_6_12_unsigned_release_and_flavour"
+else
+  not_ok "testvm_build_6_12_unsigned_release_and_flavour" "rc=$build_rc release=$UREL" \
+    "package=$(info "$U" package) flavour=$(info "$U" flavour)" "$(tail -n 5 "$WORK/build-u.log")"
+fi
+echo "# 6.12 build: $(info "$U" package) $(info "$U" package_version) in $((SECONDS - t0)) s"
+
+ubanner=$(info "$U" banner)
+if [[ -n $UREL && $ubanner == "Linux version $UREL "* && $(info "$U" build_id) =~ ^[0-9a-f]{40}$ ]]; then
+  ok "testvm_build_6_12_banner_and_build_id_from_zstd_payload"
+else
+  not_ok "testvm_build_6_12_banner_and_build_id_from_zstd_payload" "banner: $ubanner" \
+    "build_id: $(info "$U" build_id)"
+fi
+
+"$TESTVM" run "$U" --no-agent >/dev/null 2>"$WORK/run-u.log"
+run_rc=$?
+echo "# 6.12 boot: $(sed -n 's/^boot_seconds=//p' "$U/run.env" 2>/dev/null) s"
+version=$("$TESTVM" exec "$U" -- cat /proc/version 2>&1)
+modules=$("$TESTVM" exec "$U" -- cat /proc/modules 2>&1)
+if [ $run_rc -eq 0 ] && [ -n "$ubanner" ] && [ "$version" = "$ubanner" ] &&
+   missing=$(modules_missing "$U" "$modules"); then
+  ok "testvm_6_12_boots_and_loads_test_modules"
+else
+  not_ok "testvm_6_12_boots_and_loads_test_modules" "rc=$run_rc guest: $version" \
+    "missing:$missing" "$(tail -n 10 "$WORK/run-u.log")"
+fi
+"$TESTVM" stop "$U" 2>/dev/null
 
 [ "$K" -eq "$N" ] || echo "# planned $N tests, ran $K"
 exit $((FAILS > 0))
