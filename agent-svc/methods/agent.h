@@ -48,6 +48,8 @@
 #define AGENT_SCAN_CHUNK (1u << 20)
 
 #define AGENT_PROTOCOL_VERSION 1u
+/* Methods GetInfo lists at most (its reply holds 32, sevmon.options). */
+#define AGENT_MAX_METHODS 32u
 
 struct agent {
 	struct mem_source *mem;
@@ -58,6 +60,8 @@ struct agent {
 	uint32_t vmcoreinfo_size;
 	struct agent_pt pt; /* page tables of the current request (AddrSpace VIRT_PT) */
 	int pt_ok;          /* the current request supplied valid page tables */
+	const uint32_t *method_ids; /* what GetInfo lists (agent_init) */
+	size_t nmethods;
 };
 
 /* The per-request context the generated dispatch hands to each handler. */
@@ -68,11 +72,15 @@ struct agent_call {
 	size_t errcap;
 };
 
-/* Allocates the arena and walk set for mem (which stays the caller's). */
+/* Allocates the arena and walk set for mem (which stays the caller's), and lists the
+ * generated table's methods for GetInfo (agent_serve.c). */
 int agent_init(struct agent *a, struct mem_source *mem);
 void agent_fini(struct agent *a);
+/* The handlers' part of agent_init (agent_handlers.c): arena, walk set, VMCOREINFO. */
+int agent_state_init(struct agent *a, struct mem_source *mem);
 
-/* An agent_dispatch_fn (agent_loop.h) over the generated method table; ctx is the agent. */
+/* An agent_dispatch_fn (agent_loop.h) over the generated method table; ctx is the agent
+ * (agent_serve.c). */
 int agent_serve_request(void *ctx, const struct agent_request *req, struct wbuf *out,
 			char *errmsg, size_t errcap);
 

@@ -143,8 +143,8 @@ int agent_handle_get_info(struct agent_call *call, const sevmon_v1_GetInfoReques
 	resp->max_gather_bytes = AGENT_MAX_GATHER_BYTES;
 	resp->max_walk_nodes = AGENT_MAX_WALK_NODES;
 	size_t mcap = sizeof resp->methods / sizeof resp->methods[0];
-	for (size_t i = 0; i < sevmon_agent_methods_count && i < mcap; i++)
-		resp->methods[resp->methods_count++] = sevmon_agent_methods[i].id;
+	for (size_t i = 0; i < a->nmethods && i < mcap; i++)
+		resp->methods[resp->methods_count++] = a->method_ids[i];
 	resp->vmcoreinfo_phys = a->vmcoreinfo_phys;
 	resp->vmcoreinfo_size = a->vmcoreinfo_size;
 	resp->pt_walk_supported = true;
@@ -511,7 +511,7 @@ int agent_handle_scan(struct agent_call *call, const sevmon_v1_ScanRequest *req,
 
 /* ---- the agent ---- */
 
-int agent_init(struct agent *a, struct mem_source *mem)
+int agent_state_init(struct agent *a, struct mem_source *mem)
 {
 	memset(a, 0, sizeof *a);
 	a->mem = mem;
@@ -534,16 +534,4 @@ void agent_fini(struct agent *a)
 	free(a->walk_seen);
 	a->arena = NULL;
 	a->walk_seen = NULL;
-}
-
-int agent_serve_request(void *ctx, const struct agent_request *req, struct wbuf *out,
-			char *errmsg, size_t errcap)
-{
-	struct agent *a = ctx;
-	const struct sevrpc_agent_method *m = sevmon_agent_method_find(req->method);
-	if (!m)
-		return SEVMON_EUNMETHOD;
-	struct agent_call call = { .agent = a, .req = req, .errmsg = errmsg, .errcap = errcap };
-	a->arena_used = 0;
-	return agent_dispatch(m, &call, req->payload, req->len, out);
 }

@@ -48,21 +48,6 @@ static int fail(char *msg, size_t len, int err, const char *fmt, ...)
 	return err;
 }
 
-int store_json_parse(const char *text, size_t max, json_t **out, char *msg, size_t msg_len)
-{
-	*out = NULL;
-	size_t len = strnlen(text, (size_t)max + 1);
-	if (len > max)
-		return fail(msg, msg_len, SEVMON_ETOOBIG, "JSON over the limit of %zu bytes", max);
-	json_error_t e;
-	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
-	if (!j)
-		return fail(msg, msg_len, SEVMON_EINVAL, "malformed JSON at line %d column %d: %s",
-			    e.line, e.column, e.text);
-	*out = j;
-	return 0;
-}
-
 /* Say that the message is about the baseline, not the payload being added. */
 static void prefix_previous(char *msg, size_t len)
 {
@@ -290,13 +275,6 @@ int store_idlist_from_blob(enum store_idkind k, const void *blob, size_t len,
 out:
 	store_idlist_free(l);
 	return rc;
-}
-void store_diff_free(struct store_diff *d)
-{
-	if (!d)
-		return;
-	store_findings_free(d->v, d->n);
-	*d = (struct store_diff){ 0 };
 }
 
 static int diff_push(struct store_diff *d, size_t cap, enum store_severity sev, const char *kind,

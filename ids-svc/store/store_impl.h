@@ -1,11 +1,17 @@
 /*
- * store_impl.h — internal to the store: the handle and the helpers its files share.
+ * store_impl.h — internal to the store: the handle, and what the front (the calls of
+ * store.h) and every backend share: errors, the clock, validation, the diffs.
+ *
+ * The store is two layers. The front (store.c, store_calls.c, store_diff.c, store_json.c)
+ * checks every argument, bounds every text and JSON document, and computes what adding a
+ * result records (store_result_diff); it knows no SQL. A backend (store_backend.h: SQLite
+ * in store_sqlite*.c) keeps the rows, in transactions, and knows nothing of payload
+ * shapes. A backend's ops are called with arguments the front has validated.
  */
 #ifndef SEVMON_STORE_IMPL_H
 #define SEVMON_STORE_IMPL_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,10 +21,12 @@
 /* Room for one error message shown to a REST client: a sentence plus a quoted name. */
 #define STORE_ERRMSG_MAX 512
 
+struct store_backend;
+
 struct store {
-	sqlite3 *db;
+	const struct store_backend *be;
+	void *impl; /* the backend's own state (its connection) */
 	bool readonly;
-	int lock_fd; /* -1 for readers and in-memory databases */
 	struct store_retention ret;
 	store_clock_fn clock;
 	void *clock_arg;
@@ -28,16 +36,8 @@ struct store {
 /* Set the handle's message and return err. */
 int store_fail(struct store *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Map an SQLite result code to a SEVMON_E* value and record the message with `what`. */
-int store_sqlerr(struct store *s, int rc, const char *what);
 /* Clear the message at the start of a call. */
 void store_ok(struct store *s);
-int store_exec(struct store *s, const char *sql);
-int store_prepare(struct store *s, const char *sql, sqlite3_stmt **st);
-/* BEGIN IMMEDIATE (take the write lock now, so a busy wait happens before any work). */
-int store_tx_begin(struct store *s);
-int store_tx_commit(struct store *s);
-void store_tx_rollback(struct store *s);
 int64_t store_now(struct store *s);
 /* Refuse writes on a read-only handle. */
 int store_writable(struct store *s);
@@ -52,22 +52,14 @@ int store_check_json(struct store *s, const char *what, const char *v, size_t ma
 /* Parse text (at most max bytes) as JSON; msg explains a failure. */
 int store_json_parse(const char *text, size_t max, json_t **out, char *msg, size_t msg_len);
 
-/* Copy a column into a fixed buffer / a fresh heap string (NULL for SQL NULL). */
-void store_col_copy(sqlite3_stmt *st, int col, char *dst, size_t size);
-int store_col_dup(sqlite3_stmt *st, int col, char **out);
 size_t store_cap_limit(size_t limit);
 /* Make room for one more element in a growing array (*v, *cap); 0 or SEVMON_ENOMEM. */
 int store_grow(void **v, size_t *cap, size_t cnt, size_t elem);
-/* Retention inside the caller's transaction; rows deleted or an error. */
-int store_retention_apply(struct store *s);
-
-/* Schema: create or migrate (writer), or check the version (reader). */
-int store_schema_apply(struct store *s);
 
 /*
  * Identity lists: what a ps or modules payload is reduced to for diffing (store_diff.c).
- * The store keeps each payload's list next to it in a compact binary form (results.ident),
- * so a diff parses only the new payload's JSON, not the baseline's too.
+ * The store keeps each payload's list next to it in a compact binary form (a result's
+ * "ident"), so a diff parses only the new payload's JSON, not the baseline's too.
  */
 enum store_idkind { STORE_ID_PROCESSES = 1, STORE_ID_MODULES = 2 };
 struct store_id_item {
@@ -97,11 +89,30 @@ int store_idlist_to_blob(const struct store_idlist *l, uint8_t **blob, size_t *l
 int store_idlist_diff(const struct store_idlist *prev, const struct store_idlist *cur,
 		      struct store_diff *out);
 
-/* Findings of one diff into the findings table (inside the caller's transaction). */
-int store_findings_insert(struct store *s, int64_t scan_id, const char *target,
-			  const struct store_diff *d);
-/* A check's own findings (validated by the caller), likewise. */
-int store_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
-			     const struct store_finding_in *v, size_t n);
+/*
+ * Adding a result, the part every backend shares (store_result_diff.c). The backend
+ * looks up the baseline inside its transaction (the previous ok result of the same
+ * target and check, added by another scan: store_result_wants_baseline says whether it
+ * needs to) and hands it here; this gives the diff's findings and the compact form to keep
+ * with the new result. A baseline that does not parse is not the new result's fault: the
+ * diff is skipped. Errors (the new payload's shape, ENOMEM) are set on s.
+ */
+struct store_baseline {
+	int found;             /* 0: none */
+	const char *payload;   /* its JSON (NULL when only the compact form was read) */
+	const void *ident;     /* its compact form (NULL or damaged: the payload is parsed) */
+	size_t ident_len;
+};
+struct store_result_diff {
+	struct store_diff findings; /* from the diff (the check's own are r->findings) */
+	uint8_t *ident;             /* compact form of the new payload, or NULL */
+	size_t ident_len;
+};
+int store_result_wants_baseline(const struct store_result_in *r);
+/* Which baseline parts the rule reads: its payload (banner) or its compact form (lists). */
+int store_result_baseline_is_ident(const struct store_result_in *r);
+int store_result_diff(struct store *s, const struct store_result_in *r,
+		      const struct store_baseline *base, struct store_result_diff *out);
+void store_result_diff_free(struct store_result_diff *d);
 
 #endif

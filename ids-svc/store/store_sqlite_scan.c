@@ -1,5 +1,5 @@
 /*
- * store_scan.c — scans: begin, finish (with retention), get and list.
+ * store_sqlite_scan.c — SQLite: scans (begin, finish with retention, get, list).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 
 #include "err.h"
 #include "store.h"
-#include "store_impl.h"
+#include "store_sqlite.h"
 
 static enum store_scan_status status_parse(const unsigned char *t)
 {
@@ -17,58 +17,27 @@ static enum store_scan_status status_parse(const unsigned char *t)
 	return STORE_SCAN_FAILED; /* the CHECK constraint makes this unreachable */
 }
 
-static int json_names(struct store *s, const char *what, const char *const *v, size_t n,
-		      size_t max, bool target, char **out)
+int sq_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
+		  const char *tj, const char *cj, int64_t *scan_id)
 {
-	*out = NULL;
-	if (n == 0 || !v)
-		return store_fail(s, SEVMON_EINVAL, "a scan needs at least one %s", what);
-	if (n > max)
-		return store_fail(s, SEVMON_ETOOBIG, "%zu %ss in one scan (limit %zu)", n, what, max);
-	json_t *arr = json_array();
-	if (!arr)
-		return store_fail(s, SEVMON_ENOMEM, "out of memory");
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		rc = target ? store_check_name(s, "target name", v[i])
-			    : store_check_word(s, "check name", v[i], STORE_CHECK_MAX);
-		if (rc == 0 && json_array_append_new(arr, json_string(v[i])) < 0)
-			rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
-	}
-	if (rc == 0 && !(*out = json_dumps(arr, JSON_COMPACT)))
-		rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
-	json_decref(arr);
-	return rc;
-}
-
-int store_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
-		     const char *const *checks, size_t nchecks, int64_t *scan_id)
-{
-	store_ok(s);
-	*scan_id = 0;
-	char *tj = NULL, *cj = NULL;
 	sqlite3_stmt *ins = NULL, *link = NULL, *known = NULL;
 	int rc, sr;
-	if ((rc = store_writable(s)) < 0 ||
-	    (rc = json_names(s, "target", targets, ntargets, STORE_SCAN_TARGETS_MAX, true, &tj)) < 0 ||
-	    (rc = json_names(s, "check", checks, nchecks, STORE_SCAN_CHECKS_MAX, false, &cj)) < 0)
-		goto out;
-	if ((rc = store_tx_begin(s)) < 0)
-		goto out;
-	if ((rc = store_prepare(s, "INSERT INTO scans (started_at, status, targets, checks) "
+	if ((rc = sq_begin(s)) < 0)
+		return rc;
+	if ((rc = sq_prepare(s, "INSERT INTO scans (started_at, status, targets, checks) "
 				   "VALUES (?1, 'running', ?2, ?3)", &ins)) < 0 ||
-	    (rc = store_prepare(s, "INSERT OR IGNORE INTO scan_targets (target, scan_id) "
+	    (rc = sq_prepare(s, "INSERT OR IGNORE INTO scan_targets (target, scan_id) "
 				   "VALUES (?1, ?2)", &link)) < 0 ||
-	    (rc = store_prepare(s, "SELECT 1 FROM targets WHERE name = ?1", &known)) < 0)
+	    (rc = sq_prepare(s, "SELECT 1 FROM targets WHERE name = ?1", &known)) < 0)
 		goto out;
 	sqlite3_bind_int64(ins, 1, store_now(s));
 	sqlite3_bind_text(ins, 2, tj, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 3, cj, -1, SQLITE_STATIC);
 	if ((sr = sqlite3_step(ins)) != SQLITE_DONE) {
-		rc = store_sqlerr(s, sr, "scan begin");
+		rc = sq_err(s, sr, "scan begin");
 		goto out;
 	}
-	int64_t id = sqlite3_last_insert_rowid(s->db);
+	int64_t id = sqlite3_last_insert_rowid(sq_db(s));
 	for (size_t i = 0; i < ntargets; i++) {
 		sqlite3_reset(known);
 		sqlite3_bind_text(known, 1, targets[i], -1, SQLITE_STATIC);
@@ -78,42 +47,35 @@ int store_scan_begin(struct store *s, const char *const *targets, size_t ntarget
 			goto out;
 		}
 		if (sr != SQLITE_ROW) {
-			rc = store_sqlerr(s, sr, "scan begin");
+			rc = sq_err(s, sr, "scan begin");
 			goto out;
 		}
 		sqlite3_reset(link);
 		sqlite3_bind_text(link, 1, targets[i], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(link, 2, id);
 		if ((sr = sqlite3_step(link)) != SQLITE_DONE) {
-			rc = store_sqlerr(s, sr, "scan begin");
+			rc = sq_err(s, sr, "scan begin");
 			goto out;
 		}
 	}
-	if ((rc = store_tx_commit(s)) == 0)
+	if ((rc = sq_commit(s)) == 0)
 		*scan_id = id;
 out:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(link);
 	sqlite3_finalize(known);
 	if (rc < 0)
-		store_tx_rollback(s);
-	free(tj);
-	free(cj);
+		sq_rollback(s);
 	return rc;
 }
 
-int store_scan_finish(struct store *s, int64_t scan_id, enum store_scan_status status)
+int sq_scan_finish(struct store *s, int64_t scan_id, enum store_scan_status status)
 {
-	store_ok(s);
 	int rc;
-	if ((rc = store_writable(s)) < 0)
-		return rc;
-	if (status != STORE_SCAN_DONE && status != STORE_SCAN_FAILED)
-		return store_fail(s, SEVMON_EINVAL, "a scan finishes as done or failed");
-	if ((rc = store_tx_begin(s)) < 0)
+	if ((rc = sq_begin(s)) < 0)
 		return rc;
 	sqlite3_stmt *st = NULL;
-	if ((rc = store_prepare(s, "UPDATE scans SET status = ?2, finished_at = ?3 "
+	if ((rc = sq_prepare(s, "UPDATE scans SET status = ?2, finished_at = ?3 "
 				   "WHERE id = ?1 AND status = 'running'", &st)) < 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, scan_id);
@@ -121,12 +83,12 @@ int store_scan_finish(struct store *s, int64_t scan_id, enum store_scan_status s
 	sqlite3_bind_int64(st, 3, store_now(s));
 	int sr = sqlite3_step(st);
 	if (sr != SQLITE_DONE) {
-		rc = store_sqlerr(s, sr, "scan finish");
+		rc = sq_err(s, sr, "scan finish");
 		goto out;
 	}
-	if (sqlite3_changes(s->db) == 0) {
+	if (sqlite3_changes(sq_db(s)) == 0) {
 		struct store_scan sc;
-		rc = store_scan_get(s, scan_id, &sc);
+		rc = sq_scan_get(s, scan_id, &sc);
 		if (rc == 0)
 			rc = store_fail(s, SEVMON_EINVAL, "scan %lld is %s, not running",
 					(long long)scan_id, store_scan_status_name(sc.status));
@@ -134,13 +96,13 @@ int store_scan_finish(struct store *s, int64_t scan_id, enum store_scan_status s
 		goto out;
 	}
 	/* Retention in the same transaction: a crash leaves both or neither. */
-	if ((rc = store_retention_apply(s)) < 0)
+	if ((rc = sq_retention_apply(s)) < 0)
 		goto out;
-	rc = store_tx_commit(s);
+	rc = sq_commit(s);
 out:
 	sqlite3_finalize(st);
 	if (rc < 0)
-		store_tx_rollback(s);
+		sq_rollback(s);
 	return rc;
 }
 
@@ -151,22 +113,6 @@ out:
 	"(SELECT count(*) FROM results WHERE scan_id = scans.id), "                        \
 	"(SELECT count(*) FROM findings WHERE scan_id = scans.id)"
 
-void store_scan_clear(struct store_scan *sc)
-{
-	if (!sc)
-		return;
-	free(sc->targets_json);
-	free(sc->checks_json);
-	memset(sc, 0, sizeof(*sc));
-}
-
-void store_scans_free(struct store_scan *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		store_scan_clear(&v[i]);
-	free(v);
-}
-
 static int scan_row(sqlite3_stmt *st, struct store_scan *sc)
 {
 	memset(sc, 0, sizeof(*sc));
@@ -176,19 +122,18 @@ static int scan_row(sqlite3_stmt *st, struct store_scan *sc)
 	sc->status = status_parse(sqlite3_column_text(st, 3));
 	sc->nresults = (uint64_t)sqlite3_column_int64(st, 6);
 	sc->nfindings = (uint64_t)sqlite3_column_int64(st, 7);
-	if (store_col_dup(st, 4, &sc->targets_json) < 0 || store_col_dup(st, 5, &sc->checks_json) < 0) {
+	if (sq_col_dup(st, 4, &sc->targets_json) < 0 || sq_col_dup(st, 5, &sc->checks_json) < 0) {
 		store_scan_clear(sc);
 		return SEVMON_ENOMEM;
 	}
 	return 0;
 }
 
-int store_scan_get(struct store *s, int64_t scan_id, struct store_scan *out)
+int sq_scan_get(struct store *s, int64_t scan_id, struct store_scan *out)
 {
-	store_ok(s);
 	memset(out, 0, sizeof(*out));
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(s, "SELECT " SCAN_COLS " FROM scans WHERE id = ?1", &st);
+	int rc = sq_prepare(s, "SELECT " SCAN_COLS " FROM scans WHERE id = ?1", &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, scan_id);
@@ -198,22 +143,17 @@ int store_scan_get(struct store *s, int64_t scan_id, struct store_scan *out)
 	else if (sr == SQLITE_DONE)
 		rc = store_fail(s, SEVMON_ENOENT, "unknown scan %lld", (long long)scan_id);
 	else
-		rc = store_sqlerr(s, sr, "scan get");
+		rc = sq_err(s, sr, "scan get");
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int store_scans_list(struct store *s, const char *target, size_t offset, size_t limit,
-		     struct store_scan **out, size_t *n)
+int sq_scans_list(struct store *s, const char *target, size_t offset, size_t limit,
+		  struct store_scan **out, size_t *n)
 {
-	store_ok(s);
-	*out = NULL;
-	*n = 0;
 	int rc;
-	if (target && (rc = store_check_name(s, "target name", target)) < 0)
-		return rc;
 	sqlite3_stmt *st = NULL;
-	rc = store_prepare(s, target ? "SELECT " SCAN_COLS " FROM scans WHERE id IN "
+	rc = sq_prepare(s, target ? "SELECT " SCAN_COLS " FROM scans WHERE id IN "
 				       "(SELECT scan_id FROM scan_targets WHERE target = ?1) "
 				       "ORDER BY id DESC LIMIT ?2 OFFSET ?3"
 				     : "SELECT " SCAN_COLS " FROM scans ORDER BY id DESC "
@@ -222,7 +162,7 @@ int store_scans_list(struct store *s, const char *target, size_t offset, size_t 
 		return rc;
 	if (target)
 		sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)store_cap_limit(limit));
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
 	sqlite3_bind_int64(st, 3, offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)offset);
 	struct store_scan *v = NULL;
 	size_t cnt = 0, cap = 0;
@@ -235,7 +175,7 @@ int store_scans_list(struct store *s, const char *target, size_t offset, size_t 
 		cnt++;
 	}
 	if (sr != SQLITE_DONE) {
-		rc = store_sqlerr(s, sr, "scan list");
+		rc = sq_err(s, sr, "scan list");
 		goto out;
 	}
 	*out = v;

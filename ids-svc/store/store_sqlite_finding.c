@@ -1,5 +1,6 @@
 /*
- * store_finding.c — the findings table: insert (diffs and direct), list with filters.
+ * store_sqlite_finding.c — SQLite: the findings table (insert from diffs, from checks and
+ * directly; list with filters).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,22 +8,7 @@
 
 #include "err.h"
 #include "store.h"
-#include "store_impl.h"
-
-void store_finding_clear(struct store_finding *f)
-{
-	if (!f)
-		return;
-	free(f->detail_json);
-	memset(f, 0, sizeof(*f));
-}
-
-void store_findings_free(struct store_finding *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		store_finding_clear(&v[i]);
-	free(v);
-}
+#include "store_sqlite.h"
 
 static int insert_one(struct store *s, sqlite3_stmt *st, int64_t scan_id, const char *target,
 		      enum store_severity sev, const char *kind, const char *subject,
@@ -41,9 +27,9 @@ static int insert_one(struct store *s, sqlite3_stmt *st, int64_t scan_id, const 
 		sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
 	int sr = sqlite3_step(st);
 	if (sr != SQLITE_DONE)
-		return store_sqlerr(s, sr, "finding add");
+		return sq_err(s, sr, "finding add");
 	if (id)
-		*id = sqlite3_last_insert_rowid(s->db);
+		*id = sqlite3_last_insert_rowid(sq_db(s));
 	return 0;
 }
 
@@ -51,13 +37,13 @@ static int insert_one(struct store *s, sqlite3_stmt *st, int64_t scan_id, const 
 	"INSERT INTO findings (scan_id, target, at, severity, kind, subject, detail) "  \
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 
-int store_findings_insert(struct store *s, int64_t scan_id, const char *target,
+int sq_findings_insert(struct store *s, int64_t scan_id, const char *target,
 			  const struct store_diff *d)
 {
 	if (d->n == 0)
 		return 0;
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(s, FINDING_INSERT, &st);
+	int rc = sq_prepare(s, FINDING_INSERT, &st);
 	for (size_t i = 0; rc == 0 && i < d->n; i++)
 		rc = insert_one(s, st, scan_id, target, d->v[i].severity, d->v[i].kind,
 				d->v[i].subject, d->v[i].detail_json, NULL);
@@ -65,13 +51,13 @@ int store_findings_insert(struct store *s, int64_t scan_id, const char *target,
 	return rc;
 }
 
-int store_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
-			     const struct store_finding_in *v, size_t n)
+int sq_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
+			  const struct store_finding_in *v, size_t n)
 {
 	if (n == 0)
 		return 0;
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(s, FINDING_INSERT, &st);
+	int rc = sq_prepare(s, FINDING_INSERT, &st);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = insert_one(s, st, scan_id, target, v[i].severity, v[i].kind, v[i].subject,
 				v[i].detail_json, NULL);
@@ -79,26 +65,16 @@ int store_findings_insert_in(struct store *s, int64_t scan_id, const char *targe
 	return rc;
 }
 
-int64_t store_finding_add(struct store *s, int64_t scan_id, const char *target,
-			  enum store_severity sev, const char *kind, const char *subject,
-			  const char *detail_json)
+int64_t sq_finding_add(struct store *s, int64_t scan_id, const char *target,
+		       enum store_severity sev, const char *kind, const char *subject,
+		       const char *detail_json)
 {
-	store_ok(s);
 	int rc;
-	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "target name", target)) < 0 ||
-	    (rc = store_check_word(s, "finding kind", kind, STORE_KIND_MAX)) < 0 ||
-	    (rc = store_check_text(s, "subject", subject, STORE_SUBJECT_MAX)) < 0 ||
-	    (rc = store_check_json(s, "detail", detail_json, STORE_SMALL_JSON_MAX)) < 0)
-		return rc;
-	if (!store_severity_name(sev))
-		return store_fail(s, SEVMON_EINVAL, "severity %d out of range", (int)sev);
-	if (scan_id < 0)
-		return store_fail(s, SEVMON_EINVAL, "scan id %lld out of range", (long long)scan_id);
-	if ((rc = store_tx_begin(s)) < 0)
+	if ((rc = sq_begin(s)) < 0)
 		return rc;
 	sqlite3_stmt *st = NULL;
 	int64_t id = 0;
-	rc = store_prepare(s, "SELECT EXISTS (SELECT 1 FROM targets WHERE name = ?1), "
+	rc = sq_prepare(s, "SELECT EXISTS (SELECT 1 FROM targets WHERE name = ?1), "
 			      "?2 = 0 OR EXISTS (SELECT 1 FROM scans WHERE id = ?2)", &st);
 	if (rc < 0)
 		goto out;
@@ -106,40 +82,30 @@ int64_t store_finding_add(struct store *s, int64_t scan_id, const char *target,
 	sqlite3_bind_int64(st, 2, scan_id);
 	int sr = sqlite3_step(st);
 	if (sr != SQLITE_ROW)
-		rc = store_sqlerr(s, sr, "finding add");
+		rc = sq_err(s, sr, "finding add");
 	else if (!sqlite3_column_int(st, 0))
 		rc = store_fail(s, SEVMON_ENOENT, "unknown target '%s'", target);
 	else if (!sqlite3_column_int(st, 1))
 		rc = store_fail(s, SEVMON_ENOENT, "unknown scan %lld", (long long)scan_id);
 	sqlite3_finalize(st);
 	st = NULL;
-	if (rc < 0 || (rc = store_prepare(s, FINDING_INSERT, &st)) < 0 ||
+	if (rc < 0 || (rc = sq_prepare(s, FINDING_INSERT, &st)) < 0 ||
 	    (rc = insert_one(s, st, scan_id, target, sev, kind, subject, detail_json, &id)) < 0)
 		goto out;
-	rc = store_tx_commit(s);
+	rc = sq_commit(s);
 out:
 	sqlite3_finalize(st);
 	if (rc < 0) {
-		store_tx_rollback(s);
+		sq_rollback(s);
 		return rc;
 	}
 	return id;
 }
 
-int store_findings_list(struct store *s, const struct store_finding_filter *f,
-			struct store_finding **out, size_t *n)
+int sq_findings_list(struct store *s, const struct store_finding_filter *f,
+		     struct store_finding **out, size_t *n)
 {
-	store_ok(s);
-	*out = NULL;
-	*n = 0;
-	struct store_finding_filter all = { 0 };
-	if (!f)
-		f = &all;
 	int rc;
-	if (f->target && (rc = store_check_name(s, "target name", f->target)) < 0)
-		return rc;
-	if (!store_severity_name(f->min_severity))
-		return store_fail(s, SEVMON_EINVAL, "severity %d out of range", (int)f->min_severity);
 	/* Only the filters given go into the query, so SQLite can pick the index that fits
 	 * (an "?1 IS NULL OR target = ?1" form would make it scan the table). */
 	char sql[512];
@@ -149,14 +115,14 @@ int store_findings_list(struct store *s, const struct store_finding_filter *f,
 		 f->target ? " AND target = ?1" : "", f->scan_id ? " AND scan_id = ?2" : "",
 		 f->since ? " AND at >= ?3" : "", f->min_severity ? " AND severity >= ?4" : "");
 	sqlite3_stmt *st = NULL;
-	if ((rc = store_prepare(s, sql, &st)) < 0)
+	if ((rc = sq_prepare(s, sql, &st)) < 0)
 		return rc;
 	if (f->target)
 		sqlite3_bind_text(st, 1, f->target, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, f->scan_id);
 	sqlite3_bind_int64(st, 3, f->since);
 	sqlite3_bind_int(st, 4, (int)f->min_severity);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)store_cap_limit(f->limit));
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)f->limit);
 	sqlite3_bind_int64(st, 6, f->offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)f->offset);
 	struct store_finding *v = NULL;
 	size_t cnt = 0, cap = 0;
@@ -170,19 +136,19 @@ int store_findings_list(struct store *s, const struct store_finding_filter *f,
 		memset(x, 0, sizeof(*x));
 		x->id = sqlite3_column_int64(st, 0);
 		x->scan_id = sqlite3_column_int64(st, 1);
-		store_col_copy(st, 2, x->target, sizeof(x->target));
+		sq_col_copy(st, 2, x->target, sizeof(x->target));
 		x->at = sqlite3_column_int64(st, 3);
 		x->severity = (enum store_severity)sqlite3_column_int(st, 4);
-		store_col_copy(st, 5, x->kind, sizeof(x->kind));
-		store_col_copy(st, 6, x->subject, sizeof(x->subject));
-		if (store_col_dup(st, 7, &x->detail_json) < 0) {
+		sq_col_copy(st, 5, x->kind, sizeof(x->kind));
+		sq_col_copy(st, 6, x->subject, sizeof(x->subject));
+		if (sq_col_dup(st, 7, &x->detail_json) < 0) {
 			rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
 			goto out;
 		}
 		cnt++;
 	}
 	if (sr != SQLITE_DONE) {
-		rc = store_sqlerr(s, sr, "finding list");
+		rc = sq_err(s, sr, "finding list");
 		goto out;
 	}
 	*out = v;

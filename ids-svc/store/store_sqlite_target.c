@@ -1,44 +1,28 @@
 /*
- * store_target.c — the targets table: upsert, remove, get, list, session state.
+ * store_sqlite_target.c — SQLite: the targets table (upsert, remove, get, list, state).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "store.h"
-#include "store_impl.h"
+#include "store_sqlite.h"
 
 #define TARGET_COLS                                                                     \
 	"name, uri, pinned_key, policy, added_at, state, state_detail, attestation, last_seen"
 
-void store_target_clear(struct store_target *t)
-{
-	if (!t)
-		return;
-	free(t->policy_json);
-	free(t->attestation_json);
-	memset(t, 0, sizeof(*t));
-}
-
-void store_targets_free(struct store_target *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		store_target_clear(&v[i]);
-	free(v);
-}
-
 static int target_row(sqlite3_stmt *st, struct store_target *t)
 {
 	memset(t, 0, sizeof(*t));
-	store_col_copy(st, 0, t->name, sizeof(t->name));
-	store_col_copy(st, 1, t->uri, sizeof(t->uri));
-	store_col_copy(st, 2, t->pinned_key, sizeof(t->pinned_key));
+	sq_col_copy(st, 0, t->name, sizeof(t->name));
+	sq_col_copy(st, 1, t->uri, sizeof(t->uri));
+	sq_col_copy(st, 2, t->pinned_key, sizeof(t->pinned_key));
 	t->added_at = sqlite3_column_int64(st, 4);
-	store_col_copy(st, 5, t->state, sizeof(t->state));
-	store_col_copy(st, 6, t->state_detail, sizeof(t->state_detail));
+	sq_col_copy(st, 5, t->state, sizeof(t->state));
+	sq_col_copy(st, 6, t->state_detail, sizeof(t->state_detail));
 	t->last_seen = sqlite3_column_int64(st, 8);
-	if (store_col_dup(st, 3, &t->policy_json) < 0 ||
-	    store_col_dup(st, 7, &t->attestation_json) < 0) {
+	if (sq_col_dup(st, 3, &t->policy_json) < 0 ||
+	    sq_col_dup(st, 7, &t->attestation_json) < 0) {
 		store_target_clear(t);
 		return SEVMON_ENOMEM;
 	}
@@ -49,7 +33,7 @@ static int target_row(sqlite3_stmt *st, struct store_target *t)
 static int target_exists(struct store *s, const char *name)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(s, "SELECT 1 FROM targets WHERE name = ?1", &st);
+	int rc = sq_prepare(s, "SELECT 1 FROM targets WHERE name = ?1", &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -57,22 +41,14 @@ static int target_exists(struct store *s, const char *name)
 	sqlite3_finalize(st);
 	if (sr == SQLITE_ROW)
 		return 1;
-	return sr == SQLITE_DONE ? 0 : store_sqlerr(s, sr, "target lookup");
+	return sr == SQLITE_DONE ? 0 : sq_err(s, sr, "target lookup");
 }
 
-int store_target_upsert(struct store *s, const char *name, const char *uri,
-			const char *pinned_key, const char *policy_json)
+int sq_target_upsert(struct store *s, const char *name, const char *uri, const char *pinned_key,
+		     const char *policy_json)
 {
-	store_ok(s);
 	int rc;
-	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "target name", name)) < 0 ||
-	    (rc = store_check_text(s, "uri", uri, STORE_URI_MAX)) < 0 ||
-	    (pinned_key && (rc = store_check_text(s, "pinned key", pinned_key, STORE_KEY_MAX)) < 0) ||
-	    (rc = store_check_json(s, "policy", policy_json, STORE_SMALL_JSON_MAX)) < 0)
-		return rc;
-	if (!uri[0])
-		return store_fail(s, SEVMON_EINVAL, "uri is empty");
-	if ((rc = store_tx_begin(s)) < 0)
+	if ((rc = sq_begin(s)) < 0)
 		return rc;
 	sqlite3_stmt *st = NULL;
 	int created = target_exists(s, name);
@@ -81,7 +57,7 @@ int store_target_upsert(struct store *s, const char *name, const char *uri,
 		goto out;
 	}
 	created = !created;
-	rc = store_prepare(s,
+	rc = sq_prepare(s,
 			   "INSERT INTO targets (name, uri, pinned_key, policy, added_at) "
 			   "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET "
 			   "uri = excluded.uri, pinned_key = excluded.pinned_key, "
@@ -97,48 +73,41 @@ int store_target_upsert(struct store *s, const char *name, const char *uri,
 	sqlite3_bind_int64(st, 5, store_now(s));
 	int sr = sqlite3_step(st);
 	if (sr != SQLITE_DONE) {
-		rc = store_sqlerr(s, sr, "target upsert");
+		rc = sq_err(s, sr, "target upsert");
 		goto out;
 	}
-	rc = store_tx_commit(s);
+	rc = sq_commit(s);
 out:
 	sqlite3_finalize(st);
 	if (rc < 0) {
-		store_tx_rollback(s);
+		sq_rollback(s);
 		return rc;
 	}
 	return created;
 }
 
-int store_target_remove(struct store *s, const char *name)
+int sq_target_remove(struct store *s, const char *name)
 {
-	store_ok(s);
 	int rc;
-	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "target name", name)) < 0)
-		return rc;
 	sqlite3_stmt *st = NULL;
 	/* One statement: the foreign keys cascade to results, findings and scan_targets. */
-	if ((rc = store_prepare(s, "DELETE FROM targets WHERE name = ?1", &st)) < 0)
+	if ((rc = sq_prepare(s, "DELETE FROM targets WHERE name = ?1", &st)) < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int sr = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (sr != SQLITE_DONE)
-		return store_sqlerr(s, sr, "target remove");
-	if (sqlite3_changes(s->db) == 0)
+		return sq_err(s, sr, "target remove");
+	if (sqlite3_changes(sq_db(s)) == 0)
 		return store_fail(s, SEVMON_ENOENT, "unknown target '%s'", name);
 	return 0;
 }
 
-int store_target_get(struct store *s, const char *name, struct store_target *out)
+int sq_target_get(struct store *s, const char *name, struct store_target *out)
 {
-	store_ok(s);
-	memset(out, 0, sizeof(*out));
 	int rc;
-	if ((rc = store_check_name(s, "target name", name)) < 0)
-		return rc;
 	sqlite3_stmt *st = NULL;
-	if ((rc = store_prepare(s, "SELECT " TARGET_COLS " FROM targets WHERE name = ?1", &st)) < 0)
+	if ((rc = sq_prepare(s, "SELECT " TARGET_COLS " FROM targets WHERE name = ?1", &st)) < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int sr = sqlite3_step(st);
@@ -147,20 +116,16 @@ int store_target_get(struct store *s, const char *name, struct store_target *out
 	else if (sr == SQLITE_DONE)
 		rc = store_fail(s, SEVMON_ENOENT, "unknown target '%s'", name);
 	else
-		rc = store_sqlerr(s, sr, "target get");
+		rc = sq_err(s, sr, "target get");
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int store_target_list(struct store *s, size_t offset, size_t limit, struct store_target **out,
-		      size_t *n)
+int sq_target_list(struct store *s, size_t offset, size_t limit, struct store_target **out,
+		   size_t *n)
 {
-	store_ok(s);
-	*out = NULL;
-	*n = 0;
-	limit = store_cap_limit(limit);
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(s, "SELECT " TARGET_COLS " FROM targets ORDER BY name "
+	int rc = sq_prepare(s, "SELECT " TARGET_COLS " FROM targets ORDER BY name "
 				  "LIMIT ?1 OFFSET ?2", &st);
 	if (rc < 0)
 		return rc;
@@ -185,7 +150,7 @@ int store_target_list(struct store *s, size_t offset, size_t limit, struct store
 		cnt++;
 	}
 	if (sr != SQLITE_DONE) {
-		rc = store_sqlerr(s, sr, "target list");
+		rc = sq_err(s, sr, "target list");
 		goto out;
 	}
 	*out = v;
@@ -198,18 +163,12 @@ out:
 	return rc;
 }
 
-int store_target_set_state(struct store *s, const char *name, const char *state,
-			   const char *detail, const char *attestation_json, int64_t last_seen)
+int sq_target_set_state(struct store *s, const char *name, const char *state, const char *detail,
+			const char *attestation_json, int64_t last_seen)
 {
-	store_ok(s);
 	int rc;
-	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "target name", name)) < 0 ||
-	    (rc = store_check_word(s, "state", state, STORE_STATE_MAX)) < 0 ||
-	    (detail && (rc = store_check_text(s, "state detail", detail, STORE_DETAIL_MAX)) < 0) ||
-	    (rc = store_check_json(s, "attestation", attestation_json, STORE_SMALL_JSON_MAX)) < 0)
-		return rc;
 	sqlite3_stmt *st = NULL;
-	rc = store_prepare(s,
+	rc = sq_prepare(s,
 			   "UPDATE targets SET state = ?2, state_detail = ?3, "
 			   "attestation = coalesce(?4, attestation), "
 			   "last_seen = CASE WHEN ?5 = 0 THEN last_seen ELSE ?5 END WHERE name = ?1",
@@ -225,8 +184,8 @@ int store_target_set_state(struct store *s, const char *name, const char *state,
 	int sr = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (sr != SQLITE_DONE)
-		return store_sqlerr(s, sr, "target state");
-	if (sqlite3_changes(s->db) == 0)
+		return sq_err(s, sr, "target state");
+	if (sqlite3_changes(sq_db(s)) == 0)
 		return store_fail(s, SEVMON_ENOENT, "unknown target '%s'", name);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * store_retention.c — deleting old scans, results and findings (rules in store.h).
+ * store_sqlite_retention.c — SQLite: deleting old scans, results and findings (rules in
+ * store.h).
  *
  * Per target, the scans covering it are ranked newest first (running scans excluded, so a
  * scan in progress never pushes out the baseline its results are compared with); the
@@ -9,25 +10,25 @@
  */
 #include "err.h"
 #include "store.h"
-#include "store_impl.h"
+#include "store_sqlite.h"
 
 static int run(struct store *s, const char *sql, int64_t arg)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(s, sql, &st);
+	int rc = sq_prepare(s, sql, &st);
 	if (rc < 0)
 		return rc;
 	if (sqlite3_bind_parameter_count(st) > 0)
 		sqlite3_bind_int64(st, 1, arg);
 	int sr = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return sr == SQLITE_DONE ? 0 : store_sqlerr(s, sr, "retention");
+	return sr == SQLITE_DONE ? 0 : sq_err(s, sr, "retention");
 }
 
-int store_retention_apply(struct store *s)
+int sq_retention_apply(struct store *s)
 {
 	/* total_changes counts the rows foreign-key cascades delete too */
-	sqlite3_int64 before = sqlite3_total_changes64(s->db);
+	sqlite3_int64 before = sqlite3_total_changes64(sq_db(s));
 	int rc = 0;
 	if (s->ret.max_age_ms > 0) {
 		int64_t cutoff = store_now(s) - s->ret.max_age_ms;
@@ -58,19 +59,18 @@ int store_retention_apply(struct store *s)
 	if ((rc = run(s, "DELETE FROM scans WHERE status != 'running' AND NOT EXISTS "
 			 "(SELECT 1 FROM scan_targets WHERE scan_id = scans.id)", 0)) < 0)
 		return rc;
-	sqlite3_int64 n = sqlite3_total_changes64(s->db) - before;
+	sqlite3_int64 n = sqlite3_total_changes64(sq_db(s)) - before;
 	return n > 0x7fffffff ? 0x7fffffff : (int)n;
 }
 
-int store_retention_run(struct store *s)
+int sq_retention_run(struct store *s)
 {
-	store_ok(s);
 	int rc;
-	if ((rc = store_writable(s)) < 0 || (rc = store_tx_begin(s)) < 0)
+	if ((rc = sq_begin(s)) < 0)
 		return rc;
-	int n = store_retention_apply(s);
-	if (n < 0 || (rc = store_tx_commit(s)) < 0) {
-		store_tx_rollback(s);
+	int n = sq_retention_apply(s);
+	if (n < 0 || (rc = sq_commit(s)) < 0) {
+		sq_rollback(s);
 		return n < 0 ? n : rc;
 	}
 	return n;

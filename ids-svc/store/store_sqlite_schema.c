@@ -1,5 +1,5 @@
 /*
- * store_schema.c — the tables, and migrations between versions of them.
+ * store_sqlite_schema.c — SQLite: the tables, and migrations between versions of them.
  *
  * PRAGMA user_version holds the schema version: 0 is an empty file. migrations[i] takes a
  * database from version i to i + 1, in one transaction with the version bump, so a crash
@@ -10,7 +10,7 @@
 
 #include "err.h"
 #include "store.h"
-#include "store_impl.h"
+#include "store_sqlite.h"
 
 static const char schema_v1[] =
 	/* name is the identity everywhere (REST paths, findings); times are ms since epoch */
@@ -84,17 +84,17 @@ static const char *const migrations[] = {
 static int user_version(struct store *s, int *v)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(s, "PRAGMA user_version", &st);
+	int rc = sq_prepare(s, "PRAGMA user_version", &st);
 	if (rc < 0)
 		return rc;
 	int sr = sqlite3_step(st);
 	if (sr == SQLITE_ROW)
 		*v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	return sr == SQLITE_ROW ? 0 : store_sqlerr(s, sr, "user_version");
+	return sr == SQLITE_ROW ? 0 : sq_err(s, sr, "user_version");
 }
 
-int store_schema_apply(struct store *s)
+int sq_schema_apply(struct store *s)
 {
 	int v = 0, rc;
 	if ((rc = user_version(s, &v)) < 0)
@@ -110,11 +110,11 @@ int store_schema_apply(struct store *s)
 	for (; v < SCHEMA_VERSION; v++) {
 		char bump[64];
 		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
-		if ((rc = store_tx_begin(s)) < 0)
+		if ((rc = sq_begin(s)) < 0)
 			return rc;
-		if ((rc = store_exec(s, migrations[v])) < 0 || (rc = store_exec(s, bump)) < 0 ||
-		    (rc = store_tx_commit(s)) < 0) {
-			store_tx_rollback(s);
+		if ((rc = sq_exec(s, migrations[v])) < 0 || (rc = sq_exec(s, bump)) < 0 ||
+		    (rc = sq_commit(s)) < 0) {
+			sq_rollback(s);
 			return rc;
 		}
 	}
