@@ -1,8 +1,7 @@
 /*
- * agent_pagewalk.c — x86-64 virtual -> physical through 4- or 5-level page tables.
- * Entry (SDM vol. 3 §4.5): bit 0 present, bit 7 PS (a 1 GiB page in a PDPT entry, 2 MiB in
- * a PD entry), bits 12..51 the next table or page frame. The C-bit is cleared first, since
- * under SEV it is set in entries and is not part of the address.
+ * agent_pagewalk.c — x86-64 virtual -> physical through 4- or 5-level page tables whose
+ * root the IDS supplies, in the format lib/x86/x86_pt.h walks (the IDS walks it the same
+ * way), with a per-request cache of translations.
  */
 #include "agent_pagewalk.h"
 
@@ -10,11 +9,19 @@
 
 #include "err.h"
 #include "rbuf.h"
+#include "x86_pt.h"
 
-#define PTE_PRESENT 1ull
-#define PTE_PS (1ull << 7)
-#define PTE_ADDR 0x000ffffffffff000ull
-#define PT_PAGE 4096ull
+#define PT_PAGE ((uint64_t)X86_PT_PAGE)
+
+/* x86_pt_walk reads entries from the memory source. */
+static int read_entry(void *ctx, uint64_t pa, uint64_t *entry)
+{
+	uint8_t raw[8];
+	int rc = mem_read_phys(ctx, pa, raw, 8);
+	if (rc == 0)
+		*entry = load_le64(raw);
+	return rc;
+}
 
 int agent_pt_setup(struct agent_pt *pt, struct mem_source *mem, uint64_t root, uint32_t levels,
 		   uint64_t cbit)
@@ -30,13 +37,6 @@ int agent_pt_setup(struct agent_pt *pt, struct mem_source *mem, uint64_t root, u
 	return 0;
 }
 
-static int canonical(uint64_t va, int levels)
-{
-	int bits = levels == 5 ? 57 : 48;
-	int64_t s = (int64_t)(va << (64 - bits)) >> (64 - bits);
-	return (uint64_t)s == va;
-}
-
 int agent_pt_translate(struct agent_pt *pt, uint64_t va, uint64_t *pa)
 {
 	uint64_t vpn = va >> 12;
@@ -46,29 +46,15 @@ int agent_pt_translate(struct agent_pt *pt, uint64_t va, uint64_t *pa)
 		*pa = pt->frame[slot] | (va & (PT_PAGE - 1));
 		return 0;
 	}
-	if (!canonical(va, pt->levels))
-		return SEVMON_EFAULT;
 	pt->walks++;
-	uint64_t table = pt->root;
-	for (int lvl = pt->levels; lvl >= 1; lvl--) {
-		int shift = 12 + 9 * (lvl - 1);
-		uint8_t raw[8];
-		if (mem_read_phys(pt->mem, table + ((va >> shift) & 511) * 8, raw, 8) < 0)
-			return SEVMON_EFAULT; /* the table itself is not in the source */
-		uint64_t e = load_le64(raw) & ~pt->cbit;
-		if (!(e & PTE_PRESENT))
-			return SEVMON_EFAULT;
-		if (lvl == 1 || ((lvl == 2 || lvl == 3) && (e & PTE_PS))) {
-			uint64_t mask = (1ull << shift) - 1;
-			uint64_t p = ((e & PTE_ADDR) & ~mask) | (va & mask);
-			pt->tag[slot] = vpn + 1;
-			pt->frame[slot] = p & ~(PT_PAGE - 1);
-			*pa = p;
-			return 0;
-		}
-		table = e & PTE_ADDR;
-	}
-	return SEVMON_EFAULT; /* not reached: level 1 always ends the walk */
+	uint64_t p;
+	int rc = x86_pt_walk(read_entry, pt->mem, pt->root, pt->levels, pt->cbit, va, &p);
+	if (rc < 0)
+		return rc;
+	pt->tag[slot] = vpn + 1;
+	pt->frame[slot] = p & ~(PT_PAGE - 1);
+	*pa = p;
+	return 0;
 }
 
 int agent_pt_read(struct agent_pt *pt, uint64_t va, void *buf, size_t len)

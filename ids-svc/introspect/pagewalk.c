@@ -1,8 +1,9 @@
 /*
  * pagewalk.c — x86-64 kernel virtual -> physical, walking the guest's own page tables from
- * init_top_pgt (PML5 when pgtable_l5_enabled, else PML4). Entry format (SDM vol. 3 §4.5):
- * bit 0 present, bit 7 PS (a 1 GiB page at PDPT level, 2 MiB at PD level), bits 12..51 the
- * next table / page frame; SME/SEV's C-bit (NUMBER(sme_mask)) is stripped first.
+ * init_top_pgt (PML5 when pgtable_l5_enabled, else PML4) in the format lib/x86/x86_pt.h
+ * steps through (the agent walks it the same way), many addresses at once: each level of
+ * all the walks is one gather of the table pages not cached yet. SME/SEV's C-bit
+ * (NUMBER(sme_mask)) is stripped from every entry.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,9 @@
 #include "introspect.h"
 #include "err.h"
 #include "rbuf.h"
+#include "x86_pt.h"
 
-#define PTE_PRESENT 1ull
-#define PTE_PS (1ull << 7)
-#define PTE_ADDR 0x000ffffffffff000ull
-#define PT_PAGE 4096u
+#define PT_PAGE X86_PT_PAGE
 /* Translations per batch: at most this many distinct tables per level, so one level's tables
  * always fit in the cache together (PW_BATCH <= PW_CACHE_PAGES). */
 #define PW_BATCH 256u
@@ -61,13 +60,6 @@ static int fetch_pages(struct pagewalk *pw, const uint64_t *want, size_t n)
 	return rc;
 }
 
-static int canonical(uint64_t va, int levels)
-{
-	int bits = levels == 5 ? 57 : 48;
-	int64_t s = (int64_t)(va << (64 - bits)) >> (64 - bits);
-	return (uint64_t)s == va;
-}
-
 static int batch(struct pagewalk *pw, const uint64_t *va, uint64_t *pa, int *status, size_t n)
 {
 	uint64_t table[PW_BATCH];
@@ -76,13 +68,12 @@ static int batch(struct pagewalk *pw, const uint64_t *va, uint64_t *pa, int *sta
 		table[i] = pw->top_pa;
 		done[i] = 0;
 		status[i] = 0;
-		if (!canonical(va[i], pw->levels)) {
+		if (!x86_pt_canonical(va[i], pw->levels)) {
 			status[i] = SEVMON_EFAULT;
 			done[i] = 1;
 		}
 	}
 	for (int lvl = pw->levels; lvl >= 1; lvl--) {
-		int shift = 12 + 9 * (lvl - 1);
 		uint64_t want[PW_BATCH];
 		size_t nw = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -114,16 +105,19 @@ static int batch(struct pagewalk *pw, const uint64_t *va, uint64_t *pa, int *sta
 				done[i] = 1;
 				continue;
 			}
-			uint64_t e = load_le64(page + ((va[i] >> shift) & 511) * 8) & ~pw->sme_mask;
-			if (!(e & PTE_PRESENT)) {
+			uint64_t e = load_le64(page + x86_pt_entry_off(va[i], lvl)), next;
+			switch (x86_pt_step(e, pw->sme_mask, lvl, va[i], &next)) {
+			case X86_PT_FAULT:
 				status[i] = SEVMON_EFAULT;
 				done[i] = 1;
-			} else if (lvl == 1 || ((lvl == 2 || lvl == 3) && (e & PTE_PS))) {
-				uint64_t mask = (1ull << shift) - 1;
-				pa[i] = ((e & PTE_ADDR) & ~mask) | (va[i] & mask);
+				break;
+			case X86_PT_LEAF:
+				pa[i] = next;
 				done[i] = 1;
-			} else {
-				table[i] = e & PTE_ADDR;
+				break;
+			case X86_PT_NEXT:
+				table[i] = next;
+				break;
 			}
 		}
 	}
