@@ -21,7 +21,7 @@
 /* The kernel's note is one page (VMCOREINFO_BYTES = PAGE_SIZE); 64 KiB leaves room for
  * bigger pages and still bounds what a guest can make us hold. */
 #define VMCI_MAX_BYTES (64u << 10)
-/* A 6.1 note has ~120 lines. */
+/* A 6.1 or 6.12 note has ~110 lines. */
 #define VMCI_MAX_ENTRIES 1024u
 
 struct vmci_entry {
@@ -36,14 +36,15 @@ struct vmcoreinfo {
 };
 
 /* Parse note text (KEY=VALUE lines). Rejects > VMCI_MAX_BYTES, a line without '=', an empty
- * key, a NUL inside the text, non-hex SYMBOL()/KERNELOFFSET/BUILD-ID values and non-decimal
- * NUMBER()/OFFSET()/SIZE()/LENGTH()/PAGESIZE values (SEVMON_EDECODE). Trailing NULs are
- * ignored. vmci_free() releases. */
+ * key, a NUL inside the text, non-hex SYMBOL()/KERNELOFFSET/BUILD-ID values, NUMBER()s that
+ * are neither decimal nor 0x-hex, and non-decimal OFFSET()/SIZE()/LENGTH()/PAGESIZE values
+ * (SEVMON_EDECODE). Trailing NULs are ignored. vmci_free() releases. */
 int vmci_parse(struct vmcoreinfo *vi, const char *text, size_t len);
 void vmci_free(struct vmcoreinfo *vi);
 /* Value of key, or NULL; valid until vmci_free. */
 const char *vmci_get(const struct vmcoreinfo *vi, const char *key);
-/* SYMBOL(name) (hex), NUMBER(name)/OFFSET(name)/SIZE(name) (decimal). ENOENT if absent. */
+/* SYMBOL(name) (hex), NUMBER(name)/OFFSET(name)/SIZE(name) (decimal; a 0x-hex NUMBER gives
+ * its 64 bits, which may read negative). ENOENT if absent, EDECODE out of range. */
 int vmci_symbol(const struct vmcoreinfo *vi, const char *name, uint64_t *v);
 int vmci_number(const struct vmcoreinfo *vi, const char *kind, const char *name, int64_t *v);
 /* Decode an ELF note (namesz 11 "VMCOREINFO\0") at the start of buf; parse its text. */
@@ -159,9 +160,11 @@ const char *ksym_name(const struct ksyms *ks, size_t i);
 struct btf;
 /* Read __start_BTF..__stop_BTF from the guest and parse it with libbpf. */
 int ktypes_load(struct btf **out, struct gmem *g, const struct ksyms *ks);
-/* Without a guest: the .BTF section of the vmlinux inside a package's vmlinuz (XZ payload,
- * as Debian 6.1 ships it). Bounded: the file by KTYPES_MAX_VMLINUZ, the decompressed image
- * by KTYPES_MAX_VMLINUX. ENOENT if no payload with .BTF is found. */
+/* Without a guest: the .BTF section of the vmlinux inside a package's vmlinuz (the payload
+ * the bzImage header locates: XZ, zstd or legacy LZ4, as Debian's 6.1 and 6.12 kernels
+ * ship it). Bounded: the file by KTYPES_MAX_VMLINUZ, the decompressed image by
+ * KTYPES_MAX_VMLINUX. ENOENT: no such file, or no .BTF; EDECODE: not a bzImage, or a
+ * payload that does not decompress to its trailer's size; ENOTSUP: another compression. */
 #define KTYPES_MAX_VMLINUZ (64u << 20)  /* Debian's 6.1 vmlinuz is ~8 MiB */
 #define KTYPES_MAX_VMLINUX (512u << 20) /* its vmlinux ~60 MiB; debug builds are bigger */
 int ktypes_load_vmlinuz(struct btf **out, const char *path);

@@ -1,4 +1,10 @@
-/* vmcoreinfo.c — the kernel's VMCOREINFO note: find it, parse its KEY=VALUE lines. */
+/*
+ * vmcoreinfo.c — the kernel's VMCOREINFO note: find it, parse its KEY=VALUE lines.
+ * Values keep the formats the kernel prints them in: SYMBOL()s and KERNELOFFSET in bare
+ * hex, OFFSET()/SIZE()/LENGTH() in decimal, NUMBER()s in decimal or, since 6.9 for some
+ * (NUMBER(VMALLOC_START)=0xff...), 0x-prefixed hex.
+ */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,12 +36,20 @@ static int is_dec(const char *s)
 
 static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
+/* 0x and 1..16 hex digits. */
+static int is_0xhex(const char *s)
+{
+	return (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) && strlen(s + 2) <= 16 && is_hex(s + 2);
+}
+
 static int value_ok(const char *k, const char *v)
 {
 	if (has_prefix(k, "SYMBOL(") || !strcmp(k, "KERNELOFFSET") || !strcmp(k, "BUILD-ID"))
 		return is_hex(v);
-	if (has_prefix(k, "NUMBER(") || has_prefix(k, "OFFSET(") || has_prefix(k, "SIZE(") ||
-	    has_prefix(k, "LENGTH(") || !strcmp(k, "PAGESIZE") || !strcmp(k, "CRASHTIME"))
+	if (has_prefix(k, "NUMBER("))
+		return is_dec(v) || is_0xhex(v);
+	if (has_prefix(k, "OFFSET(") || has_prefix(k, "SIZE(") || has_prefix(k, "LENGTH(") ||
+	    !strcmp(k, "PAGESIZE") || !strcmp(k, "CRASHTIME"))
 		return is_dec(v);
 	return 1;
 }
@@ -121,20 +135,39 @@ int vmci_number(const struct vmcoreinfo *vi, const char *kind, const char *name,
 	const char *s = vmci_get(vi, key);
 	if (!s)
 		return SEVMON_ENOENT;
+	if (is_0xhex(s)) { /* an address: its 64 bits, whatever the sign */
+		*v = (int64_t)strtoull(s + 2, NULL, 16);
+		return 0;
+	}
 	if (strlen(s) > 20)
 		return SEVMON_EDECODE;
-	*v = strtoll(s, NULL, 10);
+	errno = 0;
+	long long x = strtoll(s, NULL, 10);
+	if (errno)
+		return SEVMON_EDECODE; /* out of int64_t's range */
+	*v = x;
 	return 0;
 }
 
 static const uint8_t note_name[12] = "VMCOREINFO\0";
 
+/* The note header: namesz 11, descsz in (0, VMCI_MAX_BYTES], type 0, the name. *descsz
+ * gets its size. */
+static int note_header(struct rbuf *r, uint32_t *descsz)
+{
+	uint32_t namesz, type;
+	const uint8_t *name;
+	return rbuf_get_le32(r, &namesz) == 0 && rbuf_get_le32(r, descsz) == 0 &&
+	       rbuf_get_le32(r, &type) == 0 && rbuf_get_bytes_direct(r, &name, sizeof note_name) == 0 &&
+	       namesz == 11 && *descsz > 0 && *descsz <= VMCI_MAX_BYTES && type == 0 &&
+	       !memcmp(name, note_name, sizeof note_name);
+}
+
 int vmci_scan_match(const uint8_t *p, size_t avail)
 {
-	if (avail < VMCI_NOTE_HDR)
-		return 0;
-	return load_le32(p) == 11 && load_le32(p + 4) > 0 && load_le32(p + 4) <= VMCI_MAX_BYTES &&
-	       load_le32(p + 8) == 0 && !memcmp(p + 12, note_name, sizeof note_name);
+	struct rbuf r = rbuf_make(p, avail);
+	uint32_t descsz;
+	return note_header(&r, &descsz);
 }
 
 int vmci_from_note(struct vmcoreinfo *vi, const uint8_t *buf, size_t len)
@@ -179,10 +212,14 @@ int vmci_read(struct vmcoreinfo *vi, struct gmem *g, uint64_t phys, uint32_t siz
 static int try_hit(struct vmcoreinfo *vi, struct gmem *g, const uint8_t *buf, size_t len,
 	size_t off, uint64_t base)
 {
-	uint32_t need = VMCI_NOTE_HDR + load_le32(buf + off + 4);
+	struct rbuf r = rbuf_make(buf, len), hdr, note;
+	uint32_t descsz;
 	int rc;
-	if (off + need <= len)
-		rc = vmci_from_note(vi, buf + off, need);
+	if (rbuf_peek_at(&r, off, VMCI_NOTE_HDR, &hdr) < 0 || !note_header(&hdr, &descsz))
+		return SEVMON_EDECODE;
+	uint32_t need = VMCI_NOTE_HDR + descsz;
+	if (rbuf_peek_at(&r, off, need, &note) == 0)
+		rc = vmci_from_note(vi, note.p, need);
 	else
 		rc = vmci_read(vi, g, base + off, need);
 	if (rc == 0 && !vmci_get(vi, "OSRELEASE")) {
