@@ -2,6 +2,7 @@
  * typedefs, bitfield rejection, enums. The BTF is written with libbpf's own writer and read
  * back from its raw bytes, as the guest's .BTF would be. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 
 #include "err.h"
 #include "harness.h"
+#include "rbuf.h"
 #include "introspect.h"
 
 /* struct task {            // 48 bytes
@@ -127,19 +129,67 @@ TEST(ktypes_enum_lookup)
 	btf__free(b);
 }
 
+/* A bzImage-shaped file: setup header with payload_offset/length, then the payload. */
+static void write_bz(const char *path, const uint8_t *payload, size_t n, uint32_t claim_off,
+		     uint32_t claim_len, int hdrs)
+{
+	static uint8_t img[8192];
+	memset(img, 0, sizeof img);
+	img[0x1f1] = 1; /* setup_sects: the payload area starts at (1 + 1) * 512 */
+	if (hdrs)
+		memcpy(img + 0x202, "HdrS", 4);
+	store_le32(img + 0x248, claim_off);
+	store_le32(img + 0x24c, claim_len);
+	ASSERT(1024 + 16 + n <= sizeof img);
+	memcpy(img + 1024 + 16, payload, n);
+	FILE *f = fopen(path, "wb");
+	ASSERT(f != NULL);
+	ASSERT_EQ(fwrite(img, 1, sizeof img, f), sizeof img);
+	fclose(f);
+}
+
 TEST(ktypes_load_vmlinuz_rejects_junk)
 {
 	char path[] = "/tmp/sevmon-vmlinuz-XXXXXX";
 	int fd = mkstemp(path);
 	ASSERT(fd >= 0);
-	/* XZ magics followed by garbage, one cut short at the end of the file. */
-	static const uint8_t junk[] = { 'M', 'Z', 0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3, 4, 5, 6, 7,
-		0xfd, '7', 'z', 'X', 'Z', 0 };
+	/* shorter than a setup header */
+	static const uint8_t junk[] = { 'M', 'Z', 0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3 };
 	ASSERT_EQ(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
 	close(fd);
 	struct btf *b = (struct btf *)1;
-	ASSERT_EQ(ktypes_load_vmlinuz(&b, path), SEVMON_ENOENT);
+	ASSERT_EQ(ktypes_load_vmlinuz(&b, path), SEVMON_ETRUNC);
 	ASSERT(b == NULL);
+	/* each payload, with its 4-byte size trailer where it has one */
+	static const uint8_t xz_bad[] = { 0xfd, '7', 'z', 'X', 'Z', 0, 9, 9, 9, 9, 0, 0x10, 0, 0 };
+	static const uint8_t zstd_bad[] = { 0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 0, 0x10, 0, 0 };
+	static const uint8_t lz4_bad[] = { 0x02, 0x21, 0x4c, 0x18, 0xff, 0xff, 0xff, 0x7f, 0, 0x10, 0, 0 };
+	static const uint8_t gzip[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0x10, 0, 0 };
+	static const uint8_t huge[] = { 0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 0, 0, 0, 0x40 };
+	static const struct {
+		const uint8_t *p;
+		size_t n;
+		uint32_t off, len;
+		int hdrs, want;
+	} cases[] = {
+		{ xz_bad, sizeof xz_bad, 16, sizeof xz_bad, 0, SEVMON_EDECODE }, /* no "HdrS" */
+		{ xz_bad, sizeof xz_bad, 16, 1u << 30, 1, SEVMON_EDECODE },     /* past the file */
+		{ xz_bad, sizeof xz_bad, 0xfffffff0u, 64, 1, SEVMON_EDECODE },
+		{ xz_bad, sizeof xz_bad, 16, sizeof xz_bad, 1, SEVMON_EDECODE },
+		{ zstd_bad, sizeof zstd_bad, 16, sizeof zstd_bad, 1, SEVMON_EDECODE },
+		{ lz4_bad, sizeof lz4_bad, 16, sizeof lz4_bad, 1, SEVMON_EDECODE },
+		{ gzip, sizeof gzip, 16, sizeof gzip, 1, SEVMON_ENOTSUP },
+		{ huge, sizeof huge, 16, sizeof huge, 1, SEVMON_ETOOBIG }, /* 1 GiB claimed */
+		{ xz_bad, sizeof xz_bad, 16, 7, 1, SEVMON_ETRUNC },       /* payload under 8 bytes */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		write_bz(path, cases[i].p, cases[i].n, cases[i].off, cases[i].len, cases[i].hdrs);
+		b = (struct btf *)1;
+		int rc = ktypes_load_vmlinuz(&b, path);
+		if (rc != cases[i].want)
+			FAIL_AT("case %zu: %s, not %s", i, sevmon_errname(rc), sevmon_errname(cases[i].want));
+		ASSERT(b == NULL);
+	}
 	unlink(path);
 	ASSERT_EQ(ktypes_load_vmlinuz(&b, path), SEVMON_ENOENT);
 }
