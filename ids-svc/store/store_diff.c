@@ -35,19 +35,6 @@
 #define IDBLOB_HDR 7
 #define IDBLOB_PARTIAL 1u
 
-static int fail(char *msg, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *msg, size_t len, int err, const char *fmt, ...)
-{
-	if (msg && len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 /* Say that the message is about the baseline, not the payload being added. */
 static void prefix_previous(char *msg, size_t len)
 {
@@ -134,24 +121,24 @@ int store_idlist_from_json(enum store_idkind k, const char *text, struct store_i
 		return rc;
 	json_t *arr = json_is_object(l->doc) ? json_object_get(l->doc, key) : NULL;
 	if (!json_is_array(arr)) {
-		rc = fail(msg, msg_len, SEVMON_EINVAL, "expected an object with array \"%s\"", key);
+		rc = store_msg(msg, msg_len, SEVMON_EINVAL, "expected an object with array \"%s\"", key);
 		goto out;
 	}
 	json_t *partial = json_object_get(l->doc, "partial");
 	if (partial && !json_is_boolean(partial)) {
-		rc = fail(msg, msg_len, SEVMON_EINVAL, "\"partial\" must be true or false");
+		rc = store_msg(msg, msg_len, SEVMON_EINVAL, "\"partial\" must be true or false");
 		goto out;
 	}
 	l->partial = json_is_true(partial);
 	size_t n = json_array_size(arr);
 	if (n > STORE_DIFF_MAX_ITEMS) {
-		rc = fail(msg, msg_len, SEVMON_ETOOBIG, "%zu entries in \"%s\" (limit %d)", n, key,
+		rc = store_msg(msg, msg_len, SEVMON_ETOOBIG, "%zu entries in \"%s\" (limit %d)", n, key,
 			  STORE_DIFF_MAX_ITEMS);
 		goto out;
 	}
 	l->v = calloc(n ? n : 1, sizeof(*l->v));
 	if (!l->v) {
-		rc = fail(msg, msg_len, SEVMON_ENOMEM, "out of memory");
+		rc = store_msg(msg, msg_len, SEVMON_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -159,11 +146,11 @@ int store_idlist_from_json(enum store_idkind k, const char *text, struct store_i
 		struct store_id_item *it = &l->v[i];
 		*it = (struct store_id_item){ .pid = -1, .uid = -1, .ppid = -1 };
 		if (!json_is_object(e)) {
-			rc = fail(msg, msg_len, SEVMON_EINVAL, "%s[%zu]: not an object", key, i);
+			rc = store_msg(msg, msg_len, SEVMON_EINVAL, "%s[%zu]: not an object", key, i);
 			goto out;
 		}
 		if (procs ? proc_item(e, it) < 0 : !name_ok(json_object_get(e, "name"), &it->name)) {
-			rc = fail(msg, msg_len, SEVMON_EINVAL,
+			rc = store_msg(msg, msg_len, SEVMON_EINVAL,
 				  procs ? "%s[%zu]: needs \"pid\" 0..2^31-1 and \"comm\" of 1..%d "
 					  "bytes; uid -1..2^32-2, ppid -1..2^31-1, kthread boolean"
 					: "%s[%zu]: needs a \"name\" string of 1..%d bytes",
@@ -406,7 +393,7 @@ static int banner_parse(const char *text, json_t **doc, const char **banner, cha
 	    strlen(json_string_value(b)) != json_string_length(b)) {
 		json_decref(*doc);
 		*doc = NULL;
-		return fail(msg, msg_len, SEVMON_EINVAL,
+		return store_msg(msg, msg_len, SEVMON_EINVAL,
 			    "expected {\"banner\": string of at most %d bytes}", STORE_BANNER_MAX);
 	}
 	*banner = json_string_value(b);

@@ -36,6 +36,9 @@ struct store {
 /* Set the handle's message and return err. */
 int store_fail(struct store *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same into a caller's buffer (msg may be NULL): for the pure parts (diffs, JSON). */
+int store_msg(char *msg, size_t len, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Clear the message at the start of a call. */
 void store_ok(struct store *s);
 int64_t store_now(struct store *s);

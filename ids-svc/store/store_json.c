@@ -9,29 +9,16 @@
 #include "err.h"
 #include "store_impl.h"
 
-static int json_fail(char *msg, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int json_fail(char *msg, size_t len, int err, const char *fmt, ...)
-{
-	if (msg && len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 int store_json_parse(const char *text, size_t max, json_t **out, char *msg, size_t msg_len)
 {
 	*out = NULL;
 	size_t len = strnlen(text, (size_t)max + 1);
 	if (len > max)
-		return json_fail(msg, msg_len, SEVMON_ETOOBIG, "JSON over the limit of %zu bytes", max);
+		return store_msg(msg, msg_len, SEVMON_ETOOBIG, "JSON over the limit of %zu bytes", max);
 	json_error_t e;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
 	if (!j)
-		return json_fail(msg, msg_len, SEVMON_EINVAL, "malformed JSON at line %d column %d: %s",
+		return store_msg(msg, msg_len, SEVMON_EINVAL, "malformed JSON at line %d column %d: %s",
 				 e.line, e.column, e.text);
 	*out = j;
 	return 0;

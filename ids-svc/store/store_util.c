@@ -134,3 +134,14 @@ int store_grow(void **v, size_t *cap, size_t cnt, size_t elem)
 	*cap = nc;
 	return 0;
 }
+
+int store_msg(char *msg, size_t len, int err, const char *fmt, ...)
+{
+	if (msg && len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
