@@ -173,6 +173,8 @@ int ktypes_load_vmlinuz(struct btf **out, const char *path);
  * (may be NULL). ENOENT if absent, ENOTSUP for a bitfield. */
 int ktypes_offsetof(const struct btf *btf, const char *type_name, const char *path,
 	uint32_t *off, uint32_t *size);
+/* Size in bytes of struct/union type_name, or ENOENT. */
+int ktypes_sizeof(const struct btf *btf, const char *type_name, uint32_t *size);
 /* Value of enumerator name, or ENOENT. */
 int ktypes_enum_value(const struct btf *btf, const char *name, int64_t *v);
 /* Name of the enumerator of enum type_name with value v, or NULL. */
@@ -251,8 +253,23 @@ struct kprofile {
 	 * KPROFILE_MODULE_STATES, or KPROFILE_NO_VALUE where the enum lacks it. Kept in the
 	 * profile so that a cached profile names states without loading BTF again. */
 	int64_t mod_states[KPROFILE_NMODULE_STATES];
+	/* Where a module's core text is, in the shape this kernel's struct module has (BTF):
+	 * KPROFILE_MODMEM_ARRAY since 6.4 (struct module_memory mem[MOD_MEM_NUM_TYPES], the
+	 * text at mem[MOD_TEXT]), KPROFILE_MODMEM_LAYOUT before (struct module_layout
+	 * core_layout), KPROFILE_MODMEM_NONE when BTF has neither (then the checks that need
+	 * a module's text range fail by name). */
+	int module_mem;
+	struct kprofile_off module_text_base, module_text_size; /* offsets in struct module */
+	uint32_t module_mem_count, module_mem_stride; /* the array's length and element size */
 };
+enum { KPROFILE_MODMEM_NONE = 0, KPROFILE_MODMEM_LAYOUT = 1, KPROFILE_MODMEM_ARRAY = 2 };
 enum { KPROFILE_SLIDE_VMCOREINFO = 1, KPROFILE_SLIDE_PROBE = 2 };
+
+/* The type half of a profile, from BTF alone: every KPROFILE_OFFSETS member (absent ones
+ * recorded in p->missing; a core one absent fails), their sizes checked, the enum
+ * module_state values, struct module's memory shape. err says which type or member is
+ * missing or changed shape. */
+int kprofile_from_btf(struct kprofile *p, const struct btf *btf, char *err, size_t errcap);
 
 /* A live introspection session: the profile plus what it was built from. */
 struct kintro {

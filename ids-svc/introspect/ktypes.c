@@ -113,6 +113,20 @@ int ktypes_offsetof(const struct btf *btf, const char *type_name, const char *pa
 	return 0;
 }
 
+int ktypes_sizeof(const struct btf *btf, const char *type_name, uint32_t *size)
+{
+	int id = btf__find_by_name_kind(btf, type_name, BTF_KIND_STRUCT);
+	if (id < 0)
+		id = btf__find_by_name_kind(btf, type_name, BTF_KIND_UNION);
+	if (id < 0)
+		return SEVMON_ENOENT;
+	long long s = btf__resolve_size(btf, (uint32_t)id);
+	if (s <= 0 || s > UINT32_MAX)
+		return SEVMON_EDECODE;
+	*size = (uint32_t)s;
+	return 0;
+}
+
 int ktypes_enum_value(const struct btf *btf, const char *name, int64_t *v)
 {
 	uint32_t n = btf__type_cnt(btf);

@@ -83,9 +83,8 @@ static const int core_offsets[] = { KPROFILE_OFF_task_comm, KPROFILE_OFF_task_pi
 
 /* Each member's offset from BTF. A member this kernel's BTF does not have is recorded in
  * p->missing (a check that needs it then fails by name); a core one fails the profile. */
-static int offsets(struct kintro *k)
+static int offsets(struct kprofile *p, const struct btf *btf, char *err, size_t errcap)
 {
-	struct kprofile *p = &k->p;
 	struct kprofile_off *o[KPROFILE_OFF_COUNT] = {
 #define KPROFILE_PTR(name, type, path) &p->name,
 		KPROFILE_OFFSETS(KPROFILE_PTR)
@@ -93,41 +92,53 @@ static int offsets(struct kintro *k)
 	};
 	p->missing = 0;
 	for (int i = 0; i < KPROFILE_OFF_COUNT; i++) {
-		int rc = ktypes_offsetof(k->btf, off_type[i], off_path[i], &o[i]->off, &o[i]->size);
+		int rc = ktypes_offsetof(btf, off_type[i], off_path[i], &o[i]->off, &o[i]->size);
 		if (rc == SEVMON_ENOENT) {
 			p->missing |= 1ull << i;
 			*o[i] = (struct kprofile_off){ 0 };
 		} else if (rc < 0) {
-			snprintf(k->err, sizeof k->err, "BTF: struct %s member %s: %s", off_type[i],
+			snprintf(err, errcap, "BTF: struct %s member %s: %s", off_type[i],
 				 off_path[i], sevmon_strerror(rc));
 			return rc;
 		}
 	}
 	for (size_t i = 0; i < sizeof core_offsets / sizeof core_offsets[0]; i++)
 		if (p->missing & (1ull << core_offsets[i])) {
-			snprintf(k->err, sizeof k->err, "BTF of this kernel has no struct %s member %s",
+			snprintf(err, errcap, "BTF of this kernel has no struct %s member %s",
 				 off_type[core_offsets[i]], off_path[core_offsets[i]]);
 			return SEVMON_ENOTSUP;
 		}
 	/* The checks copy these into fixed buffers and read them as fixed widths: a size
-	 * other than the kernel's own (where the member exists) is a profile we cannot use. */
-#define HAS(name) (!(p->missing & (1ull << KPROFILE_OFF_##name)))
-#define SIZE_OK(name, cond) (!HAS(name) || (cond))
-	if (!SIZE_OK(task_comm, p->task_comm.size == KPROC_COMM_LEN) ||
-	    !SIZE_OK(module_name, p->module_name.size <= KMOD_NAME_LEN) ||
-	    !SIZE_OK(task_pid, p->task_pid.size == 4) || !SIZE_OK(task_tgid, p->task_tgid.size == 4) ||
-	    !SIZE_OK(cred_uid, p->cred_uid.size == 4) ||
-	    !SIZE_OK(task_real_parent, p->task_real_parent.size == 8) ||
-	    !SIZE_OK(task_exit_state, p->task_exit_state.size == 4) ||
-	    !SIZE_OK(task_cred, p->task_cred.size == 8) || !SIZE_OK(task_mm, p->task_mm.size == 8) ||
-	    !SIZE_OK(module_state, p->module_state.size == 4) ||
-	    !SIZE_OK(uts_release, p->uts_release.size >= 2 &&
-				     p->uts_release.size <= KPROFILE_MAX_RELEASE)) {
-		snprintf(k->err, sizeof k->err, "BTF: a member the checks read has an unexpected size");
-		return SEVMON_EDECODE;
+	 * other than the kernel's own (where the member exists) is a profile we cannot use,
+	 * and the error says which member changed shape. */
+	static const struct {
+		int id;
+		uint32_t min, max;
+	} sizes[] = {
+		{ KPROFILE_OFF_task_comm, KPROC_COMM_LEN, KPROC_COMM_LEN },
+		{ KPROFILE_OFF_module_name, 1, KMOD_NAME_LEN },
+		{ KPROFILE_OFF_task_pid, 4, 4 },
+		{ KPROFILE_OFF_task_tgid, 4, 4 },
+		{ KPROFILE_OFF_cred_uid, 4, 4 },
+		{ KPROFILE_OFF_task_real_parent, 8, 8 },
+		{ KPROFILE_OFF_task_exit_state, 4, 4 },
+		{ KPROFILE_OFF_task_cred, 8, 8 },
+		{ KPROFILE_OFF_task_mm, 8, 8 },
+		{ KPROFILE_OFF_module_state, 4, 4 },
+		{ KPROFILE_OFF_uts_release, 2, KPROFILE_MAX_RELEASE },
+	};
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		int id = sizes[i].id;
+		if (p->missing & (1ull << id))
+			continue;
+		if (o[id]->size < sizes[i].min || o[id]->size > sizes[i].max) {
+			snprintf(err, errcap,
+				 "BTF: struct %s member %s is %" PRIu32 " bytes, not %" PRIu32
+				 "..%" PRIu32 " as this build reads it", off_type[id], off_path[id],
+				 o[id]->size, sizes[i].min, sizes[i].max);
+			return SEVMON_EDECODE;
+		}
 	}
-#undef SIZE_OK
-#undef HAS
 	return 0;
 }
 
@@ -149,12 +160,56 @@ static void module_states(struct kprofile *p, const struct btf *btf)
 			p->mod_states[i] = KPROFILE_NO_VALUE;
 }
 
+/* The shape of struct module's memory regions, from BTF (see kprofile.module_mem). */
+static int module_mem_shape(struct kprofile *p, const struct btf *btf)
+{
+	uint32_t off, size, stride, boff, bsize, soff, ssize;
+	int64_t text;
+	p->module_mem = KPROFILE_MODMEM_NONE;
+	if (ktypes_offsetof(btf, "module", "mem", &off, &size) == 0 &&
+	    ktypes_sizeof(btf, "module_memory", &stride) == 0 &&
+	    ktypes_offsetof(btf, "module_memory", "base", &boff, &bsize) == 0 &&
+	    ktypes_offsetof(btf, "module_memory", "size", &soff, &ssize) == 0 &&
+	    ktypes_enum_value(btf, "MOD_TEXT", &text) == 0) {
+		if (size % stride || text < 0 || (uint64_t)text >= size / stride || bsize != 8 ||
+		    (ssize != 4 && ssize != 8))
+			return SEVMON_EDECODE;
+		p->module_mem = KPROFILE_MODMEM_ARRAY;
+		p->module_mem_count = size / stride;
+		p->module_mem_stride = stride;
+		p->module_text_base = (struct kprofile_off){ off + (uint32_t)text * stride + boff, bsize };
+		p->module_text_size = (struct kprofile_off){ off + (uint32_t)text * stride + soff, ssize };
+	} else if (ktypes_offsetof(btf, "module", "core_layout.base", &boff, &bsize) == 0 &&
+		   ktypes_offsetof(btf, "module", "core_layout.size", &soff, &ssize) == 0) {
+		if (bsize != 8 || (ssize != 4 && ssize != 8))
+			return SEVMON_EDECODE;
+		p->module_mem = KPROFILE_MODMEM_LAYOUT;
+		p->module_mem_count = 1;
+		p->module_mem_stride = 0;
+		p->module_text_base = (struct kprofile_off){ boff, bsize };
+		p->module_text_size = (struct kprofile_off){ soff, ssize };
+	}
+	return 0;
+}
+
 const char *kprofile_module_state(const struct kprofile *p, int64_t v)
 {
 	for (int i = 0; i < KPROFILE_NMODULE_STATES; i++)
 		if (p->mod_states[i] != KPROFILE_NO_VALUE && p->mod_states[i] == v)
 			return mstate_word[i];
 	return "unknown";
+}
+
+int kprofile_from_btf(struct kprofile *p, const struct btf *btf, char *err, size_t errcap)
+{
+	int rc = offsets(p, btf, err, errcap);
+	if (rc < 0)
+		return rc;
+	module_states(p, btf);
+	if ((rc = module_mem_shape(p, btf)) < 0)
+		snprintf(err, errcap, "BTF: struct module's memory regions have a shape this build "
+			 "does not know");
+	return rc;
 }
 
 /* The kernel's own data must agree with VMCOREINFO and the symbols. One round trip. */
@@ -253,10 +308,10 @@ int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi)
 	if (stext != X86_START_KERNEL + k->p.slide ||
 	    (vmci_symbol(&k->vi, "_stext", &vstext) == 0 && vstext != stext))
 		goto fail;
-	if ((rc = ktypes_load(&k->btf, g, &k->ks)) < 0 || (rc = offsets(k)) < 0 ||
+	if ((rc = ktypes_load(&k->btf, g, &k->ks)) < 0 ||
+	    (rc = kprofile_from_btf(&k->p, k->btf, k->err, sizeof k->err)) < 0 ||
 	    (rc = validate(k)) < 0)
 		goto fail;
-	module_states(&k->p, k->btf);
 	return 0;
 fail:;
 	char why[sizeof k->err];
@@ -295,7 +350,7 @@ out:
 
 /* The cache file's format: a file of another format (older builds knew fewer offsets or
  * none of the enum values) is not used but rebuilt, never read with fields missing. */
-#define KPROFILE_FORMAT 2
+#define KPROFILE_FORMAT 3
 /* Paths are built from a directory and a hex build-id. */
 #define KPROFILE_MAX_PATH 4096
 
@@ -363,6 +418,14 @@ void kprofile_print(const struct kprofile *p, FILE *f)
 			fprintf(f, "enum.%s=missing\n", mstate_enum[i]);
 		else
 			fprintf(f, "enum.%s=%" PRId64 "\n", mstate_enum[i], p->mod_states[i]);
+	fprintf(f, "module_mem=%s\n", p->module_mem == KPROFILE_MODMEM_ARRAY ? "mem"
+				       : p->module_mem == KPROFILE_MODMEM_LAYOUT ? "core_layout"
+										 : "none");
+	fprintf(f, "module_mem.count=%" PRIu32 "\nmodule_mem.stride=%" PRIu32 "\n",
+		p->module_mem_count, p->module_mem_stride);
+	fprintf(f, "off.module.text_base=%" PRIu32 ",%" PRIu32 "\noff.module.text_size=%" PRIu32
+		   ",%" PRIu32 "\n", p->module_text_base.off, p->module_text_base.size,
+		p->module_text_size.off, p->module_text_size.size);
 }
 
 int kprofile_save(const struct kprofile *p, const char *dir)
@@ -436,6 +499,23 @@ static int parse_line(struct kprofile *p, char *k, char *v)
 	}
 	KPROFILE_OFFSETS(KPROFILE_PARSE)
 #undef KPROFILE_PARSE
+	else if (!strcmp(k, "module_mem"))
+		p->module_mem = !strcmp(v, "mem")	    ? KPROFILE_MODMEM_ARRAY
+				: !strcmp(v, "core_layout") ? KPROFILE_MODMEM_LAYOUT
+							    : KPROFILE_MODMEM_NONE;
+	else if (!strcmp(k, "module_mem.count"))
+		p->module_mem_count = (uint32_t)strtoul(v, &end, 0);
+	else if (!strcmp(k, "module_mem.stride"))
+		p->module_mem_stride = (uint32_t)strtoul(v, &end, 0);
+	else if (!strcmp(k, "off.module.text_base")) {
+		if (sscanf(v, "%" SCNu32 ",%" SCNu32, &p->module_text_base.off,
+			   &p->module_text_base.size) != 2)
+			return SEVMON_EDECODE;
+	} else if (!strcmp(k, "off.module.text_size")) {
+		if (sscanf(v, "%" SCNu32 ",%" SCNu32, &p->module_text_size.off,
+			   &p->module_text_size.size) != 2)
+			return SEVMON_EDECODE;
+	}
 	else if (!strncmp(k, "enum.", 5)) {
 		int i = 0;
 		while (i < KPROFILE_NMODULE_STATES && strcmp(k + 5, mstate_enum[i]))

@@ -430,4 +430,72 @@ TEST(introspect_open_rejects_wrong_slide)
 	ASSERT_EQ(kintro_open(&k2, &e->agent, &bad), SEVMON_EDECODE);
 }
 
+/* The real kernel's BTF with one member of task_struct renamed away (its name_off made to
+ * point at "task_struct", which is no member's name): the BTF of a kernel that lacks it. */
+static struct btf *btf_without(const struct btf *real, const char *type, const char *member)
+{
+	uint32_t size = 0;
+	const void *raw = btf__raw_data(real, &size);
+	ASSERT(raw != NULL);
+	struct btf *c = btf__new(raw, size); /* its own copy of the data */
+	ASSERT(c != NULL);
+	int id = btf__find_by_name_kind(c, type, BTF_KIND_STRUCT);
+	ASSERT(id > 0);
+	/* a test edits libbpf's copy in place, which it owns */
+	struct btf_type *t = (struct btf_type *)btf__type_by_id(c, (uint32_t)id);
+	struct btf_member *m = btf_members(t);
+	int hit = 0;
+	for (uint16_t i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(c, m->name_off), member)) {
+			m->name_off = t->name_off;
+			hit = 1;
+		}
+	ASSERT(hit);
+	return c;
+}
+
+TEST(introspect_btf_without_a_member_fails_that_check_by_name)
+{
+	struct env *e = env_open();
+	struct kprofile p;
+	char err[256] = "";
+	/* task_struct.cred is what ps reads a uid through: without it ps fails, naming it */
+	struct btf *b = btf_without(e->k.btf, "task_struct", "cred");
+	memset(&p, 0, sizeof p);
+	ASSERT_EQ(kprofile_from_btf(&p, b, err, sizeof err), 0);
+	ASSERT(p.missing & (1ull << KPROFILE_OFF_task_cred));
+	ASSERT_EQ(check_ready(&check_ps, &p, err, sizeof err), SEVMON_ENOTSUP);
+	ASSERT(strstr(err, "struct task_struct member cred") != NULL);
+	ASSERT_EQ(check_ready(&check_modules, &p, err, sizeof err), 0);
+	/* and through a whole run: an error naming it, no list */
+	struct kintro k = e->k;
+	k.p = p;
+	char *json = NULL;
+	struct check_env env = { .k = &k };
+	ASSERT_EQ(check_run_json(&check_ps, &env, &json, NULL, NULL, err, sizeof err), SEVMON_ENOTSUP);
+	ASSERT(json == NULL && strstr(err, "cred") != NULL);
+	btf__free(b);
+	/* task_struct.comm is one the profile itself reads: no profile, and the error says so */
+	b = btf_without(e->k.btf, "task_struct", "comm");
+	memset(&p, 0, sizeof p);
+	err[0] = 0;
+	ASSERT_EQ(kprofile_from_btf(&p, b, err, sizeof err), SEVMON_ENOTSUP);
+	ASSERT(strstr(err, "struct task_struct member comm") != NULL);
+	btf__free(b);
+	printf("# %s\n", err);
+}
+
+/* struct module's memory shape is read from BTF and says where a module's text is. */
+TEST(introspect_profile_names_the_module_memory_shape)
+{
+	struct env *e = env_open();
+	const struct kprofile *p = &e->k.p;
+	int is612 = !strncmp(p->release, "6.12", 4) || strncmp(p->release, "6.1.", 4) != 0;
+	ASSERT_EQ(p->module_mem, is612 ? KPROFILE_MODMEM_ARRAY : KPROFILE_MODMEM_LAYOUT);
+	ASSERT_UEQ(p->module_text_base.size, 8);
+	printf("# %s: module memory %s, text base at +%" PRIu32 "\n", p->release,
+	       p->module_mem == KPROFILE_MODMEM_ARRAY ? "mem[]" : "core_layout",
+	       p->module_text_base.off);
+}
+
 TEST_MAIN()
