@@ -37,6 +37,29 @@ TEST(vmci_parse_good_note)
 	vmci_free(&vi);
 }
 
+/* 6.9+ prints some NUMBER()s as 0x-hex (6.12: NUMBER(VMALLOC_START)=0xff78df5540000000):
+ * a note with one must still parse, and the value is its 64 bits. */
+TEST(vmci_parse_hex_number_of_6_12)
+{
+	static const char t[] = "OSRELEASE=6.12.107+deb12-amd64\n"
+				"NUMBER(VMALLOC_START)=0xff78df5540000000\n"
+				"NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)=-513\n"
+				"NUMBER(big)=99999999999999999999\n";
+	struct vmcoreinfo vi;
+	int64_t n = 0;
+	ASSERT_EQ(vmci_parse(&vi, t, sizeof t - 1), 0);
+	ASSERT_EQ(vmci_number(&vi, "NUMBER", "VMALLOC_START", &n), 0);
+	ASSERT_UEQ((uint64_t)n, 0xff78df5540000000ull);
+	ASSERT_EQ(vmci_number(&vi, "NUMBER", "PAGE_SLAB_MAPCOUNT_VALUE", &n), 0);
+	ASSERT_EQ(n, -513);
+	ASSERT_EQ(vmci_number(&vi, "NUMBER", "big", &n), SEVMON_EDECODE); /* past int64 */
+	vmci_free(&vi);
+	static const char *bad[] = { "NUMBER(x)=0x\n", "NUMBER(x)=0x12345678901234567\n",
+				     "NUMBER(x)=0xfg\n", "OFFSET(x)=0x10\n" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ASSERT_EQ(vmci_parse(&vi, bad[i], strlen(bad[i])), SEVMON_EDECODE);
+}
+
 TEST(vmci_parse_trailing_nuls_and_blank_lines)
 {
 	const char t[] = "OSRELEASE=x\n\n\nPAGESIZE=4096\n\0\0\0";
