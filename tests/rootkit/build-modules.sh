@@ -117,7 +117,7 @@ if [ ! -f "$KO/.complete" ]; then
   # 6.12 headers ship a vmlinux, so kbuild wants pahole (dwarves) for module BTF; without it,
   # build the modules without BTF (they load the same; only BPF tooling would miss it).
   nobtf=()
-  command -v pahole >/dev/null || nobtf=(CONFIG_DEBUG_INFO_BTF_MODULES=)
+  [ ! -f "$TREE/vmlinux" ] || command -v pahole >/dev/null || nobtf=(CONFIG_DEBUG_INFO_BTF_MODULES=)
   log "building for $REL with $have${nobtf:+ (no pahole: no module BTF)}"
   if ! make -C "$TREE" M="$work" CC="$cc" "${nobtf[@]}" modules -j2 >"$work/build.log" 2>&1; then
     cat "$work/build.log" >&2

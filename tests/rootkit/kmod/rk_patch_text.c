@@ -10,8 +10,8 @@
  *     as before. This is an inline hook (a jump/call into module text at a function entry).
  *   mode=nop: by five one-byte NOPs (90 90 90 90 90): the same behaviour, other bytes; only a
  *     text-integrity check (hash or byte compare against vmlinux) can see it.
- * The 5 bytes are written with CR0.WP cleared (rk_write_ro) inside stop_machine(), so no CPU
- * executes the site while it changes. Unloading restores the NOP the same way.
+ * The 5 bytes are written with CR0.WP cleared (or through a vmap alias: rk_common.h) inside
+ * stop_machine(), so no CPU executes the site while it changes. Unloading restores the NOP.
  *
  * Do not let ftrace or a kprobe touch `target` while patched: ftrace checks the bytes it
  * expects and disables itself (ftrace_bug) when they differ.
@@ -23,6 +23,7 @@
 #include <linux/rcupdate.h>
 #include <linux/stop_machine.h>
 #include <asm/linkage.h>
+#define RK_WRITE_RO
 #include "rk_common.h"
 
 static char *target = "__x64_sys_sethostname";
@@ -51,20 +52,25 @@ asm(".pushsection .text\n"
 static const u8 nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 static u8 patch[5];
 
-struct rk_poke { void *at; const u8 *b; };
+struct rk_poke { struct rk_ro w; const u8 *b; };
 
 static int rk_poke_fn(void *arg)
 {
 	struct rk_poke *p = arg;
 
-	return rk_write_ro(p->at, p->b, 5);
+	rk_ro_copy(&p->w, p->b, 5);
+	return 0;
 }
 
 static int rk_poke(const u8 *b)
 {
-	struct rk_poke p = { .at = (void *)site, .b = b };
-	int err = stop_machine(rk_poke_fn, &p, NULL);
+	struct rk_poke p = { .b = b };
+	int err = rk_ro_begin(&p.w, (void *)site, 5);	/* may sleep: outside stop_machine */
 
+	if (!err) {
+		err = stop_machine(rk_poke_fn, &p, NULL);
+		rk_ro_end(&p.w);
+	}
 	snprintf(bytes, sizeof(bytes), "%5phN", (u8 *)site);
 	return err;
 }

@@ -24,6 +24,7 @@
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
 #include <linux/unistd.h>
+#define RK_WRITE_RO
 #include "rk_common.h"
 
 typedef long (*rk_sys_t)(const struct pt_regs *);

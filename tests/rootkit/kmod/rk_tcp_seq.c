@@ -22,6 +22,7 @@
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <net/sock.h>
+#define RK_WRITE_RO
 #include "rk_common.h"
 
 static unsigned short port = 4444;
