@@ -243,7 +243,7 @@ note "target process: sleep, pid $TP"
 # ps=in ps; ls=in ls /proc; stat=/proc/PID/stat opens; kill=kill -0 works; sysrq=in SysRq-t.
 tviews() {
   g "ps -o pid | tr -d ' ' | grep -qx $TP && echo -n ps=1 || echo -n ps=0
-    ls /proc | grep -qx $TP && echo -n ' ls=1' || echo -n ' ls=0'
+    ls /proc 2>/dev/null | grep -qx $TP && echo -n ' ls=1' || echo -n ' ls=0'
     cat /proc/$TP/stat >/dev/null 2>&1 && echo -n ' stat=1' || echo -n ' stat=0'
     kill -0 $TP 2>/dev/null && echo -n ' kill=1' || echo -n ' kill=0'
     dmesg -c >/dev/null; echo t >/proc/sysrq-trigger
