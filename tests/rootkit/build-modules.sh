@@ -96,8 +96,7 @@ headers() {
 
 exec 9>"$CACHE/.kheaders.lock"
 flock -w "$LOCK_WAIT_S" 9 || die "cache $CACHE busy for ${LOCK_WAIT_S}s"
-headers
-flock -u 9
+headers   # the lock is held to the end: one build per cache at a time
 TREE=$KH/root/usr/src/linux-headers-$REL
 
 # The compiler the kernel was built with (CONFIG_CC_VERSION_TEXT, e.g. "gcc-12 (Debian

@@ -77,8 +77,11 @@ note "kernel package $PKG -> release $REL"
 # shellcheck disable=SC2086  # RK_BUILD_ARGS is a list of arguments
 "$TESTVM" build --kernel-package "$PKG" --out "$G" --extra "$KO=/lib/rootkit" ${RK_BUILD_ARGS:-} \
   >"$WORK/build.log" 2>&1 || bail "testvm build failed: $(tail -n 3 "$WORK/build.log")"
+# No agent unless RK_BUILD_ARGS built one in.
+noagent=--no-agent
+[[ " ${RK_BUILD_ARGS:-} " != *" --agent "* ]] || noagent=
 # shellcheck disable=SC2086
-"$TESTVM" run "$G" --no-agent --timeout 300 ${RK_RUN_ARGS:-} >/dev/null 2>"$WORK/run.log" ||
+"$TESTVM" run "$G" $noagent --timeout 300 ${RK_RUN_ARGS:-} >/dev/null 2>"$WORK/run.log" ||
   bail "testvm run failed: $(tail -n 3 "$WORK/run.log")"
 note "$(grep -E '^(accel|boot_seconds)=' "$G/run.env" | tr '\n' ' ')"
 
