@@ -1,4 +1,4 @@
-/* Tests for the image memory source (agent-svc/mem/mem_image.c): raw images and ELF cores. */
+/* Tests for the image memory source (lib/mem/mem_image.c): raw images and ELF cores. */
 #include "err.h"
 #include "harness.h"
 #include "mem.h"

@@ -1,4 +1,4 @@
-/* Tests for the kcore memory source (agent-svc/mem/mem_kcore.c): a synthetic kcore laid out as
+/* Tests for the kcore memory source (lib/mem/mem_kcore.c): a synthetic kcore laid out as
  * fs/proc/kcore.c does on x86-64, and the host's own /proc/kcore when it can be opened. */
 #include <sys/utsname.h>
 

@@ -1,4 +1,4 @@
-/* Tests for the ramfile memory source (agent-svc/mem/mem_ramfile.c) on files standing in for
+/* Tests for the ramfile memory source (lib/mem/mem_ramfile.c) on files standing in for
  * guest RAM; test_mem_qemu checks the same layout against a real QEMU. */
 #include <sys/stat.h>
 

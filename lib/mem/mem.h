@@ -1,5 +1,6 @@
 /*
- * mem.h — where the agent's guest memory comes from (read-only).
+ * mem.h — guest memory as a source of bytes (read-only): what the agent serves, and what
+ * the IDS reads a saved dump with when it analyses one offline.
  *
  * A memory source is opened from a spec string and then only read. Three kinds:
  *
@@ -29,8 +30,8 @@
  * Errors are negative SEVMON_E* codes (lib/base/err.h). Nothing here prints.
  * A source is used by one thread at a time.
  */
-#ifndef SEVMON_AGENT_MEM_H
-#define SEVMON_AGENT_MEM_H
+#ifndef SEVMON_MEM_H
+#define SEVMON_MEM_H
 
 #include <stdbool.h>
 #include <stddef.h>
