@@ -10,11 +10,15 @@
  *       through its PT_LOAD segments; physical reads through the direct-map segments (the
  *       PT_LOADs with a physical address that share the linear offset covering the most
  *       bytes). PATH and vmcoreinfo= override /proc/kcore and /sys/kernel/vmcoreinfo (tests).
- *   "image:PATH"
+ *   "image:PATH[,key=KEYFILE]"
  *       A saved guest: an ELF64 core as QEMU's dump-guest-memory writes it (detected by the
  *       ELF magic; PT_LOAD p_paddr -> file offset, VMCOREINFO note if the guest had the
- *       vmcoreinfo device), else a raw physical image (physical address = file offset).
- *       kdump-compressed dumps are refused (ENOTSUP).
+ *       vmcoreinfo device), a LiME file (its "EMiL" magic; one range per header), else a
+ *       raw physical image (physical address = file offset). Any of the three may be
+ *       inside a sealed container (mem_seal.h), opened with the key pair in KEYFILE (a
+ *       `sevmon keygen` private key): EDENIED without key= or with a key it is not sealed
+ *       to, EDECODE when the container was altered. kdump-compressed dumps are refused
+ *       (ENOTSUP).
  *   "ramfile:PATH[,base=0xADDR][,lowmem=0xSIZE][,machine=pc|q35]"
  *       A live guest-RAM file shared by QEMU (memory-backend-file,share=on), mapped
  *       read-only so every read sees current guest memory (placement (b)). File offsets

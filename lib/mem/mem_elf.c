@@ -24,9 +24,9 @@
 #define ET_CORE 4u
 #define PN_XNUM 0xffffu
 
-static int read_exact(int fd, uint64_t off, void *buf, size_t n)
+static int read_exact(mem_chunk_fn fn, void *ctx, uint64_t off, void *buf, size_t n)
 {
-	int rc = mem_pread_chunk(&fd, off, buf, n);
+	int rc = fn(ctx, off, buf, n);
 	return rc == SEVMON_EFAULT ? SEVMON_EIO : rc;
 }
 
@@ -88,7 +88,7 @@ static int parse_phdr(struct rbuf *r, uint64_t file_size, struct mem_elf_phdr *p
 	return 0;
 }
 
-int mem_elf_parse(int fd, uint64_t file_size, struct mem_elf *out)
+int mem_elf_parse(mem_chunk_fn fn, void *ctx, uint64_t file_size, struct mem_elf *out)
 {
 	uint8_t eh[EHDR_LEN];
 	uint64_t phoff;
@@ -99,7 +99,7 @@ int mem_elf_parse(int fd, uint64_t file_size, struct mem_elf *out)
 	memset(out, 0, sizeof(*out));
 	if (file_size != 0 && file_size < EHDR_LEN)
 		return SEVMON_EINVAL;
-	rc = read_exact(fd, 0, eh, sizeof(eh));
+	rc = read_exact(fn, ctx, 0, eh, sizeof(eh));
 	if (rc < 0)
 		return rc;
 	rc = parse_ehdr(eh, file_size, &phoff, &phnum, &out->machine);
@@ -113,7 +113,7 @@ int mem_elf_parse(int fd, uint64_t file_size, struct mem_elf *out)
 		rc = SEVMON_ENOMEM;
 		goto out;
 	}
-	rc = read_exact(fd, phoff, tab, tab_len);
+	rc = read_exact(fn, ctx, phoff, tab, tab_len);
 	if (rc < 0)
 		goto out;
 	struct rbuf r = rbuf_make(tab, tab_len);
@@ -179,7 +179,8 @@ static int notes_find_vmcoreinfo(struct rbuf r, uint8_t **desc, size_t *len)
 	return 0;
 }
 
-int mem_elf_vmcoreinfo(int fd, const struct mem_elf *e, uint8_t **desc, size_t *len)
+int mem_elf_vmcoreinfo(mem_chunk_fn fn, void *ctx, const struct mem_elf *e, uint8_t **desc,
+		       size_t *len)
 {
 	*desc = NULL;
 	*len = 0;
@@ -191,7 +192,7 @@ int mem_elf_vmcoreinfo(int fd, const struct mem_elf *e, uint8_t **desc, size_t *
 		uint8_t *buf = malloc((size_t)p->filesz);
 		if (!buf)
 			return SEVMON_ENOMEM;
-		int rc = read_exact(fd, p->offset, buf, (size_t)p->filesz);
+		int rc = read_exact(fn, ctx, p->offset, buf, (size_t)p->filesz);
 		if (rc == 0)
 			rc = notes_find_vmcoreinfo(rbuf_make(buf, (size_t)p->filesz), desc, len);
 		free(buf);

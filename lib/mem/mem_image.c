@@ -1,9 +1,14 @@
 /*
- * mem_image.c — a saved guest: QEMU ELF core (dump-guest-memory) or raw physical image.
+ * mem_image.c — a saved guest: an ELF core (QEMU's dump-guest-memory, `sevmon acquire
+ * --format elf`), a LiME file (`sevmon acquire`'s default, the format memory forensics
+ * tools read), or a raw physical image; plain, or inside a sealed container (mem_seal.h:
+ * spec option key=KEYFILE gives the recipient's key pair, read with session_key_load).
  *
- * Both are read with pread, so a file that shrinks under us gives EFAULT, never a signal.
+ * Everything is read with pread (or a sealed chunk's decryption), so a file that shrinks
+ * under us gives EFAULT, never a signal.
  */
 #include <limits.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,17 +16,47 @@
 
 #include "err.h"
 #include "mem_impl.h"
+#include "mem_seal.h"
+#include "rbuf.h"
+#include "session.h"
 
 /* QEMU's kdump-compressed format begins with this signature (refused: not supported). */
 #define KDUMP_SIGNATURE "KDUMP   "
 /* makedumpfile's flattened format. */
 #define FLAT_SIGNATURE "makedumpfile"
 
+/* LiME (github.com/504ensicsLabs/LiME, doc/README.md "Format"): a 32-byte header per
+ * range, "EMiL" little-endian magic, version 1, start and inclusive end address, 8
+ * reserved bytes, then the range's bytes; ranges follow one another to the end. */
+#define LIME_MAGIC 0x4c694d45u
+#define LIME_VERSION 1u
+#define LIME_HDR 32u
+/* A LiME file has a range per RAM block of the guest: a few; bounded like ELF headers. */
+#define LIME_MAX_RANGES MEM_ELF_MAX_PHDRS
+
 struct image_source {
 	struct mem_source base;
 	int fd;
+	struct seal_reader *sealed; /* NULL: the file is the image */
 	struct mem_map phys;
 };
+
+/* The image's bytes: the file, or the plaintext of its sealed container. */
+static int sealed_chunk(void *ctx, uint64_t off, uint8_t *dst, size_t n)
+{
+	int rc = seal_reader_pread(ctx, off, dst, n);
+	return rc == SEVMON_EDECODE ? SEVMON_EIO : rc; /* a chunk altered on disk */
+}
+
+static mem_chunk_fn image_fn(struct image_source *s, void **ctx)
+{
+	if (s->sealed) {
+		*ctx = s->sealed;
+		return sealed_chunk;
+	}
+	*ctx = &s->fd;
+	return mem_pread_chunk;
+}
 
 static struct image_source *to_image(struct mem_source *m)
 {
@@ -31,13 +66,16 @@ static struct image_source *to_image(struct mem_source *m)
 static int image_read_phys(struct mem_source *m, uint64_t addr, void *buf, size_t len)
 {
 	struct image_source *s = to_image(m);
-	return mem_map_read(&s->phys, addr, buf, len, mem_pread_chunk, &s->fd);
+	void *ctx;
+	mem_chunk_fn fn = image_fn(s, &ctx);
+	return mem_map_read(&s->phys, addr, buf, len, fn, ctx);
 }
 
 static void image_close(struct mem_source *m)
 {
 	struct image_source *s = to_image(m);
 	mem_map_free(&s->phys);
+	seal_reader_close(s->sealed);
 	close(s->fd);
 	free(s);
 }
@@ -60,10 +98,58 @@ static int build_raw(struct image_source *s, uint64_t size)
 	return mem_map_build(&s->phys, seg, 1);
 }
 
+/* LiME ranges, one after the other to the end of the image. */
+static int build_lime(struct image_source *s, uint64_t size)
+{
+	void *ctx;
+	mem_chunk_fn fn = image_fn(s, &ctx);
+	struct mem_seg *segs = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t off = 0;
+	int rc = 0;
+	while (rc == 0 && off < size) {
+		uint8_t h[LIME_HDR];
+		struct rbuf r = rbuf_make(h, sizeof h);
+		uint32_t magic, version;
+		uint64_t start, end;
+		if (size - off < LIME_HDR || fn(ctx, off, h, sizeof h) < 0) {
+			rc = SEVMON_EINVAL; /* a header cut short */
+			break;
+		}
+		(void)(rbuf_get_le32(&r, &magic) || rbuf_get_le32(&r, &version) ||
+		       rbuf_get_le64(&r, &start) || rbuf_get_le64(&r, &end));
+		if (magic != LIME_MAGIC || version != LIME_VERSION || end < start ||
+		    end - start >= size - off - LIME_HDR || n == LIME_MAX_RANGES) {
+			rc = SEVMON_EINVAL;
+			break;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct mem_seg *v = realloc(segs, nc * sizeof *v);
+			if (!v) {
+				rc = SEVMON_ENOMEM;
+				break;
+			}
+			segs = v;
+			cap = nc;
+		}
+		segs[n++] = (struct mem_seg){ .addr = start, .size = end - start + 1,
+					      .off = off + LIME_HDR };
+		off += LIME_HDR + (end - start + 1);
+	}
+	if (rc < 0) {
+		free(segs);
+		return rc;
+	}
+	return mem_map_build(&s->phys, segs, n);
+}
+
 static int build_elf(struct image_source *s, uint64_t size)
 {
 	struct mem_elf e;
-	int rc = mem_elf_parse(s->fd, size, &e);
+	void *ctx;
+	mem_chunk_fn fn = image_fn(s, &ctx);
+	int rc = mem_elf_parse(fn, ctx, size, &e);
 	if (rc < 0)
 		return rc;
 
@@ -86,7 +172,7 @@ static int build_elf(struct image_source *s, uint64_t size)
 	}
 	rc = mem_map_build(&s->phys, segs, n);
 	if (rc == 0) {
-		rc = mem_elf_vmcoreinfo(s->fd, &e, &s->base.vmci_note, &s->base.vmci_note_len);
+		rc = mem_elf_vmcoreinfo(fn, ctx, &e, &s->base.vmci_note, &s->base.vmci_note_len);
 		if (rc == SEVMON_ENOENT)
 			rc = 0;
 	}
@@ -98,7 +184,7 @@ int mem_image_open(const char *args, struct mem_source **out)
 {
 	char path[PATH_MAX];
 	const char *opts;
-	static const char *const keys[] = { NULL };
+	static const char *const keys[] = { "key", NULL };
 	struct stat st;
 	uint8_t head[16];
 	int rc;
@@ -132,8 +218,34 @@ int mem_image_open(const char *args, struct mem_source **out)
 		rc = SEVMON_EIO;
 		goto fail;
 	}
+	if (seal_is_sealed(head, sizeof head)) {
+		/* the image is the container's plaintext: read the key, open it */
+		char kpath[PATH_MAX];
+		struct noise_keypair kp;
+		if (mem_spec_opt(opts, "key", kpath, sizeof kpath) != 1) {
+			rc = SEVMON_EDENIED; /* sealed, and no key to open it with */
+			goto fail;
+		}
+		if ((rc = session_key_load(kpath, &kp)) < 0)
+			goto fail;
+		rc = seal_reader_open(s->fd, kp.priv, kp.pub, &s->sealed, NULL, 0);
+		sodium_memzero(&kp, sizeof kp);
+		if (rc < 0)
+			goto fail;
+		size = seal_reader_size(s->sealed);
+		memset(head, 0, sizeof head);
+		if (size && (rc = sealed_chunk(s->sealed, 0, head, size < sizeof head ? (size_t)size
+										     : sizeof head)) < 0)
+			goto fail;
+		if (size == 0) {
+			rc = SEVMON_EINVAL;
+			goto fail;
+		}
+	}
 	if (memcmp(head, KDUMP_SIGNATURE, 8) == 0 || memcmp(head, FLAT_SIGNATURE, 12) == 0)
 		rc = SEVMON_ENOTSUP;
+	else if (load_le32(head) == LIME_MAGIC)
+		rc = build_lime(s, size);
 	else if (memcmp(head, MEM_ELF_MAGIC, 4) == 0)
 		/* A raw image starting with an ELF header would be physical page 0 (the x86
 		 * real-mode vector table) holding "\x7fELF": not a case worth guessing about. */
@@ -150,6 +262,7 @@ fail:
 	free(s->base.regions);
 	free(s->base.vmci_note);
 	mem_map_free(&s->phys);
+	seal_reader_close(s->sealed);
 	close(s->fd);
 	free(s);
 	return rc;

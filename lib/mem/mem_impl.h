@@ -4,8 +4,8 @@
  * Each backend embeds struct mem_source first in its own state and fills in the common
  * fields; mem.c checks arguments once and dispatches through the ops table.
  */
-#ifndef SEVMON_AGENT_MEM_IMPL_H
-#define SEVMON_AGENT_MEM_IMPL_H
+#ifndef SEVMON_MEM_IMPL_H
+#define SEVMON_MEM_IMPL_H
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -92,16 +92,18 @@ struct mem_elf {
 #define MEM_ELF_PT_NOTE 4u
 #define MEM_ELF_MAGIC "\x7f" "ELF"
 
-/* Parse the ELF64 little-endian ET_CORE header and program headers of fd. file_size bounds
+/* Parse the ELF64 little-endian ET_CORE header and program headers of a file read through
+ * fn(ctx, ...) (mem_pread_chunk on an fd, or a sealed image's reader). file_size bounds
  * every offset (0 = unknown, no bound). EINVAL on anything malformed (e_phnum 0 or above
  * MEM_ELF_MAX_PHDRS, table or segment past the end of the file or wrapping, filesz > memsz
  * on PT_LOAD), ENOTSUP for ELF32 / big-endian, EIO/EFAULT when the file cannot be read. */
-int mem_elf_parse(int fd, uint64_t file_size, struct mem_elf *out);
+int mem_elf_parse(mem_chunk_fn fn, void *ctx, uint64_t file_size, struct mem_elf *out);
 void mem_elf_free(struct mem_elf *e);
 /* Walk every PT_NOTE (each at most MEM_ELF_MAX_NOTES) and copy out the descriptor of the
  * VMCOREINFO note. 0 with *desc malloc'd, ENOENT if there is none, EINVAL if a note is
  * truncated or its descriptor exceeds MEM_VMCOREINFO_MAX. */
-int mem_elf_vmcoreinfo(int fd, const struct mem_elf *e, uint8_t **desc, size_t *len);
+int mem_elf_vmcoreinfo(mem_chunk_fn fn, void *ctx, const struct mem_elf *e, uint8_t **desc,
+		       size_t *len);
 
 /* ---- backends ---- */
 int mem_kcore_open(const char *args, struct mem_source **out);

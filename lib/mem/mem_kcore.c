@@ -201,7 +201,7 @@ int mem_kcore_open(const char *args, struct mem_source **out)
 		goto fail;
 	}
 	/* kcore's st_size is the end of its highest segment; 0 would mean "unknown". */
-	rc = mem_elf_parse(s->fd, st.st_size > 0 ? (uint64_t)st.st_size : 0, &e);
+	rc = mem_elf_parse(mem_pread_chunk, &s->fd, st.st_size > 0 ? (uint64_t)st.st_size : 0, &e);
 	if (rc < 0)
 		goto fail;
 	rc = build_virt(s, &e);
@@ -210,7 +210,7 @@ int mem_kcore_open(const char *args, struct mem_source **out)
 	if (rc == 0)
 		rc = mem_map_regions(&s->phys, &s->base.regions, &s->base.nregions);
 	if (rc == 0) {
-		rc = mem_elf_vmcoreinfo(s->fd, &e, &s->base.vmci_note, &s->base.vmci_note_len);
+		rc = mem_elf_vmcoreinfo(mem_pread_chunk, &s->fd, &e, &s->base.vmci_note, &s->base.vmci_note_len);
 		if (rc == SEVMON_ENOENT)
 			rc = 0;
 	}
