@@ -40,5 +40,7 @@ int cmd_modules(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_acquire(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 
 #endif

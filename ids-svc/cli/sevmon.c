@@ -27,6 +27,8 @@ static const struct subcommand subcommands[] = {
 	{ "modules", cmd_modules, "the guest's loaded kernel modules (--json)" },
 	{ "profile", cmd_profile, "the kernel profile: release, KASLR slide, symbols, offsets" },
 	{ "scan", cmd_scan, "checks on many agents at once (--targets FILE), JSON lines out" },
+	{ "acquire", cmd_acquire, "the guest's physical memory into a LiME / ELF image, sealed" },
+	{ "dump", cmd_dump, "saved images: unseal SEALED --out FILE" },
 	{ "bench", cmd_bench, "round-trip latency, Gather and WalkList figures against an agent" },
 	{ "keygen", cmd_keygen, "make a static key pair for the channel (FILE, FILE.pub)" },
 	{ "attest", cmd_attest, "verify an SEV-SNP report (verify), make a test chain (sim-init)" },

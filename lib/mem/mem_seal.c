@@ -349,8 +349,8 @@ int seal_writer_open(int fd, const uint8_t pk[SEAL_KEY_LEN], struct seal_writer 
 	return 0;
 }
 
-/* Does full chunk i of w's file authenticate? */
-static int record_opens(struct seal_writer *w, uint64_t i)
+/* Full chunk i of w's file into out (w->chunk bytes); 1 if it authenticates. */
+static int record_read(struct seal_writer *w, uint64_t i, uint8_t *out)
 {
 	uint8_t ki[SEAL_KEY_LEN], ad[AD_LEN], tag = 0;
 	crypto_secretstream_xchacha20poly1305_state st;
@@ -359,12 +359,35 @@ static int record_opens(struct seal_writer *w, uint64_t i)
 			   record_len(w->chunk)) == 0;
 	chunk_key(w->k, w->hdr + OFF_FILE_ID, i, w->chunk, ki, ad);
 	ok = ok && crypto_secretstream_xchacha20poly1305_init_pull(&st, w->rec, ki) == 0 &&
-	     crypto_secretstream_xchacha20poly1305_pull(&st, w->buf, &got, &tag, w->rec + SS_HDR,
+	     crypto_secretstream_xchacha20poly1305_pull(&st, out, &got, &tag, w->rec + SS_HDR,
 							w->chunk + SS_ABYTES, ad, AD_LEN) == 0 &&
 	     got == w->chunk && tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
 	sodium_memzero(ki, sizeof ki);
 	sodium_memzero(&st, sizeof st);
 	return ok;
+}
+
+static int record_opens(struct seal_writer *w, uint64_t i)
+{
+	return record_read(w, i, w->buf);
+}
+
+int seal_writer_pread(struct seal_writer *w, uint64_t off, uint8_t *dst, size_t n)
+{
+	if (w->fill || off > w->index * w->chunk || n > w->index * w->chunk - off)
+		return SEVMON_EFAULT; /* only the whole chunks written before any new write */
+	while (n) {
+		uint64_t i = off / w->chunk;
+		uint32_t in = (uint32_t)(off % w->chunk);
+		if (!record_read(w, i, w->buf))
+			return SEVMON_EDECODE;
+		size_t take = w->chunk - in < n ? w->chunk - in : n;
+		memcpy(dst, w->buf + in, take);
+		dst += take;
+		off += take;
+		n -= take;
+	}
+	return 0;
 }
 
 int seal_writer_resume(int fd, const uint8_t sk[SEAL_KEY_LEN], const uint8_t pk[SEAL_KEY_LEN],

@@ -71,6 +71,8 @@ int seal_writer_open(int fd, const uint8_t pk[SEAL_KEY_LEN], struct seal_writer 
  * the writer goes on from there. */
 int seal_writer_resume(int fd, const uint8_t sk[SEAL_KEY_LEN], const uint8_t pk[SEAL_KEY_LEN],
 		       struct seal_writer **out, uint64_t *done, char *why, size_t whycap);
+/* Read back plaintext a resumed writer kept (within *done, before any new write). */
+int seal_writer_pread(struct seal_writer *w, uint64_t off, uint8_t *dst, size_t n);
 /* Append plaintext, in order. */
 int seal_writer_write(struct seal_writer *w, const void *buf, size_t n);
 /* Write the last chunk and the finished header; the writer is freed either way. */
