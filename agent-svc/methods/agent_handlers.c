@@ -445,6 +445,11 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 
 /* ---- Scan ---- */
 
+static int scan_stop(void *call)
+{
+	return deadline_passed(call) ? SEVMON_ETIMEDOUT : 0;
+}
+
 int agent_handle_scan(struct agent_call *call, const sevmon_v1_ScanRequest *req,
 		      sevmon_v1_ScanResponse *resp)
 {
@@ -466,46 +471,21 @@ int agent_handle_scan(struct agent_call *call, const sevmon_v1_ScanRequest *req,
 		call_error(call, "scan of %" PRIu64 " bytes exceeds %" PRIu64, total, AGENT_MAX_SCAN_BYTES);
 		return SEVMON_ETOOBIG;
 	}
-	/* The chunk buffer keeps the last plen-1 bytes of the previous chunk in front, so a
-	 * pattern that straddles two chunks is still found. */
 	uint8_t *buf = arena_alloc(a, AGENT_SCAN_CHUNK + plen);
 	if (!buf)
 		return SEVMON_ETOOBIG;
-	for (size_t i = 0; i < req->ranges_count && !resp->truncated; i++) {
-		uint64_t start = req->ranges[i].addr, end = start + req->ranges[i].len;
-		size_t carry = 0;
-		if (end < start)
-			return SEVMON_EINVAL;
-		for (uint64_t at = start; at < end && !resp->truncated; at += AGENT_SCAN_CHUNK) {
-			size_t n = end - at < AGENT_SCAN_CHUNK ? (size_t)(end - at) : AGENT_SCAN_CHUNK;
-			if (deadline_passed(call))
-				return SEVMON_ETIMEDOUT;
-			if (mem_read_phys(a->mem, at, buf + carry, n) < 0) {
-				resp->unreadable_bytes += n;
-				carry = 0;
-				continue;
-			}
-			resp->scanned_bytes += n;
-			size_t have = carry + n;
-			uint64_t base = at - carry;
-			for (size_t off = 0; off + plen <= have;) {
-				const uint8_t *hit = memmem(buf + off, have - off, req->pattern.bytes, plen);
-				if (!hit)
-					break;
-				uint64_t addr = base + (uint64_t)(hit - buf);
-				if (addr % align == 0) {
-					if (resp->hits_count == max_hits) {
-						resp->truncated = true;
-						break;
-					}
-					resp->hits[resp->hits_count++] = addr;
-				}
-				off = (size_t)(hit - buf) + 1;
-			}
-			carry = plen - 1 < have ? plen - 1 : have;
-			memmove(buf, buf + have - carry, carry);
-		}
+	struct mem_scan s = { .pattern = req->pattern.bytes, .plen = plen, .align = align,
+			      .hits = resp->hits, .max = max_hits, .buf = buf,
+			      .chunk = AGENT_SCAN_CHUNK, .stop = scan_stop, .stop_ctx = call };
+	for (size_t i = 0; i < req->ranges_count && !s.truncated; i++) {
+		int rc = mem_scan_range(a->mem, &s, req->ranges[i].addr, req->ranges[i].len);
+		if (rc < 0)
+			return rc;
 	}
+	resp->hits_count = (pb_size_t)s.n;
+	resp->truncated = s.truncated;
+	resp->scanned_bytes = s.scanned;
+	resp->unreadable_bytes = s.unreadable;
 	return 0;
 }
 

@@ -116,6 +116,8 @@ check_set check_default_set(void);
 int check_set_parse(const char *list, check_set *out, char *err, size_t errcap);
 /* Does the set need a kernel profile? */
 int check_set_needs(check_set s, unsigned needs);
+/* The rows that need any of needs (a memory image has no evidence: its sweep drops them). */
+check_set check_set_with(unsigned needs);
 /* Write the names of the registry, one per line with its summary, for --help texts:
  *   "  ps        processes from the kernel's task list ..." (indent spaces first). */
 void check_print_help(FILE *f, int indent);

@@ -70,6 +70,15 @@ int check_set_needs(check_set s, unsigned needs)
 	return 0;
 }
 
+check_set check_set_with(unsigned needs)
+{
+	check_set s = 0;
+	for (size_t i = 0; i < NCHECKS; i++)
+		if (table[i]->needs & needs)
+			s |= 1ull << i;
+	return s;
+}
+
 int check_set_parse(const char *list, check_set *out, char *err, size_t errcap)
 {
 	check_set s = 0;

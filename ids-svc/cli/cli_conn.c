@@ -221,3 +221,27 @@ int cmd_keygen(int argc, char **argv)
 	sodium_memzero(&kp, sizeof kp);
 	return CLI_OK;
 }
+
+int cli_image_spec(const char *cmd, const char *arg, const struct cli_conn_opts *o, char *spec,
+		   size_t cap)
+{
+	if (strstr(arg, "://"))
+		return 0;
+	const char *key = o->key ? o->key : getenv("SEVMON_KEY");
+	int is_spec = !strncmp(arg, "image:", 6) || !strncmp(arg, "ramfile:", 8) ||
+		      !strncmp(arg, "kcore:", 6) || !strcmp(arg, "kcore");
+	if (!is_spec && strchr(arg, ',')) {
+		fprintf(stderr, "sevmon %s: %s: a memory image's path cannot contain ','\n", cmd, arg);
+		return CLI_EUSAGE;
+	}
+	/* the key is only read when the image turns out to be sealed */
+	int with_key = key && *key && !strchr(key, ',') &&
+		       (!is_spec || (!strncmp(arg, "image:", 6) && !strstr(arg, ",key=")));
+	int n = snprintf(spec, cap, "%s%s%s%s", is_spec ? "" : "image:", arg, with_key ? ",key=" : "",
+			 with_key ? key : "");
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, "sevmon %s: %s: path too long\n", cmd, arg);
+		return CLI_EUSAGE;
+	}
+	return 1;
+}

@@ -78,6 +78,17 @@ int cli_connect(const char *cmd, const char *uri, struct cli_conn_opts *o,
 		struct ids_policy *pol, struct ids_conn *conn);
 
 /*
+ * The commands that read a guest's kernel take an agent URI (scheme://...) or, in its
+ * place, a memory image read in-process: a path (LiME, ELF core or raw; plain or sealed),
+ * or a memory-source spec as the agent's --memory takes it (image:PATH, ramfile:PATH,...).
+ * Returns 0 for a URI, 1 for an image with *spec its mem_open spec (a sealed image opens
+ * with --key or $SEVMON_KEY, this IDS's key; a plain one needs none), or CLI_EUSAGE
+ * (printed) for a path mem_open cannot be given (one with ',').
+ */
+int cli_image_spec(const char *cmd, const char *arg, const struct cli_conn_opts *o, char *spec,
+		   size_t cap);
+
+/*
  * Only the policy step of cli_connect: build pol from o (printing "sevmon CMD: ..." on
  * failure). CLI_OK with pol ready (ids_policy_free), or a CLI exit code. For callers
  * that connect many times under one policy (sevmon scan).

@@ -66,6 +66,7 @@ static void usage(FILE *f, enum kcmd which, const struct check_def *one, int ful
 
 struct kopts {
 	int json, stats, probe;
+	int named; /* check names were given */
 	struct cli_conn_opts conn;
 	const char *uri;
 	check_set set;
@@ -121,6 +122,7 @@ static int parse(enum kcmd which, const struct check_def *one, int argc, char **
 	} else if (which == KCMD_CHECK && nargs == 1) {
 		o->set = check_default_set();
 	} else if (which == KCMD_CHECK) {
+		o->named = 1;
 		for (int i = optind + 1; i < argc; i++) {
 			int k = check_index(argv[i]);
 			if (k < 0) {
@@ -135,9 +137,16 @@ static int parse(enum kcmd which, const struct check_def *one, int argc, char **
 	return CLI_OK;
 }
 
-static void wire(struct ids_conn *c, uint64_t *req, uint64_t *bytes)
+/* Requests and bytes so far: on the wire to an agent; offline, the calls into the image
+ * and the bytes they asked for. */
+static void wire(struct ids_conn *c, const struct ids_kernel *kk, uint64_t *req, uint64_t *bytes)
 {
 	struct rpc_client_stats st;
+	if (!c) {
+		*req = kk ? kk->mem->trips : 0;
+		*bytes = kk ? kk->mem->bytes : 0;
+		return;
+	}
 	rpc_client_get_stats(c->rpc, &st);
 	*req = st.requests;
 	*bytes = st.bytes_sent + st.bytes_received;
@@ -145,7 +154,8 @@ static void wire(struct ids_conn *c, uint64_t *req, uint64_t *bytes)
 
 static const char *how(const struct ids_kernel *kk)
 {
-	return kk->translated ? "kernel addresses translated by the IDS (physical-only agent)"
+	return kk->offline      ? "read in-process from the memory image, addresses translated by the IDS"
+	       : kk->translated ? "kernel addresses translated by the IDS (physical-only agent)"
 	       : kk->agent_pt ? "agent walks the guest's page tables (physical-only source)"
 			      : "agent reads kernel-virtual memory";
 }
@@ -165,14 +175,19 @@ static void print_findings(const struct check_findings *f, FILE *out)
 static int run_one(enum kcmd which, const struct kopts *o, const struct check_def *c,
 		   struct ids_conn *conn, struct ids_kernel *kk, struct ids_policy *pol)
 {
-	struct check_env env = { .k = kk ? &kk->k : NULL, .evidence = &pol->peer.last };
+	struct check_env env = { .k = kk ? &kk->k : NULL, .evidence = pol ? &pol->peer.last : NULL };
 	uint64_t r0, b0, r1, b1;
 	char err[256] = "";
-	wire(conn, &r0, &b0);
+	wire(conn, kk, &r0, &b0);
 	int64_t t0 = clock_mono_ns();
 	void *res = calloc(1, c->result_size);
 	struct check_findings f = { 0 };
 	int rc = res ? 0 : SEVMON_ENOMEM;
+	if (rc == 0 && (c->needs & CHECK_NEEDS_EVIDENCE) && !env.evidence) {
+		snprintf(err, sizeof err, "%s: needs the evidence of a live agent's channel; a memory "
+			 "image has none (its manifest keeps what the agent attested)", c->name);
+		rc = SEVMON_ENOTSUP;
+	}
 	if (rc == 0 && (c->needs & CHECK_NEEDS_KERNEL))
 		rc = check_ready(c, &kk->k.p, err, sizeof err);
 	if (rc == 0 && (rc = c->run(&env, res)) < 0)
@@ -180,7 +195,7 @@ static int run_one(enum kcmd which, const struct kopts *o, const struct check_de
 	if (rc == 0 && c->findings && (rc = c->findings(res, &f)) < 0)
 		snprintf(err, sizeof err, "%s: findings: %s", c->name, sevmon_strerror(rc));
 	double ms = (double)(clock_mono_ns() - t0) / 1e6;
-	wire(conn, &r1, &b1);
+	wire(conn, kk, &r1, &b1);
 	char *payload = NULL;
 	if (rc == 0 && (o->json || which == KCMD_CHECK)) {
 		struct jw w;
@@ -224,8 +239,9 @@ static int run_one(enum kcmd which, const struct kopts *o, const struct check_de
 		}
 	}
 	if (o->stats)
-		fprintf(stderr, "# %" PRIu64 " requests, %" PRIu64 " bytes on the wire (check %s only; "
-				"%s; %s)\n", r1 - r0, b1 - b0, c->name,
+		fprintf(stderr, "# %" PRIu64 " %s, %" PRIu64 " bytes %s (check %s only; %s; %s)\n",
+			r1 - r0, conn ? "requests" : "reads", b1 - b0,
+			conn ? "on the wire" : "from the image", c->name,
 			kk ? (kk->from_cache ? "profile from cache" : "profile built") : "no profile",
 			kk ? how(kk) : "evidence of the handshake");
 	if (rc < 0 && which == KCMD_ONE)
@@ -247,24 +263,37 @@ static int cmd_kernel(enum kcmd which, const struct check_def *one, const char *
 	int ex = parse(which, one, argc, argv, &o);
 	if (ex != CLI_OK)
 		return ex < 0 ? CLI_OK : ex;
-	struct ids_conn conn;
-	struct ids_policy pol;
-	ex = cli_connect(name, o.uri, &o.conn, &pol, &conn);
-	if (ex != CLI_OK)
+	char spec[4200];
+	int image = cli_image_spec(name, o.uri, &o.conn, spec, sizeof spec);
+	if (image < 0 || image == CLI_EUSAGE)
+		return CLI_EUSAGE;
+	if (image && o.probe) {
+		fprintf(stderr, "sevmon %s: --probe-kaslr needs an agent that reads kernel-virtual "
+				"memory, not a memory image\n", name);
+		return CLI_EUSAGE;
+	}
+	if (image && which == KCMD_CHECK && o.named == 0)
+		o.set &= ~check_set_with(CHECK_NEEDS_EVIDENCE); /* the sweep of what an image holds */
+	struct ids_conn conn_s, *conn = image ? NULL : &conn_s;
+	struct ids_policy pol_s, *pol = image ? NULL : &pol_s;
+	if (!image && (ex = cli_connect(name, o.uri, &o.conn, pol, conn)) != CLI_OK)
 		return ex;
 	int need_kernel = which == KCMD_PROFILE || check_set_needs(o.set, CHECK_NEEDS_KERNEL);
 	struct ids_kernel *kk = need_kernel ? calloc(1, sizeof *kk) : NULL;
 	char err[256] = "";
 	int rc = need_kernel && !kk ? SEVMON_ENOMEM : 0;
 	if (rc == 0 && need_kernel)
-		rc = o.probe ? ids_kernel_open_probing(kk, &conn, err, sizeof err)
-			     : ids_kernel_open(kk, &conn, err, sizeof err);
+		rc = image     ? ids_kernel_open_dump(kk, spec, err, sizeof err)
+		     : o.probe ? ids_kernel_open_probing(kk, conn, err, sizeof err)
+			       : ids_kernel_open(kk, conn, err, sizeof err);
 	if (rc < 0) {
 		free(kk);
-		ids_conn_close(&conn);
-		ids_policy_free(&pol);
-		cli_error(name, "kernel", rc, err);
-		return cli_exit_for_request(rc);
+		if (conn) {
+			ids_conn_close(conn);
+			ids_policy_free(pol);
+		}
+		cli_error(name, image ? o.uri : "kernel", rc, err);
+		return image ? (rc == SEVMON_ENOMEM ? CLI_ELOCAL : CLI_EREMOTE) : cli_exit_for_request(rc);
 	}
 	int worst = 0; /* 1: a check failed, was partial or raised a high finding */
 	int fatal = 0; /* the first error that says the connection is unusable */
@@ -272,34 +301,38 @@ static int cmd_kernel(enum kcmd which, const struct check_def *one, const char *
 		kprofile_print(&kk->k.p, stdout);
 		printf("vmcoreinfo at 0x%" PRIx64 "; %s; %s\n", kk->vmci_phys,
 		       kk->from_cache ? "profile from cache" : "profile built from guest memory",
-		       kk->translated ? "IDS walks the guest page tables"
+		       kk->offline      ? "memory image read in-process, IDS walks its page tables"
+		       : kk->translated ? "IDS walks the guest page tables"
 		       : kk->agent_pt ? "agent walks the guest page tables from the root the IDS gave"
 				      : "agent reads kernel-virtual memory");
 	}
 	for (size_t i = 0; which != KCMD_PROFILE && i < check_count() && !fatal; i++) {
 		if (!(o.set & (1ull << i)))
 			continue;
-		rc = run_one(which, &o, check_at(i), &conn, kk, &pol);
+		rc = run_one(which, &o, check_at(i), conn, kk, pol);
 		if (rc > 0)
 			worst = 1;
 		if (rc < 0) {
 			worst = 1;
 			/* a dead connection fails every check after it: stop with its code */
-			if (conn.lost || which == KCMD_ONE)
-				fatal = conn.lost ? conn.lost : rc;
+			if ((conn && conn->lost) || which == KCMD_ONE)
+				fatal = conn && conn->lost ? conn->lost : rc;
 		}
 	}
-	int lost = conn.lost;
+	int lost = conn ? conn->lost : 0;
 	if (kk) {
 		ids_kernel_close(kk);
 		free(kk);
 	}
-	ids_conn_close(&conn);
-	ids_policy_free(&pol);
+	if (conn) {
+		ids_conn_close(conn);
+		ids_policy_free(pol);
+	}
 	if (fatal) {
 		if (which != KCMD_ONE)
 			cli_error(name, "check", fatal, lost ? "connection lost" : NULL);
-		return cli_exit_for_request(fatal);
+		return image ? (fatal == SEVMON_ENOMEM ? CLI_ELOCAL : CLI_EREMOTE)
+			     : cli_exit_for_request(fatal);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return CLI_ELOCAL;

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "digest.h"
 #include "err.h"
 #include "jw.h"
 #include "mem_seal.h"
@@ -59,7 +59,7 @@ struct acq {
 	struct seal_writer *sw;
 	FILE *journal;
 	char jpath[4200];
-	crypto_hash_sha256_state img, rng[IMAGE_MAX_RANGES];
+	struct digest img, rng[IMAGE_MAX_RANGES];
 	uint64_t wr; /* written (and hashed) up to here */
 	uint64_t rq; /* requested up to here */
 	struct slot slot[ACQ_WINDOW];
@@ -107,7 +107,7 @@ static int sink_write(struct acq *a, const uint8_t *p, size_t n)
 /* Hash what goes to the file at offset off, n bytes (memory bytes also per range). */
 static void hash(struct acq *a, uint64_t off, const uint8_t *p, size_t n)
 {
-	crypto_hash_sha256_update(&a->img, p, n);
+	digest_update(&a->img, p, n);
 	while (n) {
 		size_t ri;
 		uint64_t phys, len;
@@ -115,7 +115,7 @@ static void hash(struct acq *a, uint64_t off, const uint8_t *p, size_t n)
 		int kind = image_layout_at(&a->lay, off, &ri, &phys, &head, &len);
 		size_t take = len < n ? (size_t)len : n;
 		if (kind == 2)
-			crypto_hash_sha256_update(&a->rng[ri], p, take);
+			digest_update(&a->rng[ri], p, take);
 		off += take;
 		p += take;
 		n -= take;
@@ -456,29 +456,6 @@ static int open_output(struct acq *a, uint64_t *resumed)
 	return rehash(a, done);
 }
 
-/* SHA-256 of the file on disk. */
-static int file_sha256(int fd, char hex[65], uint64_t *size)
-{
-	crypto_hash_sha256_state st;
-	uint8_t *buf = malloc(ACQ_PIECE), h[32];
-	if (!buf)
-		return SEVMON_ENOMEM;
-	crypto_hash_sha256_init(&st);
-	uint64_t off = 0;
-	ssize_t n;
-	while ((n = pread(fd, buf, ACQ_PIECE, (off_t)off)) > 0) {
-		crypto_hash_sha256_update(&st, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	free(buf);
-	if (n < 0)
-		return SEVMON_EIO;
-	crypto_hash_sha256_final(&st, h);
-	sodium_bin2hex(hex, 65, h, sizeof h);
-	*size = off;
-	return 0;
-}
-
 static int write_manifest(struct acq *a, const struct acquire_result *res,
 			  char range_hex[][65], int64_t finished_ms)
 {
@@ -589,10 +566,13 @@ int acquire_run(struct ids_conn *c, const struct ids_agent_info *info,
 		else
 			a->slot[i].a = a;
 	if (rc == 0) {
-		crypto_hash_sha256_init(&a->img);
-		for (size_t i = 0; i < a->lay.n; i++)
-			crypto_hash_sha256_init(&a->rng[i]);
-		rc = open_output(a, &res->resumed_from);
+		rc = digest_init(&a->img);
+		for (size_t i = 0; rc == 0 && i < a->lay.n; i++)
+			rc = digest_init(&a->rng[i]);
+		if (rc < 0)
+			fail(a, rc, "out of memory");
+		else
+			rc = open_output(a, &res->resumed_from);
 	}
 	if (rc == 0) {
 		flush(a); /* the header, and anything a resume left exactly at a part's end */
@@ -618,12 +598,9 @@ int acquire_run(struct ids_conn *c, const struct ids_agent_info *info,
 	}
 	char range_hex[IMAGE_MAX_RANGES][65];
 	if (rc == 0) {
-		uint8_t h[32];
-		crypto_hash_sha256_final(&a->img, h);
-		sodium_bin2hex(res->image_sha256, sizeof res->image_sha256, h, sizeof h);
+		digest_final_hex(&a->img, res->image_sha256);
 		for (size_t i = 0; i < a->lay.n; i++) {
-			crypto_hash_sha256_final(&a->rng[i], h);
-			sodium_bin2hex(range_hex[i], 65, h, sizeof h);
+			digest_final_hex(&a->rng[i], range_hex[i]);
 			res->memory_bytes += a->lay.r[i].size;
 		}
 		res->image_bytes = a->lay.total;
@@ -631,9 +608,13 @@ int acquire_run(struct ids_conn *c, const struct ids_agent_info *info,
 		res->requests = a->requests;
 		res->seconds = (double)(clock_mono_ms() - a->t0) / 1000.0;
 		snprintf(res->manifest, sizeof res->manifest, "%s.manifest.json", o->out);
-		if ((rc = file_sha256(a->fd, res->file_sha256, &res->file_bytes)) < 0)
+		if (!o->sealed) { /* the file is the image */
+			memcpy(res->file_sha256, res->image_sha256, sizeof res->file_sha256);
+			res->file_bytes = res->image_bytes;
+		} else if ((rc = digest_fd(a->fd, res->file_sha256, &res->file_bytes)) < 0) {
 			fail(a, rc, "hashing %s: %s", o->out, sevmon_strerror(rc));
-		else
+		}
+		if (rc == 0)
 			rc = write_manifest(a, res, range_hex, clock_real_ms());
 	}
 	if (a->journal)
@@ -646,6 +627,9 @@ int acquire_run(struct ids_conn *c, const struct ids_agent_info *info,
 	for (unsigned i = 0; i < ACQ_WINDOW; i++)
 		free(a->slot[i].buf);
 	image_layout_free(&a->lay);
+	digest_free(&a->img);
+	for (size_t i = 0; i < IMAGE_MAX_RANGES; i++)
+		digest_free(&a->rng[i]);
 	if (rc < 0)
 		snprintf(err, errcap, "%s", a->err[0] ? a->err : sevmon_strerror(rc));
 	free(a);

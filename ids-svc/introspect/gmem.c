@@ -243,3 +243,14 @@ int gmem_read_big(struct gmem *g, uint64_t addr, uint8_t space, void *out, size_
 	free(r);
 	return rc;
 }
+
+int gmem_scan(struct gmem *g, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
+	      size_t max)
+{
+	if (!g->ops->scan)
+		return SEVMON_ENOTSUP;
+	if (!plen || !align)
+		return SEVMON_EINVAL;
+	g->trips++;
+	return g->ops->scan(g->ctx, pattern, plen, align, hits, max);
+}

@@ -234,12 +234,16 @@ static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_wa
 	return rc;
 }
 
-static const struct gmem_ops agent_gmem_ops = { agent_gather, agent_walk };
+
+static int agent_scan(void *ctx, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
+		      size_t max);
+static const struct gmem_ops agent_gmem_ops = { agent_gather, agent_walk, agent_scan };
 
 void ids_gmem_init(struct ids_gmem *m, struct ids_conn *c, const struct ids_agent_info *info)
 {
 	memset(m, 0, sizeof *m);
 	m->conn = c;
+	m->info = info;
 	m->timeout_ms = c->request_timeout_ms;
 	m->max_walk_nodes = info->max_walk_nodes;
 	m->pt_walk = info->pt_walk;
@@ -283,9 +287,11 @@ static void on_scan(void *user, int status, const char *errmsg, Sevmon__V1__Scan
 		sw->hits[sw->n++] = s->hits[i];
 }
 
-int ids_gmem_scan(struct ids_gmem *m, const struct ids_agent_info *info, const void *pattern,
-		  size_t plen, uint32_t align, uint64_t *hits, size_t max)
+static int agent_scan(void *ctx, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
+		      size_t max)
 {
+	struct ids_gmem *m = ctx;
+	const struct ids_agent_info *info = m->info;
 	Sevmon__V1__Range ranges[64], *rp[64];
 	size_t n = 0;
 	/* Scan ranges carry 32-bit lengths: a big region becomes several 1 GiB pieces. */
@@ -307,7 +313,6 @@ int ids_gmem_scan(struct ids_gmem *m, const struct ids_agent_info *info, const v
 	req.align = align;
 	req.max_hits = (uint32_t)max;
 	struct scan_wait sw = { .hits = hits, .max = max };
-	m->g.trips++;
 	int rc = sevmon_agent_scan(m->conn->rpc, &req, m->timeout_ms, on_scan, &sw);
 	if (rc == 0)
 		rc = ids_conn_wait(m->conn, &sw.w.done);

@@ -2,8 +2,9 @@
  * ids_gmem.h — guest memory (introspect/gmem.h) served by a live agent.
  *
  * Each gmem_gather is one Gather request, each gmem_walk one WalkList request (deref windows
- * included), each ids_gmem_scan one Scan request; the calls block on the connection's loop
- * (CLI use). Each request has the connection's deadline (ids_conn.request_timeout_ms).
+ * included), each gmem_scan one Scan request of every region the agent reported; the calls
+ * block on the connection's loop (CLI use). Each request has the connection's deadline
+ * (ids_conn.request_timeout_ms).
  */
 #ifndef SEVMON_IDS_GMEM_H
 #define SEVMON_IDS_GMEM_H
@@ -25,6 +26,7 @@ struct ids_agent_info {
 struct ids_gmem {
 	struct gmem g;
 	struct ids_conn *conn;
+	const struct ids_agent_info *info; /* the regions a Scan covers; outlives m */
 	uint32_t timeout_ms;
 	uint32_t max_walk_nodes;
 	int pt_walk;         /* the agent advertised VIRT_PT and deref windows */
@@ -35,7 +37,8 @@ struct ids_gmem {
 
 /* GetInfo, synchronously. */
 int ids_agent_get_info(struct ids_conn *c, struct ids_agent_info *info, char *err, size_t errcap);
-/* A gmem over c; info's limits are applied (ranges per gather, walk size). */
+/* A gmem over c; info's limits are applied (ranges per gather, walk size); info must
+ * outlive m. */
 void ids_gmem_init(struct ids_gmem *m, struct ids_conn *c, const struct ids_agent_info *info);
 /* Placement (b) with an agent that walks page tables (info->pt_walk): from now on GMEM_VIRT
  * ranges and walks are sent as AddrSpace VIRT_PT with these tables (root = physical address
@@ -44,9 +47,5 @@ void ids_gmem_init(struct ids_gmem *m, struct ids_conn *c, const struct ids_agen
  * tables are malformed. */
 int ids_gmem_use_pagetables(struct ids_gmem *m, const struct ids_agent_info *info, uint64_t root,
 			    uint32_t levels, uint64_t cbit);
-/* Scan the agent's physical regions for pattern; hits[] gets up to max addresses.
- * Returns the number of hits or a negative SEVMON_E*. One round trip. */
-int ids_gmem_scan(struct ids_gmem *m, const struct ids_agent_info *info, const void *pattern,
-		  size_t plen, uint32_t align, uint64_t *hits, size_t max);
 
 #endif

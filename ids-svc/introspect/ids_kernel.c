@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "mem.h"
 #include "rbuf.h"
 
 /* Notes found by Scan that are tried: the kernel keeps one VMCOREINFO note; a few more
@@ -47,7 +48,7 @@ static int vmci_from_hint(struct ids_kernel *kk, const char *uri, struct vmcorei
 	fclose(f);
 	if (n != 2 || size < VMCI_NOTE_HDR || size > VMCI_NOTE_HDR + VMCI_MAX_BYTES)
 		return SEVMON_ENOENT;
-	if (vmci_read(vi, &kk->agent.g, phys, size) < 0)
+	if (vmci_read(vi, kk->mem, phys, size) < 0)
 		return SEVMON_ENOENT;
 	kk->vmci_phys = phys;
 	return 0;
@@ -84,7 +85,7 @@ static int vmci_from_memo(struct ids_kernel *kk, struct ids_kmemo *m, struct vmc
 	if (!hint)
 		*scanner = m->vmci_scanning = 1;
 	pthread_mutex_unlock(&m->mu);
-	if (!hint || vmci_read(vi, &kk->agent.g, hint, hint_size) < 0)
+	if (!hint || vmci_read(vi, kk->mem, hint, hint_size) < 0)
 		return SEVMON_ENOENT;
 	if (!vmci_get(vi, "OSRELEASE")) {
 		vmci_free(vi);
@@ -102,7 +103,7 @@ static int find_vmcoreinfo(struct ids_kernel *kk, const char *uri, int use_hint,
 {
 	if (kk->info.vmci_phys) {
 		kk->vmci_phys = kk->info.vmci_phys;
-		int rc = vmci_read(vi, &kk->agent.g, kk->info.vmci_phys, kk->info.vmci_size);
+		int rc = vmci_read(vi, kk->mem, kk->info.vmci_phys, kk->info.vmci_size);
 		if (rc < 0)
 			snprintf(err, cap, "VMCOREINFO at 0x%llx: %s",
 				 (unsigned long long)kk->info.vmci_phys, sevmon_strerror(rc));
@@ -138,8 +139,7 @@ static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vm
 			       char *err, size_t cap)
 {
 	uint64_t hits[VMCI_SCAN_MAX_HITS];
-	int n = ids_gmem_scan(&kk->agent, &kk->info, vmci_pattern, sizeof vmci_pattern, 4, hits,
-			      VMCI_SCAN_MAX_HITS);
+	int n = gmem_scan(kk->mem, vmci_pattern, sizeof vmci_pattern, 4, hits, VMCI_SCAN_MAX_HITS);
 	if (n < 0) {
 		snprintf(err, cap, "scanning for VMCOREINFO: %s", sevmon_strerror(n));
 		return n;
@@ -147,12 +147,12 @@ static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vm
 	for (int i = 0; i < n; i++) {
 		uint8_t hdr[12];
 		uint64_t note = hits[i] - 8;
-		if (hits[i] < 8 || gmem_read(&kk->agent.g, note, GMEM_PHYS, hdr, sizeof hdr) < 0)
+		if (hits[i] < 8 || gmem_read(kk->mem, note, GMEM_PHYS, hdr, sizeof hdr) < 0)
 			continue;
 		uint32_t namesz = load_le32(hdr), descsz = load_le32(hdr + 4);
 		if (namesz != 11 || descsz == 0 || descsz > VMCI_MAX_BYTES)
 			continue;
-		if (vmci_read(vi, &kk->agent.g, note, VMCI_NOTE_HDR + descsz) == 0) {
+		if (vmci_read(vi, kk->mem, note, VMCI_NOTE_HDR + descsz) == 0) {
 			kk->vmci_phys = note;
 			kk->vmci_size = VMCI_NOTE_HDR + descsz;
 			vmci_hint_save(uri, note, VMCI_NOTE_HDR + descsz);
@@ -194,7 +194,7 @@ static int profile_apply(struct ids_kernel *kk, const struct vmcoreinfo *vi, con
 	if (vmci_symbol(vi, "init_top_pgt", &top) == 0)
 		p.init_top_pgt = top;
 	kk->k.p = p;
-	kk->k.g = kk->translated ? &kk->virt : &kk->agent.g;
+	kk->k.g = kk->translated ? &kk->virt : kk->mem;
 	char banner[KPROFILE_MAX_BANNER];
 	if (kintro_banner(&kk->k, banner, sizeof banner) < 0 || strncmp(banner, "Linux version ", 14) ||
 	    !strstr(banner, p.release)) {
@@ -279,22 +279,19 @@ static void memo_settle(struct ids_kmemo *m, struct ids_kmemo_ent *e, const stru
 	pthread_mutex_unlock(&m->mu);
 }
 
-static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, struct ids_kmemo *m,
-		       char *err, size_t errcap)
+/* The kernel behind kk->mem (set up by the caller: an agent's gmem or a dump's), named
+ * name for the VMCOREINFO hint. */
+static int kernel_setup(struct ids_kernel *kk, const char *name, int use_hint, struct ids_kmemo *m,
+			char *err, size_t errcap)
 {
 	struct vmcoreinfo vi;
 	struct ids_kmemo_ent *mine = NULL;
 	int rc;
 
-	memset(kk, 0, sizeof *kk);
-	err[0] = 0;
-	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
-		return rc;
-	ids_gmem_init(&kk->agent, c, &kk->info);
-	if ((rc = find_vmcoreinfo(kk, c->uri, use_hint, m, &vi, err, errcap)) < 0)
+	if ((rc = find_vmcoreinfo(kk, name, use_hint, m, &vi, err, errcap)) < 0)
 		return rc;
 	if (!kk->info.virt) {
-		rc = xlate_from_vmci(&kk->x, &kk->pw, &kk->agent.g, &vi);
+		rc = xlate_from_vmci(&kk->x, &kk->pw, kk->mem, &vi);
 		if (rc < 0) {
 			snprintf(err, errcap, "page-table walk set-up from VMCOREINFO: %s", sevmon_strerror(rc));
 			vmci_free(&vi);
@@ -337,7 +334,7 @@ static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, 
 			memo_settle(m, mine, &kk->k.p, &m->loaded);
 		return 0;
 	}
-	rc = kintro_open(&kk->k, kk->translated ? &kk->virt : &kk->agent.g, &vi);
+	rc = kintro_open(&kk->k, kk->translated ? &kk->virt : kk->mem, &vi);
 	if (rc < 0) {
 		if (kk->k.err[0])
 			snprintf(err, errcap, "building the kernel profile: %s (%s)", sevmon_strerror(rc),
@@ -356,6 +353,70 @@ static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, 
 	if (m)
 		memo_settle(m, mine, &kk->k.p, &m->built);
 	return 0;
+}
+
+static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, struct ids_kmemo *m,
+		       char *err, size_t errcap)
+{
+	int rc;
+	memset(kk, 0, sizeof *kk);
+	err[0] = 0;
+	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
+		return rc;
+	ids_gmem_init(&kk->agent, c, &kk->info);
+	kk->mem = &kk->agent.g;
+	return kernel_setup(kk, c->uri, use_hint, m, err, errcap);
+}
+
+/* What an agent would say in GetInfo about this source. */
+static void dump_info(struct mem_source *src, struct ids_agent_info *info)
+{
+	const struct mem_region *reg;
+	size_t n = 0;
+	memset(info, 0, sizeof *info);
+	info->virt = mem_has_virt(src);
+	if (mem_vmcoreinfo(src, &info->vmci_phys, &info->vmci_size) < 0)
+		info->vmci_phys = info->vmci_size = 0;
+	if (mem_regions(src, &reg, &n) < 0)
+		n = 0;
+	for (size_t i = 0; i < n && info->nregions < 64; i++, info->nregions++) {
+		info->region_start[i] = reg[i].start;
+		info->region_size[i] = reg[i].size;
+	}
+	snprintf(info->source, sizeof info->source, "%s", mem_kind(src));
+}
+
+static int dump_open(struct ids_kernel *kk, const char *spec, int use_hint, char *err, size_t errcap)
+{
+	memset(kk, 0, sizeof *kk);
+	err[0] = 0;
+	int rc = dump_gmem_open(&kk->dump, spec);
+	if (rc < 0) {
+		snprintf(err, errcap, "%s",
+			 rc == SEVMON_EDENIED ? "sealed: it opens only with the private key it was sealed to (--key)"
+			 : rc == SEVMON_EDECODE ? "sealed, and altered: a chunk or the header does not authenticate"
+			 : rc == SEVMON_ENOENT  ? "no such file"
+			 : rc == SEVMON_ENOTSUP ? "not a format sevmon reads (LiME, ELF core, raw; kdump-compressed is not)"
+						: "cannot open the memory image");
+		return rc;
+	}
+	kk->offline = 1;
+	dump_info(kk->dump.src, &kk->info);
+	kk->mem = &kk->dump.g;
+	return kernel_setup(kk, spec, use_hint, NULL, err, errcap);
+}
+
+int ids_kernel_open_dump(struct ids_kernel *kk, const char *spec, char *err, size_t errcap)
+{
+	int rc = dump_open(kk, spec, 1, err, errcap);
+	if (rc < 0 && kk->used_hint) {
+		/* the file at this path is not the dump the hint was saved for */
+		ids_kernel_close(kk);
+		rc = dump_open(kk, spec, 0, err, errcap);
+	}
+	if (rc < 0)
+		ids_kernel_close(kk);
+	return rc;
 }
 
 int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap)
@@ -383,9 +444,9 @@ static int profile_try_slide(struct ids_kernel *kk, const struct kprofile *cache
 	char banner[KPROFILE_MAX_BANNER], comm[KPROC_COMM_LEN + 1] = { 0 };
 	kprofile_rebase(&p, slide);
 	kk->k.p = p;
-	kk->k.g = &kk->agent.g;
+	kk->k.g = kk->mem;
 	if (kintro_banner(&kk->k, banner, sizeof banner) < 0 || !strstr(banner, p.release) ||
-	    gmem_read(&kk->agent.g, p.sym_init_task + p.task_comm.off, GMEM_VIRT, comm,
+	    gmem_read(kk->mem, p.sym_init_task + p.task_comm.off, GMEM_VIRT, comm,
 		      KPROC_COMM_LEN) < 0 ||
 	    strcmp(comm, "swapper/0") != 0) {
 		memset(&kk->k, 0, sizeof kk->k);
@@ -405,6 +466,7 @@ int ids_kernel_open_probing(struct ids_kernel *kk, struct ids_conn *c, char *err
 	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
 		return rc;
 	ids_gmem_init(&kk->agent, c, &kk->info);
+	kk->mem = &kk->agent.g;
 	if (!kk->info.virt) {
 		snprintf(err, errcap, "KASLR probing needs an agent that reads kernel-virtual memory");
 		return SEVMON_ENOTSUP;
@@ -429,7 +491,7 @@ int ids_kernel_open_probing(struct ids_kernel *kk, struct ids_conn *c, char *err
 		id[n - 8] = 0;
 		if (kprofile_load(&p, dir, id) < 0)
 			continue;
-		int hits = kaslr_probe(&kk->agent.g, p.sym_linux_banner - p.slide, slides, 4);
+		int hits = kaslr_probe(kk->mem, p.sym_linux_banner - p.slide, slides, 4);
 		for (int i = 0; i < hits && rc < 0; i++)
 			rc = profile_try_slide(kk, &p, slides[i]);
 	}
@@ -446,4 +508,7 @@ void ids_kernel_close(struct ids_kernel *kk)
 	kintro_close(&kk->k);
 	if (kk->translated)
 		pw_reset(&kk->pw);
+	if (kk->offline)
+		dump_gmem_close(&kk->dump);
+	kk->offline = 0;
 }

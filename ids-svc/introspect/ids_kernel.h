@@ -14,13 +14,17 @@
 
 #include <pthread.h>
 
+#include "dump_gmem.h"
 #include "ids_conn.h"
 #include "ids_gmem.h"
 #include "introspect.h"
 
 struct ids_kernel {
-	struct ids_agent_info info;
-	struct ids_gmem agent;
+	struct ids_agent_info info;   /* the agent's GetInfo, or the same facts of a dump */
+	struct ids_gmem agent;        /* live: the agent's memory */
+	struct dump_gmem dump;        /* offline: the dump's memory (owned when offline) */
+	struct gmem *mem;             /* &agent.g or &dump.g: what the kernel is read through */
+	int offline;
 	struct pagewalk pw;
 	struct xlate x;
 	struct gmem virt; /* the translating gmem (placement (b)) */
@@ -35,6 +39,11 @@ struct ids_kernel {
 
 /* err gets a one-line explanation on failure. */
 int ids_kernel_open(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap);
+/* Offline: the kernel in a memory image read in-process (dump_gmem.h; spec is mem_open's,
+ * e.g. "image:PATH,key=KEYFILE"), opened the same way as through a physical-only agent:
+ * VMCOREINFO found by scanning the image (remembered per spec, like a URI's hint), the
+ * page tables walked here. Nothing stays open on failure. */
+int ids_kernel_open_dump(struct ids_kernel *kk, const char *spec, char *err, size_t errcap);
 /* Without VMCOREINFO (wiped, or not trusted): for each cached profile, probe the 512
  * candidate KASLR slides in one Gather, and accept the slide at which linux_banner carries
  * the profile's release and init_task is "swapper/0". Needs an agent that reads

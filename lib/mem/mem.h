@@ -76,6 +76,7 @@ bool mem_has_virt(const struct mem_source *m);
  *   ETOOBIG  len > MEM_MAX_READ
  *   EINVAL   NULL m, or NULL buf with len > 0
  *   ENOTSUP  the source has no physical view (a kcore without physical addresses)
+ *   EDECODE  a sealed image's chunk holding those bytes does not authenticate (altered)
  * len == 0 succeeds without touching buf. On error buf holds unspecified bytes. */
 int mem_read_phys(struct mem_source *m, uint64_t addr, void *buf, size_t len);
 /* The same for a kernel-virtual address; ENOTSUP on image and ramfile sources (they cannot
@@ -95,5 +96,33 @@ int mem_vmcoreinfo(const struct mem_source *m, uint64_t *phys, uint32_t *size);
  * NUL-terminated) where the source carries it: an ELF image's VMCOREINFO note, or /proc/kcore's
  * own VMCOREINFO note (Linux >= 4.19). *desc stays valid until mem_close. ENOENT otherwise. */
 int mem_vmcoreinfo_note(const struct mem_source *m, const uint8_t **desc, size_t *len);
+
+/*
+ * Scanning physical memory for a byte pattern (the agent's Scan, and the IDS reading a dump
+ * in-process): s is the caller's state, reused across ranges. buf holds chunk + plen bytes
+ * (caller-owned: the agent's arena, a malloc); the last plen - 1 bytes of each chunk are
+ * kept in front of the next, so a pattern straddling two chunks is found. A chunk the
+ * source does not hold (EFAULT) is counted in unreadable and skipped; any other read error
+ * (EDECODE: a sealed image altered there; EIO) ends the scan with it. Hits at addresses that are multiples
+ * of align go into hits[], at most max; one more sets truncated and stops the scan.
+ */
+struct mem_scan {
+	const uint8_t *pattern;
+	size_t plen;        /* > 0 */
+	uint64_t align;     /* > 0 */
+	uint64_t *hits;
+	size_t max, n;
+	bool truncated;
+	uint8_t *buf;
+	size_t chunk;       /* bytes read per mem_read_phys, <= MEM_MAX_READ */
+	uint64_t scanned, unreadable;
+	/* asked before each chunk (may be NULL): nonzero stops the scan with that error */
+	int (*stop)(void *ctx);
+	void *stop_ctx;
+};
+
+/* Scan [start, start+len) (physical). 0, EINVAL (a range that wraps, plen 0, align 0,
+ * chunk 0 or > MEM_MAX_READ), a read error other than EFAULT, or what stop() returned. */
+int mem_scan_range(struct mem_source *m, struct mem_scan *s, uint64_t start, uint64_t len);
 
 #endif

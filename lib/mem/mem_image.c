@@ -44,8 +44,7 @@ struct image_source {
 /* The image's bytes: the file, or the plaintext of its sealed container. */
 static int sealed_chunk(void *ctx, uint64_t off, uint8_t *dst, size_t n)
 {
-	int rc = seal_reader_pread(ctx, off, dst, n);
-	return rc == SEVMON_EDECODE ? SEVMON_EIO : rc; /* a chunk altered on disk */
+	return seal_reader_pread(ctx, off, dst, n); /* EDECODE: a chunk altered on disk */
 }
 
 static mem_chunk_fn image_fn(struct image_source *s, void **ctx)
