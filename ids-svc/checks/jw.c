@@ -262,3 +262,15 @@ int jw_finish(struct jw *w, char **out, size_t *len)
 	w->len = w->cap = 0;
 	return 0;
 }
+
+int jw_flush(struct jw *w, int (*sink)(void *ctx, const char *p, size_t n), void *ctx)
+{
+	if (!w->err && w->len) {
+		int rc = sink(ctx, w->buf, w->len);
+		if (rc < 0)
+			fail(w, rc);
+		w->len = 0;
+		w->buf[0] = '\0';
+	}
+	return w->err;
+}

@@ -61,6 +61,12 @@ void jw_fixed(struct jw *w, double v, int decimals);
  * encoder made (a check's payload inside a result line), never for text from outside. */
 void jw_raw(struct jw *w, const char *json);
 
+/* Hand the text written so far to sink and empty the buffer; the writer's state (nesting,
+ * commas) goes on, so `max` bounds what is held between flushes, not the whole text: for
+ * output too big to hold at once (an ISF symbol table). 0, or the sink's error (sticky,
+ * like the others) or an earlier one. The text after the last flush is jw_finish's. */
+int jw_flush(struct jw *w, int (*sink)(void *ctx, const char *p, size_t n), void *ctx);
+
 /* 0 and the NUL-terminated text in *out (the caller frees it; *len its length, may be
  * NULL), or the first error (nothing to free). Nesting must be closed. */
 int jw_finish(struct jw *w, char **out, size_t *len);

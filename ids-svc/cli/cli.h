@@ -42,5 +42,6 @@ int cmd_scan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_acquire(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_isf(int argc, char **argv);
 
 #endif

@@ -222,10 +222,15 @@ int cmd_keygen(int argc, char **argv)
 	return CLI_OK;
 }
 
+int cli_is_image(const char *arg)
+{
+	return strstr(arg, "://") == NULL;
+}
+
 int cli_image_spec(const char *cmd, const char *arg, const struct cli_conn_opts *o, char *spec,
 		   size_t cap)
 {
-	if (strstr(arg, "://"))
+	if (!cli_is_image(arg))
 		return 0;
 	const char *key = o->key ? o->key : getenv("SEVMON_KEY");
 	int is_spec = !strncmp(arg, "image:", 6) || !strncmp(arg, "ramfile:", 8) ||

@@ -87,6 +87,8 @@ int cli_connect(const char *cmd, const char *uri, struct cli_conn_opts *o,
  */
 int cli_image_spec(const char *cmd, const char *arg, const struct cli_conn_opts *o, char *spec,
 		   size_t cap);
+/* Whether arg names a memory image (1) rather than an agent URI (0). */
+int cli_is_image(const char *arg);
 
 /*
  * Only the policy step of cli_connect: build pol from o (printing "sevmon CMD: ..." on

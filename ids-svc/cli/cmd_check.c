@@ -14,6 +14,7 @@
 #include "check.h"
 #include "cli.h"
 #include "cli_conn.h"
+#include "cli_kernel.h"
 #include "cli_result.h"
 #include "clock.h"
 #include "err.h"
@@ -263,38 +264,16 @@ static int cmd_kernel(enum kcmd which, const struct check_def *one, const char *
 	int ex = parse(which, one, argc, argv, &o);
 	if (ex != CLI_OK)
 		return ex < 0 ? CLI_OK : ex;
-	char spec[4200];
-	int image = cli_image_spec(name, o.uri, &o.conn, spec, sizeof spec);
-	if (image < 0 || image == CLI_EUSAGE)
-		return CLI_EUSAGE;
-	if (image && o.probe) {
-		fprintf(stderr, "sevmon %s: --probe-kaslr needs an agent that reads kernel-virtual "
-				"memory, not a memory image\n", name);
-		return CLI_EUSAGE;
-	}
+	int image = cli_is_image(o.uri);
 	if (image && which == KCMD_CHECK && o.named == 0)
 		o.set &= ~check_set_with(CHECK_NEEDS_EVIDENCE); /* the sweep of what an image holds */
-	struct ids_conn conn_s, *conn = image ? NULL : &conn_s;
-	struct ids_policy pol_s, *pol = image ? NULL : &pol_s;
-	if (!image && (ex = cli_connect(name, o.uri, &o.conn, pol, conn)) != CLI_OK)
-		return ex;
 	int need_kernel = which == KCMD_PROFILE || check_set_needs(o.set, CHECK_NEEDS_KERNEL);
-	struct ids_kernel *kk = need_kernel ? calloc(1, sizeof *kk) : NULL;
-	char err[256] = "";
-	int rc = need_kernel && !kk ? SEVMON_ENOMEM : 0;
-	if (rc == 0 && need_kernel)
-		rc = image     ? ids_kernel_open_dump(kk, spec, err, sizeof err)
-		     : o.probe ? ids_kernel_open_probing(kk, conn, err, sizeof err)
-			       : ids_kernel_open(kk, conn, err, sizeof err);
-	if (rc < 0) {
-		free(kk);
-		if (conn) {
-			ids_conn_close(conn);
-			ids_policy_free(pol);
-		}
-		cli_error(name, image ? o.uri : "kernel", rc, err);
-		return image ? (rc == SEVMON_ENOMEM ? CLI_ELOCAL : CLI_EREMOTE) : cli_exit_for_request(rc);
-	}
+	struct cli_kernel t;
+	if ((ex = cli_kernel_open(name, o.uri, &o.conn, need_kernel, o.probe, &t)) != CLI_OK)
+		return ex;
+	struct ids_conn *conn = t.conn;
+	struct ids_kernel *kk = t.kk;
+	int rc;
 	int worst = 0; /* 1: a check failed, was partial or raised a high finding */
 	int fatal = 0; /* the first error that says the connection is unusable */
 	if (which == KCMD_PROFILE) {
@@ -309,7 +288,7 @@ static int cmd_kernel(enum kcmd which, const struct check_def *one, const char *
 	for (size_t i = 0; which != KCMD_PROFILE && i < check_count() && !fatal; i++) {
 		if (!(o.set & (1ull << i)))
 			continue;
-		rc = run_one(which, &o, check_at(i), conn, kk, pol);
+		rc = run_one(which, &o, check_at(i), conn, kk, t.pol);
 		if (rc > 0)
 			worst = 1;
 		if (rc < 0) {
@@ -320,19 +299,12 @@ static int cmd_kernel(enum kcmd which, const struct check_def *one, const char *
 		}
 	}
 	int lost = conn ? conn->lost : 0;
-	if (kk) {
-		ids_kernel_close(kk);
-		free(kk);
-	}
-	if (conn) {
-		ids_conn_close(conn);
-		ids_policy_free(pol);
-	}
+	int exf = fatal ? cli_kernel_exit(&t, fatal) : 0;
+	cli_kernel_close(&t);
 	if (fatal) {
 		if (which != KCMD_ONE)
 			cli_error(name, "check", fatal, lost ? "connection lost" : NULL);
-		return image ? (fatal == SEVMON_ENOMEM ? CLI_ELOCAL : CLI_EREMOTE)
-			     : cli_exit_for_request(fatal);
+		return exf;
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return CLI_ELOCAL;

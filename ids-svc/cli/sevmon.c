@@ -28,6 +28,7 @@ static const struct subcommand subcommands[] = {
 	{ "profile", cmd_profile, "the kernel profile: release, KASLR slide, symbols, offsets" },
 	{ "scan", cmd_scan, "checks on many agents at once (--targets FILE), JSON lines out" },
 	{ "acquire", cmd_acquire, "the guest's physical memory into a LiME / ELF image, sealed" },
+	{ "isf", cmd_isf, "a Volatility 3 symbol table of the guest kernel, from its BTF" },
 	{ "dump", cmd_dump, "saved images: unseal SEALED --out FILE" },
 	{ "bench", cmd_bench, "round-trip latency, Gather and WalkList figures against an agent" },
 	{ "keygen", cmd_keygen, "make a static key pair for the channel (FILE, FILE.pub)" },

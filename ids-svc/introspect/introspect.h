@@ -287,6 +287,10 @@ struct kintro {
  * pid 0 "swapper/0"). Takes ownership of *vi on success and failure. */
 int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi);
 void kintro_close(struct kintro *k);
+/* A session whose profile came from the cache holds neither kallsyms nor BTF: read them
+ * now (what kintro_open reads; a few round trips, ~10 MiB), for what needs every symbol and
+ * type (an ISF symbol table). No-op when they are loaded. */
+int kintro_load_tables(struct kintro *k);
 
 /* KASLR without VMCOREINFO: the slide is a multiple of KASLR_ALIGN in [0, KASLR_WINDOW);
  * read the bytes at banner_link + slide for every candidate in ONE gather and return the

@@ -272,30 +272,47 @@ void kintro_close(struct kintro *k)
 	memset(k, 0, sizeof *k);
 }
 
-int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi)
+/* kallsyms of the kernel behind k->g, located through k->vi (or by structure). */
+static int load_ksyms(struct kintro *k)
 {
 	struct ksyms_loc loc;
+	uint64_t vstext;
+	/* Kernels without SYMBOL(kallsyms_*) in VMCOREINFO: find the tables by structure in the
+	 * image after _stext. */
+	int via = KSYMS_VIA_VMCOREINFO;
+	int rc = ksyms_loc_vmci(&loc, &k->vi);
+	if (rc == SEVMON_ENOENT) {
+		if (vmci_symbol(&k->vi, "_stext", &vstext) < 0)
+			vstext = X86_START_KERNEL + k->p.slide;
+		via = KSYMS_VIA_STRUCTURE;
+		rc = ksyms_loc_scan(&loc, k->g, vstext, KSYMS_SCAN_MAX);
+	}
+	if (rc < 0 || (rc = ksyms_load(&k->ks, k->g, &loc)) < 0)
+		return rc;
+	k->p.ksyms_via = k->ks.located_by = via;
+	return 0;
+}
+
+int kintro_load_tables(struct kintro *k)
+{
+	int rc = 0;
+	if (!k->ks.n && (rc = load_ksyms(k)) < 0)
+		return rc;
+	if (!k->btf && (rc = ktypes_load(&k->btf, k->g, &k->ks)) < 0)
+		return rc;
+	return 0;
+}
+
+int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi)
+{
 	uint64_t stext, vstext;
 	int rc;
 	memset(k, 0, sizeof *k);
 	k->vi = *vi;
 	memset(vi, 0, sizeof *vi);
 	k->g = g;
-	if ((rc = from_vmci(&k->p, &k->vi)) < 0)
+	if ((rc = from_vmci(&k->p, &k->vi)) < 0 || (rc = load_ksyms(k)) < 0)
 		goto fail;
-	/* Kernels without SYMBOL(kallsyms_*) in VMCOREINFO: find the tables by structure in the
-	 * image after _stext. */
-	int via = KSYMS_VIA_VMCOREINFO;
-	rc = ksyms_loc_vmci(&loc, &k->vi);
-	if (rc == SEVMON_ENOENT) {
-		if (vmci_symbol(&k->vi, "_stext", &vstext) < 0)
-			vstext = X86_START_KERNEL + k->p.slide;
-		via = KSYMS_VIA_STRUCTURE;
-		rc = ksyms_loc_scan(&loc, g, vstext, KSYMS_SCAN_MAX);
-	}
-	if (rc < 0 || (rc = ksyms_load(&k->ks, g, &loc)) < 0)
-		goto fail;
-	k->p.ksyms_via = k->ks.located_by = via;
 	k->p.nsyms = k->ks.n;
 	if ((rc = ksym_lookup(&k->ks, "init_task", &k->p.sym_init_task)) ||
 	    (rc = ksym_lookup(&k->ks, "linux_banner", &k->p.sym_linux_banner)) ||
