@@ -193,6 +193,11 @@ static int run_one(enum kcmd which, const struct kopts *o, const struct check_de
 		rc = check_ready(c, &kk->k.p, err, sizeof err);
 	if (rc == 0 && (rc = c->run(&env, res)) < 0)
 		snprintf(err, sizeof err, "%s: %s", c->name, sevmon_strerror(rc));
+	if (rc == 0 && kk && kk->offline && kk->dump.altered) {
+		snprintf(err, sizeof err, "%s: the sealed image was altered: %llu reads did not "
+			 "authenticate", c->name, (unsigned long long)kk->dump.altered);
+		rc = SEVMON_EDECODE;
+	}
 	if (rc == 0 && c->findings && (rc = c->findings(res, &f)) < 0)
 		snprintf(err, sizeof err, "%s: findings: %s", c->name, sevmon_strerror(rc));
 	double ms = (double)(clock_mono_ns() - t0) / 1e6;

@@ -87,6 +87,11 @@ int cmd_isf(int argc, char **argv)
 		struct isf_opts io = { .producer_version = SEVMON_VERSION, .now_ms = clock_real_ms() };
 		rc = isf_write(&t.kk->k, &io, xzfile_write, f, &st, err, sizeof err);
 	}
+	if (rc == 0 && t.kk->offline && t.kk->dump.altered) {
+		snprintf(err, sizeof err, "the sealed image was altered: %llu reads did not authenticate",
+			 (unsigned long long)t.kk->dump.altered);
+		rc = SEVMON_EDECODE;
+	}
 	if (rc == 0) {
 		rc = xzfile_close(f, &bytes);
 		f = NULL;

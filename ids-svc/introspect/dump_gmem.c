@@ -8,9 +8,11 @@
 static int dump_gather(void *ctx, struct gmem_range *r, size_t n)
 {
 	struct dump_gmem *d = ctx;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		r[i].status = r[i].space == GMEM_VIRT ? mem_read_virt(d->src, r[i].addr, r[i].out, r[i].len)
 							 : mem_read_phys(d->src, r[i].addr, r[i].out, r[i].len);
+		d->altered += r[i].status == SEVMON_EDECODE;
+	}
 	return 0;
 }
 
@@ -29,6 +31,7 @@ static int dump_scan(void *ctx, const void *pattern, size_t plen, uint32_t align
 			      .max = max, .buf = d->scan_buf, .chunk = DUMP_SCAN_CHUNK };
 	for (size_t i = 0; rc == 0 && i < nreg && !s.truncated; i++)
 		rc = mem_scan_range(d->src, &s, reg[i].start, reg[i].size);
+	d->altered += rc == SEVMON_EDECODE;
 	return rc < 0 ? rc : (int)s.n;
 }
 

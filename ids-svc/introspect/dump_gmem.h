@@ -24,6 +24,10 @@ struct dump_gmem {
 	struct gmem g;
 	struct mem_source *src; /* owned */
 	uint8_t *scan_buf;      /* DUMP_SCAN_CHUNK + DUMP_SCAN_MAX_PATTERN, on first scan */
+	/* Reads that failed authentication (EDECODE: a sealed image altered there). A check
+	 * would see such a range as unreadable and give a partial answer; the caller turns
+	 * any count here into an error instead, since the evidence itself was tampered with. */
+	uint64_t altered;
 };
 
 /* Open spec (mem_open's: "image:PATH[,key=KEYFILE]", "ramfile:...", "kcore..."); on failure

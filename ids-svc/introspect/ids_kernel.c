@@ -403,7 +403,13 @@ static int dump_open(struct ids_kernel *kk, const char *spec, int use_hint, char
 	kk->offline = 1;
 	dump_info(kk->dump.src, &kk->info);
 	kk->mem = &kk->dump.g;
-	return kernel_setup(kk, spec, use_hint, NULL, err, errcap);
+	rc = kernel_setup(kk, spec, use_hint, NULL, err, errcap);
+	if (rc < 0 && kk->dump.altered) {
+		snprintf(err, errcap, "the sealed image was altered: %llu reads did not authenticate",
+			 (unsigned long long)kk->dump.altered);
+		rc = SEVMON_EDECODE;
+	}
+	return rc;
 }
 
 int ids_kernel_open_dump(struct ids_kernel *kk, const char *spec, char *err, size_t errcap)
