@@ -177,8 +177,33 @@ static int daemon_key(struct parser *ps, struct svd_config *c, const char *k, co
 		memcpy(c->tokens[c->ntokens++], v, n + 1);
 		return 0;
 	}
-	if (!strcmp(k, "database"))
+	/* store = is the name; database = (the older one) stays an alias */
+	if (!strcmp(k, "store") || !strcmp(k, "database"))
 		return copy(ps, k, c->database, sizeof c->database, v);
+	if (!strcmp(k, "targets_file"))
+		return copy(ps, k, c->targets_file, sizeof c->targets_file, v);
+	if (!strcmp(k, "replica")) {
+		if (!is_name(v, SVD_NAME_MAX))
+			return fail(ps, k, "a replica name is 1..%u of A-Za-z0-9._-", SVD_NAME_MAX);
+		memcpy(c->replica, v, strlen(v) + 1);
+		return 0;
+	}
+	if (!strcmp(k, "lease") || !strcmp(k, "lease_renew")) {
+		if (duration(ps, k, v, 1, SVD_LEASE_MS_MAX, &x) < 0)
+			return -1;
+		if (x < SVD_LEASE_MS_MIN)
+			return fail(ps, k, "at least %ums", SVD_LEASE_MS_MIN);
+		*(!strcmp(k, "lease") ? &c->lease_ms : &c->lease_renew_ms) = (uint32_t)x;
+		return 0;
+	}
+	if (!strcmp(k, "claim_batch")) {
+		if (number(ps, k, v, SVD_CLAIM_BATCH_MAX, &x) < 0)
+			return -1;
+		if (x == 0)
+			return fail(ps, k, "at least 1");
+		c->claim_batch = (unsigned)x;
+		return 0;
+	}
 	if (!strcmp(k, "keep_scans")) {
 		if (number(ps, k, v, UINT32_MAX, &x) < 0)
 			return -1;
@@ -318,7 +343,12 @@ static int finish(struct parser *ps, struct svd_config *c)
 	if (!c->host[0] && !c->unix_path[0])
 		return fail(ps, "listen", "give listen = HOST:PORT or unix = PATH");
 	if (!c->database[0])
-		return fail(ps, "database", "required");
+		return fail(ps, "store", "required (a file for SQLite, or postgresql://...)");
+	if (!c->lease_renew_ms)
+		c->lease_renew_ms = c->lease_ms / 3;
+	if (c->lease_renew_ms * 2 > c->lease_ms)
+		return fail(ps, "lease_renew", "%ums: at most half of lease (%ums), so one late "
+			    "renewal does not lose the lease", c->lease_renew_ms, c->lease_ms);
 	if (!c->key_file[0])
 		return fail(ps, "key", "required (the IDS's private key file: sevmon keygen --out FILE)");
 	if (c->backoff_min_ms > c->backoff_max_ms)
@@ -343,6 +373,8 @@ int svd_config_parse(const char *text, size_t len, const char *fname, struct svd
 	c->request_timeout_ms = SVD_DEFAULT_REQUEST_TIMEOUT_MS;
 	c->backoff_min_ms = SVD_DEFAULT_BACKOFF_MIN_MS;
 	c->backoff_max_ms = SVD_DEFAULT_BACKOFF_MAX_MS;
+	c->lease_ms = SVD_DEFAULT_LEASE_MS;
+	c->claim_batch = SVD_DEFAULT_CLAIM_BATCH;
 	c->checks = check_default_set();
 	if (len > SVD_CONFIG_BYTES_MAX)
 		return fail(&ps, NULL, "file larger than %u bytes", SVD_CONFIG_BYTES_MAX);

@@ -119,11 +119,14 @@ int pg_leases_claim(struct store *s, const char *replica, int64_t ttl_ms, size_t
 	 * the longest expired first; its own (renewed, not claimed) keep their tokens */
 	int rc = pg_run(s, "WITH pick AS (SELECT target FROM leases WHERE expires_at < " NOW(3)
 			   " AND owner != $1 ORDER BY expires_at, target LIMIT $4 FOR UPDATE SKIP "
-			   "LOCKED) "
-			   "UPDATE leases l SET owner = $1, expires_at = " NOW(3) " + $2::bigint, "
-			   "token = nextval('lease_tokens') FROM pick, targets t WHERE l.target = "
-			   "pick.target AND t.name = l.target "
-			   "RETURNING l.target, l.token, t.version, t.last_scan_at",
+			   "LOCKED), took AS (UPDATE leases l SET owner = $1, expires_at = " NOW(3)
+			   " + $2::bigint, token = nextval('lease_tokens') FROM pick, targets t "
+			   "WHERE l.target = pick.target AND t.name = l.target "
+			   "RETURNING l.target, l.token, t.version, t.last_scan_at), "
+			   /* what the last holder had claimed and not finished is queued again */
+			   "rq AS (UPDATE scan_jobs j SET state = 'queued', owner = '' FROM took "
+			   "WHERE j.target = took.target AND j.state = 'claimed') "
+			   "SELECT * FROM took",
 			&p, 0, &r, "lease claim");
 	if (rc < 0)
 		return rc;

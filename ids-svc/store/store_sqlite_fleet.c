@@ -126,7 +126,7 @@ int sq_leases_claim(struct store *s, const char *replica, int64_t ttl_ms, size_t
 	int rc;
 	if ((rc = sq_begin(s)) < 0)
 		return rc;
-	sqlite3_stmt *pick = NULL, *take = NULL;
+	sqlite3_stmt *pick = NULL, *take = NULL, *rq = NULL;
 	struct store_lease *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int64_t token = 0;
@@ -146,6 +146,10 @@ int sq_leases_claim(struct store *s, const char *replica, int64_t ttl_ms, size_t
 	    (rc = sq_prepare(s, "UPDATE leases SET owner = ?1, expires_at = ?2, token = ?3 "
 			       "WHERE target = ?4", &take)) < 0)
 		goto out;
+	/* what the last holder had claimed and not finished is queued again */
+	if ((rc = sq_prepare(s, "UPDATE scan_jobs SET state = 'queued', owner = '' WHERE "
+			       "target = ?1 AND state = 'claimed'", &rq)) < 0)
+		goto out;
 	sqlite3_bind_text(pick, 1, replica, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(pick, 2, (sqlite3_int64)max);
 	while ((sr = sqlite3_step(pick)) == SQLITE_ROW) {
@@ -164,6 +168,11 @@ int sq_leases_claim(struct store *s, const char *replica, int64_t ttl_ms, size_t
 		sqlite3_bind_int64(take, 3, l->token);
 		sqlite3_bind_text(take, 4, l->target, -1, SQLITE_STATIC);
 		int tr = sqlite3_step(take);
+		if (tr == SQLITE_DONE) {
+			sqlite3_reset(rq);
+			sqlite3_bind_text(rq, 1, l->target, -1, SQLITE_STATIC);
+			tr = sqlite3_step(rq);
+		}
 		if (tr != SQLITE_DONE) {
 			rc = sq_err(s, tr, "lease claim");
 			goto out;
@@ -184,6 +193,7 @@ int sq_leases_claim(struct store *s, const char *replica, int64_t ttl_ms, size_t
 out:
 	sqlite3_finalize(pick);
 	sqlite3_finalize(take);
+	sqlite3_finalize(rq);
 	free(v);
 	if (rc < 0)
 		sq_rollback(s);
