@@ -66,6 +66,7 @@ struct svd_config {
 	char unix_path[108];           /* "" = none */
 	char tokens[SVD_TOKENS_MAX][SVD_TOKEN_MAX + 1];
 	unsigned ntokens;
+	char token_file[SVD_PATH_MAX + 1]; /* more tokens, one a line (svd_config_load reads it) */
 	/* state */
 	char database[SVD_PATH_MAX + 1]; /* `store =` (alias `database =`) */
 	char targets_file[SVD_PATH_MAX + 1]; /* a `sevmon scan --targets` file; "" = none */
@@ -117,7 +118,7 @@ struct svd_config {
  */
 int svd_config_parse(const char *text, size_t len, const char *fname, struct svd_config *out,
 		     char *err, size_t errcap);
-/* Read path (at most SVD_CONFIG_BYTES_MAX) and parse it. */
+/* Read path (at most SVD_CONFIG_BYTES_MAX) and parse it; then read token_file, if set. */
 int svd_config_load(const char *path, struct svd_config *out, char *err, size_t errcap);
 void svd_config_free(struct svd_config *c);
 /* The target named name, or NULL. */

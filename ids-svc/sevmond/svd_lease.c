@@ -246,6 +246,7 @@ static void wake_close(struct svd *d)
 }
 
 static uint64_t last_wake_round_ms;
+static void on_lease_timer_cb(uv_timer_t *tm);
 
 static void on_wake(uv_poll_t *p, int status, int events)
 {
@@ -260,9 +261,16 @@ static void on_wake(uv_poll_t *p, int status, int events)
 	if (d->draining)
 		return;
 	uint64_t now = (uint64_t)clock_mono_ms();
-	if ((mask & STORE_WAKE_FLEET) && now - last_wake_round_ms >= SVD_WAKE_ROUND_MIN_MS) {
-		last_wake_round_ms = now;
-		svd_lease_round(d);
+	if (mask & STORE_WAKE_FLEET) {
+		uint64_t since = now - last_wake_round_ms;
+		if (since >= SVD_WAKE_ROUND_MIN_MS) {
+			last_wake_round_ms = now;
+			svd_lease_round(d);
+		} else {
+			/* not now, but soon: the lease timer's next round moves up */
+			uv_timer_start(&d->lease_timer, on_lease_timer_cb, SVD_WAKE_ROUND_MIN_MS - since,
+				       d->cfg.lease_renew_ms);
+		}
 	} else if (mask & STORE_WAKE_JOBS) {
 		svd_jobs_pull(d);
 	}
@@ -292,9 +300,10 @@ static void wake_arm(struct svd *d)
 		wake_close(d);
 }
 
-static void on_lease_timer(uv_timer_t *tm)
+static void on_lease_timer_cb(uv_timer_t *tm)
 {
 	struct svd *d = tm->data;
+	last_wake_round_ms = (uint64_t)clock_mono_ms();
 	svd_lease_round(d);
 	wake_arm(d);
 }
@@ -305,7 +314,7 @@ void svd_lease_start(struct svd *d)
 	d->lease_on = 1;
 	uv_timer_init(d->loop, &d->lease_timer);
 	d->lease_timer.data = d;
-	uv_timer_start(&d->lease_timer, on_lease_timer, 0, d->cfg.lease_renew_ms);
+	uv_timer_start(&d->lease_timer, on_lease_timer_cb, 0, d->cfg.lease_renew_ms);
 }
 
 static void close_noop(uv_handle_t *h)
@@ -324,15 +333,17 @@ void svd_lease_release_all(struct svd *d)
 {
 	if (d->released)
 		return;
-	d->released = 1;
 	svd_outbox_flush(d);
+	d->released = 1;
+	/* leave first: the others, woken by the release, must already count one replica
+	 * fewer, or their shares would not grow by what is released */
+	if (store_replica_leave(d->store, d->replica) < 0)
+		svd_store_failed(d, "replica leave");
 	int n = store_lease_release(d->store, d->replica, NULL);
 	if (n < 0)
 		svd_store_failed(d, "lease release");
 	else
 		svd_log("released %d leases for the other replicas", n);
-	if (store_replica_leave(d->store, d->replica) < 0)
-		svd_store_failed(d, "replica leave");
 }
 
 int svd_ready(const struct svd *d)
