@@ -332,6 +332,40 @@ TEST(store_fleet_pg_leases_are_exclusive_and_expire)
 	store_close(b);
 }
 
+/* A dead holder's claimed, unfinished jobs go to whoever claims its lease next. */
+TEST(store_fleet_pg_claim_requeues_the_last_holders_jobs)
+{
+	if (!st_pg())
+		SKIP("shared leases need the PostgreSQL backend");
+	const char *uri = st_db_path();
+	struct store *a = st_open(uri, NULL), *b = other(uri);
+	store_set_clock(a, st_clock, NULL);
+	store_set_clock(b, st_clock, NULL);
+	add_targets(a, 1);
+	struct store_lease *v = NULL;
+	ASSERT_EQ(claim(a, "r1", 1, &v), 1);
+	free(v);
+	const char *tg[] = { "t000" }, *ck[] = { "ps" };
+	int64_t id;
+	ASSERT_EQ(store_scan_request(a, tg, 1, ck, 1, false, &id), 0);
+	struct store_job *j = NULL;
+	size_t n = 0;
+	ASSERT_EQ(store_jobs_claim(a, "r1", 10, &j, &n), 0);
+	ASSERT_EQ(n, 1);
+	store_jobs_free(j, n);
+	/* r1 dies with the job claimed; its lease expires; r2 takes it, and the job */
+	st_clock_now += TTL + 1;
+	ASSERT_EQ(claim(b, "r2", 10, &v), 1);
+	free(v);
+	ASSERT_EQ(store_jobs_claim(b, "r2", 10, &j, &n), 0);
+	ASSERT_EQ(n, 1);
+	ASSERT_EQ(j[0].scan_id, id);
+	store_jobs_free(j, n);
+	ASSERT_EQ(store_job_finish(b, id, "t000", false), 1);
+	store_close(a);
+	store_close(b);
+}
+
 /* Processes claiming at once never take the same lease (FOR UPDATE SKIP LOCKED). */
 TEST(store_fleet_pg_concurrent_claims_are_disjoint)
 {
