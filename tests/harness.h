@@ -46,6 +46,17 @@ extern int harness_ncases;
 		exit(1);                                                        \
 	} while (0)
 
+/* End the case as skipped (TAP "# SKIP"): what it tests does not apply here. */
+#define HARNESS_SKIP_STATUS 77
+#define SKIP(...)                                                               \
+	do {                                                                    \
+		fprintf(stderr, "# skip: ");                                    \
+		fprintf(stderr, __VA_ARGS__);                                   \
+		fprintf(stderr, "\n");                                          \
+		fflush(NULL);                                                   \
+		_exit(HARNESS_SKIP_STATUS);                                     \
+	} while (0)
+
 #define ASSERT(cond)                                                            \
 	do {                                                                    \
 		if (!(cond))                                                    \

@@ -621,6 +621,10 @@ int rpc_client_call(struct rpc_client *c, uint16_t method, const uint8_t *payloa
 		return 0;
 	}
 	r->id = rpc_pend_new_id(&c->pend);
+	/* The loop's clock is cached: on a connection's private loop, idle since its last
+	 * request (minutes, for a session between scans), it is as old as that, and a
+	 * deadline counted from it would already be past when the loop runs. */
+	uv_update_time(c->loop);
 	r->deadline = timeout_ms ? uv_now(c->loop) + timeout_ms : 0;
 	rpc_pend_insert(&c->pend, r);
 	if (out_id)

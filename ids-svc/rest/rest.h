@@ -98,7 +98,8 @@ struct rest_findings_query {
 };
 
 /*
- * What sevmond implements. Every member is required except `collect_metrics`. Each
+ * What sevmond implements. Every member is required except `collect_metrics`,
+ * `target_update` (absent: 501) and `ready` (absent: ready whenever serving). Each
  * synchronous call returns 0 and sets *out to a new reference, or returns a negative
  * SEVMON_E* and leaves *out untouched.
  */
@@ -136,6 +137,13 @@ struct rest_backend {
 	int (*live_view)(void *ctx, const char *name, const char *check, struct rest_async *op);
 	/* GET /metrics, optional: refresh gauges in the registry before it is written. */
 	void (*collect_metrics)(void *ctx, struct metrics *m);
+	/* PUT /v1/targets/{name}, optional: change uri (and key, measurement: absent ones are
+	 * cleared) of an existing target; spec->name is the path's. The target object;
+	 * ENOENT. */
+	int (*target_update)(void *ctx, const struct rest_target_spec *spec, json_t **out);
+	/* GET /readyz (no token), optional: 0 when this instance should get traffic (a load
+	 * balancer's readiness probe), EBUSY (503) when not. */
+	int (*ready)(void *ctx);
 };
 
 /*

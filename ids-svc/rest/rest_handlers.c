@@ -28,6 +28,16 @@ static void h_healthz(struct rest_request *r)
 	rest_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+static void h_readyz(struct rest_request *r)
+{
+	int rc = r->be->ready ? r->be->ready(r->bctx) : 0;
+	if (rc)
+		rest_reply_error(r, 503, "not_ready", "not ready: the store is unreachable or the "
+				 "instance is shutting down");
+	else
+		rest_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+}
+
 static void h_metrics(struct rest_request *r)
 {
 	struct metrics *m = rest_server_metrics(r->srv);
@@ -69,6 +79,47 @@ static void h_target_get(struct rest_request *r)
 		return;
 	json_t *out = NULL;
 	int rc = r->be->target_get(r->bctx, name, &out);
+	reply_result(r, rc, out, 200);
+}
+
+/* The fields of a target spec after its name: 0, or an error sent. */
+static int spec_check(struct rest_request *r, const struct rest_target_spec *spec)
+{
+	if (spec->uri[0] == '\0' || strlen(spec->uri) > REST_URI_MAX) {
+		rest_reply_error(r, 400, "bad_request", "uri: 1..255 bytes");
+		return -1;
+	}
+	if (spec->key && !hex_ok(spec->key, 64)) {
+		rest_reply_error(r, 400, "bad_request", "key: 64 hex digits (X25519 public key)");
+		return -1;
+	}
+	if (spec->measurement && !hex_ok(spec->measurement, 96)) {
+		rest_reply_error(r, 400, "bad_request", "measurement: 96 hex digits (SHA-384)");
+		return -1;
+	}
+	return 0;
+}
+
+static void h_target_update(struct rest_request *r)
+{
+	char name[REST_NAME_MAX + 1];
+	if (rest_param_name(r, 0, name))
+		return;
+	struct rest_target_spec spec = { .name = name };
+	json_error_t jerr;
+	if (json_unpack_ex(r->body, &jerr, JSON_STRICT, "{s:s, s?:s, s?:s}", "uri", &spec.uri,
+			   "key", &spec.key, "measurement", &spec.measurement) != 0) {
+		rest_reply_error(r, 400, "bad_request", jerr.text);
+		return;
+	}
+	if (spec_check(r, &spec))
+		return;
+	if (!r->be->target_update) {
+		rest_reply_sevmon(r, SEVMON_ENOTSUP);
+		return;
+	}
+	json_t *out = NULL;
+	int rc = r->be->target_update(r->bctx, &spec, &out);
 	reply_result(r, rc, out, 200);
 }
 
@@ -314,10 +365,12 @@ const char *rest_severity_name(enum rest_severity s)
 
 static const struct rest_route routes[] = {
 	{ "GET", "/healthz", REST_ROUTE_NOAUTH, h_healthz },
+	{ "GET", "/readyz", REST_ROUTE_NOAUTH, h_readyz },
 	{ "GET", "/metrics", 0, h_metrics },
 	{ "GET", "/v1/targets", 0, h_targets_list },
 	{ "POST", "/v1/targets", REST_ROUTE_BODY, h_target_add },
 	{ "GET", "/v1/targets/{name}", 0, h_target_get },
+	{ "PUT", "/v1/targets/{name}", REST_ROUTE_BODY, h_target_update },
 	{ "DELETE", "/v1/targets/{name}", 0, h_target_remove },
 	{ "GET", "/v1/targets/{name}/banner", 0, h_banner },
 	{ "GET", "/v1/targets/{name}/processes", 0, h_processes },

@@ -5,6 +5,13 @@
  * runs on libuv's thread pool and touches only its job and the job's target session
  * (a target runs at most one job at a time, so its session has one user). Results come
  * back to the loop (after_work), where the store (the one writer handle) records them.
+ * The store is called on the loop too: each call is one short transaction, bounded by
+ * the backend's timeouts (docs/scale-out.md, "Where database calls run").
+ *
+ * Replicas: the targets in memory (d->targets) are those this replica holds the lease of
+ * (svd_lease.c); every target's definition lives in the store, where any replica reads
+ * it. A scan is a scan request in the store with one job per target; each target's
+ * owner claims and runs its jobs. With SQLite the one process holds every lease.
  *
  * Target states: idle -> connecting -> (attesting) -> ready; any failure -> failed, with
  * a retry after an exponential backoff with jitter; a job for a target still in backoff
@@ -16,8 +23,10 @@
  *   svd_metrics.c  sevmond's metric families
  *   svd_job.c      job queues, the pool, the checks run on a worker, the target's update;
  *                  what a finished job means is its creator's (struct svd_job_ops)
- *   svd_fleet.c    targets added, changed, removed (their connect jobs, dropped jobs)
- *   svd_scan.c     scans: start, their jobs' results into the store, progress, JSON
+ *   svd_fleet.c    targets defined (store), adopted and dropped (memory, connect jobs)
+ *   svd_scan.c     scans: requests, their jobs' results into the store, progress, JSON
+ *   svd_lease.c    this replica's leases: beat, renew, claim its share, release; jobs
+ *                  pulled from the store; wake-ups from other replicas
  *   svd_backend.c  the REST backend (live views are jobs too)
  *   svd_main.c     the daemon: config, signals, reload, scheduler
  * The checks are the registry's (ids-svc/checks/check.h).
@@ -40,8 +49,13 @@
 
 /* Jobs waiting in the whole daemon: a scan of every target plus live views. */
 #define SVD_JOBS_MAX (SVD_TARGETS_MAX * 4u)
-/* Running scans kept in memory for progress; past this, new scans get EBUSY. */
-#define SVD_SCANS_RUNNING_MAX 256u
+/* Finished jobs whose results wait for the store to come back (it was unreachable):
+ * each holds its checks' payloads (tens of KiB); past this, the oldest are dropped and
+ * their jobs run again under the next holder of the target's lease. */
+#define SVD_OUTBOX_MAX 1024u
+/* Claim rounds one lease tick runs to reach its share (each of claim_batch targets): a
+ * replica alone takes a fleet of STORE_LEASE_BATCH_MAX x this at once. */
+#define SVD_CLAIM_ROUNDS_MAX 64u
 
 enum svd_state {
 	SVD_IDLE = 0,
@@ -100,6 +114,10 @@ struct svd_target {
 	/* figures */
 	uint64_t requests, bytes;
 	uint64_t connects;        /* sessions opened (an unchanged count = the session was kept) */
+	/* the lease (svd_lease.c) */
+	int64_t lease_token;      /* fences this replica's results for it */
+	int64_t version;          /* of its row in the store: a newer one is applied */
+	int lost;                 /* the lease went elsewhere: dropped when its job is back */
 	struct svd_target *next;
 };
 
@@ -128,7 +146,11 @@ struct svd_job {
 	enum svd_job_kind kind;
 	const struct svd_job_ops *ops;
 	check_set checks;         /* the registry's checks it runs */
-	struct svd_scan *scan;    /* SCAN */
+	int64_t scan_id;          /* SCAN: the store's scan and job (scan_id, target) */
+	int64_t started_ms;       /* SCAN: when it was taken from the store (fencing) */
+	char target[SVD_NAME_MAX + 1]; /* SCAN: its target's name (t may go first) */
+	int64_t kept_token;       /* SCAN in the outbox: the lease token it ran under */
+	int kept;                 /* its done/drop op kept it (the outbox): not freed */
 	struct rest_async *op;    /* VIEW */
 	int cancelled;
 	/* copied at dispatch (the loop may change the config while the job runs) */
@@ -151,13 +173,6 @@ struct svd_job {
 	struct svd_job *next;
 };
 
-struct svd_scan {
-	int64_t id;
-	unsigned total, done, failed;
-	uint64_t started_ms;
-	struct svd_scan *next;
-};
-
 struct svd {
 	uv_loop_t *loop;
 	struct svd_config cfg;
@@ -165,17 +180,29 @@ struct svd {
 	struct store *store;
 	struct metrics *metrics;
 	struct rest_server *rest;
-	struct svd_target *targets;
+	struct svd_target *targets; /* those this replica holds the lease of */
 	size_t ntargets;
-	struct svd_scan *scans;
-	unsigned nscans;
+	char replica[SVD_NAME_MAX + 1];
+	/* the fleet (svd_lease.c) */
+	uv_timer_t lease_timer;
+	uv_poll_t *wake;          /* on the store's wake-up descriptor, or NULL */
+	int wake_fd;
+	uint64_t renewed_ms;      /* last successful renewal (readiness) */
+	uint32_t replicas_seen;   /* live replicas at the last beat */
+	uint64_t fleet_targets;   /* targets in the store at the last beat */
+	int released;             /* drain: leases handed back */
+	int lease_on;             /* lease_timer is initialized */
+	struct svd_job *outbox, *outbox_tail; /* finished jobs waiting for the store */
+	unsigned noutbox;
+	uint64_t store_err_logged_ms; /* rate limit of "store unreachable" lines */
 	unsigned running;         /* jobs on the pool */
 	unsigned queued;          /* jobs waiting */
 	struct svd_target *rr;    /* round-robin position of the dispatcher */
 	int draining;
 	int rest_closed;
 	uv_timer_t tick;
-	uv_async_t kick;          /* dispatch from a later loop turn (live views) */
+	uv_async_t kick;
+	uint64_t scans_started;   /* scans this replica requested (metrics) */          /* dispatch from a later loop turn (live views) */
 	uv_signal_t sighup, sigterm, sigint;
 	uint64_t jitter_state;
 	/* after every finished job (loop): the daemon exits from here once drained */
@@ -198,10 +225,26 @@ static inline void svd_copy(char *dst, size_t cap, const char *src)
 void svd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* RSS of this process in bytes (0 if unknown). */
 uint64_t svd_rss_bytes(void);
+/* The store setting with any password replaced by ***, for logs. */
+void svd_store_label(const char *db, char *out, size_t cap);
+/* HOSTNAME-PID (the host name cut to [A-Za-z0-9_-]): unique among live processes. */
+void svd_default_replica(char *out, size_t cap);
+
+/* Log a store failure, at most once a second while they repeat (an unreachable database
+ * fails every call). */
+void svd_store_failed(struct svd *d, const char *what);
 
 /* svd_target.c */
 struct svd_target *svd_target_find(struct svd *d, const char *name);
 json_t *svd_target_json(const struct svd_target *t);
+/* A target this replica does not hold, as its row in the store shows it. */
+json_t *svd_target_row_json(const struct store_target *row);
+/* The target's configuration from its row (policy JSON: origin, measurements, trust,
+ * interval, checks). *origin: "config", "file" or "api". */
+int svd_target_cfg_from_row(const struct store_target *row, struct svd_target_cfg *cfg,
+			    char *origin, size_t origin_cap);
+/* The policy JSON kept with a target's row. Caller frees. */
+char *svd_target_policy_json(const struct svd_target_cfg *cfg, const char *origin);
 /* Record the target's state in the store (loop). */
 void svd_target_persist(struct svd *d, struct svd_target *t);
 /* Close its session (loop; only while no job runs). */
@@ -230,20 +273,47 @@ void svd_job_free(struct svd_job *j);
 void svd_dispatch(struct svd *d);
 
 /* svd_fleet.c */
-/* Create from cfg, persist (store_target_upsert) and queue a connect. EEXIST, ETOOBIG,
- * store errors. */
-int svd_target_add(struct svd *d, const struct svd_target_cfg *cfg, int from_config,
-		   struct svd_target **out);
-/* Drop queued jobs, close the session (or mark it for the running job), forget it and
- * delete it from the store. */
-int svd_target_remove(struct svd *d, struct svd_target *t);
+/* Define a target in the store (origin "config", "file" or "api"): created, or updated
+ * when something changed. Returns 1 created, 0 existed (changed or not), or an error. */
+int svd_target_define(struct svd *d, const struct svd_target_cfg *cfg, const char *origin);
+/* Take a target this replica now holds the lease of into memory (a connect queued). */
+int svd_target_adopt(struct svd *d, const struct svd_target_cfg *cfg, int from_config,
+		     const struct store_lease *lease, struct svd_target **out);
+/* Forget a target in memory (queued jobs dropped, the session closed, or marked for its
+ * running job). The store is not touched. */
+void svd_target_drop(struct svd *d, struct svd_target *t, int status, const char *why);
 /* Put cfg in place; a changed uri/key/policy closes the session. Returns 1 if changed. */
 int svd_target_update(struct svd *d, struct svd_target *t, const struct svd_target_cfg *cfg);
+/* Seed the store with the config file's targets and the targets file's; remove those of
+ * these origins that left them. Returns 0 or the first store error. */
+int svd_targets_seed(struct svd *d);
+
+/* svd_lease.c */
+/* Start the lease timer (and a first round at once); stop it. */
+void svd_lease_start(struct svd *d);
+/* One round: beat, renew, apply changes, claim or release toward this replica's share,
+ * pull jobs. Also on a wake-up. */
+void svd_lease_round(struct svd *d);
+/* Take this replica's queued jobs from the store into the target queues. */
+void svd_jobs_pull(struct svd *d);
+/* Drain: hand every lease back (their claimed jobs with them) and leave the fleet. */
+void svd_lease_release_all(struct svd *d);
+/* Stop the timer and the wake-up poll (their close callbacks run on the loop). */
+void svd_lease_stop(struct svd *d);
+/* Ready: the last renewal is younger than a lease, and not draining. */
+int svd_ready(const struct svd *d);
 
 /* svd_scan.c */
-/* checks 0: each target's own (or the daemon's) set. */
+/* checks 0: each target's own (or the daemon's) set. names NULL: every target in the
+ * store. The owners run it (svd_jobs_pull). */
 int svd_scan_start(struct svd *d, const char *const *names, size_t n, check_set checks,
 		   int64_t *id);
+/* A scan job for t from the store's job (checks_json NULL: the target's own set). */
+struct svd_job *svd_scan_job(struct svd *d, struct svd_target *t, const struct store_job *sj);
+/* Retry the outbox (jobs whose results the store could not take). */
+void svd_outbox_flush(struct svd *d);
+/* Free what the outbox holds (exit). */
+void svd_outbox_free(struct svd *d);
 /* id is the REST id (decimal); ENOENT for anything else. */
 int svd_scan_json(struct svd *d, const char *id, json_t **out);
 int svd_scan_results_json(struct svd *d, const char *id, json_t **out);

@@ -10,44 +10,74 @@
 #include "err.h"
 #include "svd.h"
 
+/* A store failure as the API says it: unreachable (503) or broken (500). */
+static int store_rc(struct svd *d, int rc, const char *what)
+{
+	if (rc == SEVMON_ENOENT || rc == SEVMON_EEXIST || rc == SEVMON_EINVAL)
+		return rc;
+	svd_store_failed(d, what);
+	return rc == SEVMON_EBUSY || rc == SEVMON_ENOMEM ? rc : SEVMON_EIO;
+}
+
+/* A target as the API shows it: from memory where this replica holds it, else its row. */
+static json_t *target_json(struct svd *d, const struct store_target *row)
+{
+	struct svd_target *t = svd_target_find(d, row->name);
+	if (!t)
+		return svd_target_row_json(row);
+	json_t *o = svd_target_json(t);
+	if (o) {
+		json_object_set_new(o, "owner", json_string(d->replica));
+		if (row->lease_left_ms > 0)
+			json_object_set_new(o, "lease_left_ms", json_integer(row->lease_left_ms));
+	}
+	return o;
+}
+
 static int b_target_list(void *ctx, json_t **out)
 {
 	struct svd *d = ctx;
 	json_t *a = json_array();
-	/* the list is newest first; show the targets by name, as the store orders them */
-	struct svd_target **v = d->ntargets ? calloc(d->ntargets, sizeof *v) : NULL;
-	size_t n = 0;
-	if (d->ntargets && !v) {
-		json_decref(a);
-		return SEVMON_ENOMEM;
-	}
-	for (struct svd_target *t = d->targets; t; t = t->next)
-		v[n++] = t;
-	for (size_t i = 1; i < n; i++)
-		for (size_t k = i; k > 0 && strcmp(v[k - 1]->cfg.name, v[k]->cfg.name) > 0; k--) {
-			struct svd_target *x = v[k];
-			v[k] = v[k - 1];
-			v[k - 1] = x;
+	/* every target of the fleet, by name, as the store orders them */
+	for (size_t off = 0;;) {
+		struct store_target *v;
+		size_t n;
+		int rc = store_target_list(d->store, off, STORE_LIST_MAX, &v, &n);
+		if (rc < 0) {
+			json_decref(a);
+			return store_rc(d, rc, "target list");
 		}
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, svd_target_json(v[i]));
-	free(v);
+		for (size_t i = 0; i < n; i++) {
+			json_t *o = target_json(d, &v[i]);
+			if (o)
+				json_array_append_new(a, o);
+		}
+		store_targets_free(v, n);
+		if (n < STORE_LIST_MAX)
+			break;
+		off += n;
+	}
 	*out = a;
 	return 0;
 }
 
 static int b_target_get(void *ctx, const char *name, json_t **out)
 {
-	struct svd_target *t = svd_target_find(ctx, name);
-	if (!t)
-		return SEVMON_ENOENT;
-	*out = svd_target_json(t);
+	struct svd *d = ctx;
+	struct store_target row;
+	int rc = store_target_get(d->store, name, &row);
+	if (rc < 0)
+		return store_rc(d, rc, "target get");
+	*out = target_json(d, &row);
+	store_target_clear(&row);
 	return *out ? 0 : SEVMON_ENOMEM;
 }
 
-static int b_target_add(void *ctx, const struct rest_target_spec *spec, json_t **out)
+/* POST and PUT: define the target in the store; its lease goes to some replica (this one,
+ * at once, when it is below its share). */
+static int put_target(struct svd *d, const struct rest_target_spec *spec, int create,
+		      json_t **out)
 {
-	struct svd *d = ctx;
 	if (d->draining)
 		return SEVMON_EBUSY;
 	struct svd_target_cfg cfg;
@@ -55,6 +85,26 @@ static int b_target_add(void *ctx, const struct rest_target_spec *spec, json_t *
 	if (strlen(spec->name) > SVD_NAME_MAX || strlen(spec->uri) > SVD_URI_MAX ||
 	    !strstr(spec->uri, "://"))
 		return SEVMON_EINVAL;
+	char origin[16] = "api";
+	struct store_target row;
+	int rc = store_target_get(d->store, spec->name, &row);
+	if (rc == 0) {
+		if (create) {
+			store_target_clear(&row);
+			return SEVMON_EEXIST;
+		}
+		/* a change keeps what the API does not say: interval, checks, anchors */
+		rc = svd_target_cfg_from_row(&row, &cfg, origin, sizeof origin);
+		store_target_clear(&row);
+		if (rc < 0)
+			return rc;
+		cfg.nmeasurements = 0;
+		cfg.key[0] = 0;
+	} else if (rc != SEVMON_ENOENT) {
+		return store_rc(d, rc, "target");
+	} else if (!create) {
+		return SEVMON_ENOENT;
+	}
 	snprintf(cfg.name, sizeof cfg.name, "%s", spec->name);
 	snprintf(cfg.uri, sizeof cfg.uri, "%s", spec->uri);
 	if (spec->key)
@@ -63,24 +113,41 @@ static int b_target_add(void *ctx, const struct rest_target_spec *spec, json_t *
 		snprintf(cfg.measurements[0], sizeof cfg.measurements[0], "%s", spec->measurement);
 		cfg.nmeasurements = 1;
 	}
-	struct svd_target *t;
-	int rc = svd_target_add(d, &cfg, 0, &t);
+	rc = svd_target_define(d, &cfg, origin);
 	if (rc < 0)
-		return rc == SEVMON_ETOOBIG ? SEVMON_EBUSY : rc;
-	svd_log("target %s: added through the API (%s)", cfg.name, cfg.uri);
-	svd_dispatch(d);
-	*out = svd_target_json(t);
-	return *out ? 0 : SEVMON_ENOMEM;
+		return store_rc(d, rc, "target");
+	svd_log("target %s: %s through the API (%s)", cfg.name, create ? "added" : "changed",
+		cfg.uri);
+	svd_lease_round(d);
+	return b_target_get(d, cfg.name, out);
+}
+
+static int b_target_add(void *ctx, const struct rest_target_spec *spec, json_t **out)
+{
+	return put_target(ctx, spec, 1, out);
+}
+
+static int b_target_update(void *ctx, const struct rest_target_spec *spec, json_t **out)
+{
+	return put_target(ctx, spec, 0, out);
 }
 
 static int b_target_remove(void *ctx, const char *name)
 {
 	struct svd *d = ctx;
-	struct svd_target *t = svd_target_find(d, name);
-	if (!t)
-		return SEVMON_ENOENT;
+	int rc = store_target_remove(d->store, name);
+	if (rc < 0)
+		return store_rc(d, rc, "target remove");
 	svd_log("target %s: removed through the API", name);
-	return svd_target_remove(d, t);
+	struct svd_target *t = svd_target_find(d, name);
+	if (t)
+		svd_target_drop(d, t, SEVMON_ENOENT, "target removed");
+	return 0;
+}
+
+static int b_ready(void *ctx)
+{
+	return svd_ready(ctx) ? 0 : SEVMON_EBUSY;
 }
 
 static int b_scan_start(void *ctx, const struct rest_scan_request *req, char *id)
@@ -173,7 +240,8 @@ static void view_drop(struct svd *d, struct svd_job *j, int status, const char *
 {
 	(void)d;
 	(void)why;
-	rest_async_complete(j->op, status, NULL);
+	/* a target handed to another replica meanwhile: unavailable here, as in a drain */
+	rest_async_complete(j->op, status == SEVMON_ECANCELED ? SEVMON_EBUSY : status, NULL);
 }
 
 static const struct svd_job_ops view_job_ops = { .done = view_done, .drop = view_drop };
@@ -190,8 +258,15 @@ static int b_live_view(void *ctx, const char *name, const char *check, struct re
 	struct svd *d = ctx;
 	struct svd_target *t = svd_target_find(d, name);
 	int k = check_index(check);
-	if (!t || k < 0)
+	if (k < 0)
 		return SEVMON_ENOENT;
+	if (!t) {
+		/* another replica holds it (its session is there), or there is no such target */
+		struct store_target row;
+		int rc = store_target_get(d->store, name, &row);
+		store_target_clear(&row);
+		return rc < 0 ? store_rc(d, rc, "live view") : SEVMON_EBUSY;
+	}
 	if (d->draining)
 		return SEVMON_EBUSY;
 	if (d->cfg.memory_limit && svd_rss_bytes() > d->cfg.memory_limit)
@@ -223,4 +298,6 @@ const struct rest_backend svd_backend = {
 	.checks = b_checks,
 	.live_view = b_live_view,
 	.collect_metrics = svd_metrics_collect,
+	.target_update = b_target_update,
+	.ready = b_ready,
 };

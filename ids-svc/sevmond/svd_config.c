@@ -157,9 +157,24 @@ static int listen_addr(struct parser *ps, struct svd_config *c, const char *v)
 	return 0;
 }
 
+/* A bearer token's rules: 16..SVD_TOKEN_MAX token68 characters. */
+static const char *token_bad(const char *v)
+{
+	size_t n = strlen(v);
+	if (n < 16 || n > SVD_TOKEN_MAX)
+		return "a token is 16..256 characters";
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("-._~+/=", *p)))
+			return "a token is token68 characters (A-Za-z0-9-._~+/=)";
+	return NULL;
+}
+
 static int daemon_key(struct parser *ps, struct svd_config *c, const char *k, const char *v)
 {
 	uint64_t x;
+	if (!strcmp(k, "token_file"))
+		return copy(ps, k, c->token_file, sizeof c->token_file, v);
 	if (!strcmp(k, "listen"))
 		return listen_addr(ps, c, v);
 	if (!strcmp(k, "unix"))
@@ -177,8 +192,33 @@ static int daemon_key(struct parser *ps, struct svd_config *c, const char *k, co
 		memcpy(c->tokens[c->ntokens++], v, n + 1);
 		return 0;
 	}
-	if (!strcmp(k, "database"))
+	/* store = is the name; database = (the older one) stays an alias */
+	if (!strcmp(k, "store") || !strcmp(k, "database"))
 		return copy(ps, k, c->database, sizeof c->database, v);
+	if (!strcmp(k, "targets_file"))
+		return copy(ps, k, c->targets_file, sizeof c->targets_file, v);
+	if (!strcmp(k, "replica")) {
+		if (!is_name(v, SVD_NAME_MAX))
+			return fail(ps, k, "a replica name is 1..%u of A-Za-z0-9._-", SVD_NAME_MAX);
+		memcpy(c->replica, v, strlen(v) + 1);
+		return 0;
+	}
+	if (!strcmp(k, "lease") || !strcmp(k, "lease_renew")) {
+		if (duration(ps, k, v, 1, SVD_LEASE_MS_MAX, &x) < 0)
+			return -1;
+		if (x < SVD_LEASE_MS_MIN)
+			return fail(ps, k, "at least %ums", SVD_LEASE_MS_MIN);
+		*(!strcmp(k, "lease") ? &c->lease_ms : &c->lease_renew_ms) = (uint32_t)x;
+		return 0;
+	}
+	if (!strcmp(k, "claim_batch")) {
+		if (number(ps, k, v, SVD_CLAIM_BATCH_MAX, &x) < 0)
+			return -1;
+		if (x == 0)
+			return fail(ps, k, "at least 1");
+		c->claim_batch = (unsigned)x;
+		return 0;
+	}
 	if (!strcmp(k, "keep_scans")) {
 		if (number(ps, k, v, UINT32_MAX, &x) < 0)
 			return -1;
@@ -313,12 +353,17 @@ const struct svd_target_cfg *svd_config_target(const struct svd_config *c, const
 
 static int finish(struct parser *ps, struct svd_config *c)
 {
-	if (c->ntokens == 0)
-		return fail(ps, "token", "at least one API token is required");
+	if (c->ntokens == 0 && !c->token_file[0])
+		return fail(ps, "token", "at least one API token is required (token = or token_file =)");
 	if (!c->host[0] && !c->unix_path[0])
 		return fail(ps, "listen", "give listen = HOST:PORT or unix = PATH");
 	if (!c->database[0])
-		return fail(ps, "database", "required");
+		return fail(ps, "store", "required (a file for SQLite, or postgresql://...)");
+	if (!c->lease_renew_ms)
+		c->lease_renew_ms = c->lease_ms / 3;
+	if (c->lease_renew_ms * 2 > c->lease_ms)
+		return fail(ps, "lease_renew", "%ums: at most half of lease (%ums), so one late "
+			    "renewal does not lose the lease", c->lease_renew_ms, c->lease_ms);
 	if (!c->key_file[0])
 		return fail(ps, "key", "required (the IDS's private key file: sevmon keygen --out FILE)");
 	if (c->backoff_min_ms > c->backoff_max_ms)
@@ -343,6 +388,8 @@ int svd_config_parse(const char *text, size_t len, const char *fname, struct svd
 	c->request_timeout_ms = SVD_DEFAULT_REQUEST_TIMEOUT_MS;
 	c->backoff_min_ms = SVD_DEFAULT_BACKOFF_MIN_MS;
 	c->backoff_max_ms = SVD_DEFAULT_BACKOFF_MAX_MS;
+	c->lease_ms = SVD_DEFAULT_LEASE_MS;
+	c->claim_batch = SVD_DEFAULT_CLAIM_BATCH;
 	c->checks = check_default_set();
 	if (len > SVD_CONFIG_BYTES_MAX)
 		return fail(&ps, NULL, "file larger than %u bytes", SVD_CONFIG_BYTES_MAX);
@@ -453,6 +500,47 @@ bad:
 	return -1;
 }
 
+/* Tokens one per line (a Kubernetes Secret mounted as a file): blank lines and lines
+ * starting with # are skipped. */
+static int load_token_file(struct svd_config *c, char *err, size_t errcap)
+{
+	FILE *f = fopen(c->token_file, "r");
+	if (!f) {
+		snprintf(err, errcap, "token_file %s: %s", c->token_file, strerror(errno));
+		return -1;
+	}
+	char line[SVD_TOKEN_MAX + 8];
+	unsigned no = 0;
+	int rc = 0;
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		no++;
+		size_t n = strcspn(line, "\r\n");
+		if (line[n] == 0 && !feof(f)) {
+			snprintf(err, errcap, "token_file %s:%u: line too long", c->token_file, no);
+			rc = -1;
+			break;
+		}
+		line[n] = 0;
+		if (!line[0] || line[0] == '#')
+			continue;
+		const char *bad = token_bad(line);
+		if (bad || c->ntokens == SVD_TOKENS_MAX) {
+			snprintf(err, errcap, "token_file %s:%u: %s", c->token_file, no,
+				 bad ? bad : "too many tokens (at most 16 in all)");
+			rc = -1;
+			break;
+		}
+		memcpy(c->tokens[c->ntokens++], line, n + 1);
+	}
+	fclose(f);
+	if (rc == 0 && c->ntokens == 0) {
+		snprintf(err, errcap, "token_file %s: no token in it", c->token_file);
+		rc = -1;
+	}
+	explicit_bzero(line, sizeof line);
+	return rc;
+}
+
 int svd_config_load(const char *path, struct svd_config *out, char *err, size_t errcap)
 {
 	FILE *f = fopen(path, "rb");
@@ -477,6 +565,8 @@ int svd_config_load(const char *path, struct svd_config *out, char *err, size_t 
 		rc = svd_config_parse(buf, n, path, out, err, errcap);
 	}
 	free(buf);
+	if (rc == 0 && out->token_file[0] && (rc = load_token_file(out, err, errcap)) < 0)
+		svd_config_free(out);
 	return rc;
 }
 

@@ -39,6 +39,13 @@
 #define SVD_WORKERS_MAX 64u
 /* Jobs waiting per target: a scan and a few live views. */
 #define SVD_QUEUE_PER_TARGET_MAX 64u
+/* Leases (store.h, "the fleet"): a dead replica's targets wait at most one lease for
+ * another; shorter than a second would make every database hiccup a hand-over, longer
+ * than an hour leaves a fleet unwatched for as long. */
+#define SVD_LEASE_MS_MIN 1000u
+#define SVD_LEASE_MS_MAX 3600000u
+/* Targets one claim takes: the store's batch limit. */
+#define SVD_CLAIM_BATCH_MAX 4096u
 
 struct svd_target_cfg {
 	char name[SVD_NAME_MAX + 1];
@@ -59,8 +66,14 @@ struct svd_config {
 	char unix_path[108];           /* "" = none */
 	char tokens[SVD_TOKENS_MAX][SVD_TOKEN_MAX + 1];
 	unsigned ntokens;
+	char token_file[SVD_PATH_MAX + 1]; /* more tokens, one a line (svd_config_load reads it) */
 	/* state */
-	char database[SVD_PATH_MAX + 1];
+	char database[SVD_PATH_MAX + 1]; /* `store =` (alias `database =`) */
+	char targets_file[SVD_PATH_MAX + 1]; /* a `sevmon scan --targets` file; "" = none */
+	/* the fleet: this replica's name ("" = HOSTNAME-PID), its leases */
+	char replica[SVD_NAME_MAX + 1];
+	uint32_t lease_ms, lease_renew_ms;
+	unsigned claim_batch;
 	uint32_t keep_scans;           /* 0 = no limit */
 	uint64_t max_age_s;            /* 0 = no limit */
 	/* channel */
@@ -91,6 +104,12 @@ struct svd_config {
 #define SVD_DEFAULT_REQUEST_TIMEOUT_MS 30000u
 #define SVD_DEFAULT_BACKOFF_MIN_MS 1000u
 #define SVD_DEFAULT_BACKOFF_MAX_MS 300000u
+/* 15 s: a dead replica's targets are taken over within that (plus one claim round); its
+ * renewal every 5 s costs one statement per replica. */
+#define SVD_DEFAULT_LEASE_MS 15000u
+/* 64 targets per claim: a new replica takes its share of a thousand in a few rounds
+ * without one long transaction. */
+#define SVD_DEFAULT_CLAIM_BATCH 64u
 
 /*
  * Parse text (len bytes, need not be NUL-terminated) named fname in messages into *out
@@ -99,7 +118,7 @@ struct svd_config {
  */
 int svd_config_parse(const char *text, size_t len, const char *fname, struct svd_config *out,
 		     char *err, size_t errcap);
-/* Read path (at most SVD_CONFIG_BYTES_MAX) and parse it. */
+/* Read path (at most SVD_CONFIG_BYTES_MAX) and parse it; then read token_file, if set. */
 int svd_config_load(const char *path, struct svd_config *out, char *err, size_t errcap);
 void svd_config_free(struct svd_config *c);
 /* The target named name, or NULL. */

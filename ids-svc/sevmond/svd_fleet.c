@@ -1,62 +1,75 @@
 /*
- * svd_fleet.c — sevmond's set of targets: add (persisted, a connect queued), change (a
- * new policy closes the session), remove (queued jobs dropped, the store forgets it).
+ * svd_fleet.c — sevmond's targets: defined in the store (from the config file, the
+ * targets file, or the API), adopted into memory when this replica takes a lease on one
+ * (a session, a connect queued), dropped from memory when the lease goes, and changed in
+ * place when its row changes (a new policy closes the session).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "err.h"
+#include "scan_targets.h"
 #include "svd.h"
 
-/* What the store keeps beside uri and key: where the target came from and its policy. */
-static char *policy_json(const struct svd_target_cfg *cfg, int from_config)
+int svd_target_define(struct svd *d, const struct svd_target_cfg *cfg, const char *origin)
 {
-	json_t *m = json_array();
-	for (unsigned i = 0; i < cfg->nmeasurements; i++)
-		json_array_append_new(m, json_string(cfg->measurements[i]));
-	json_t *tr = json_array();
-	for (unsigned i = 0; i < cfg->ntrust; i++)
-		json_array_append_new(tr, json_string(cfg->trust[i]));
-	json_t *ck = json_array();
-	for (size_t i = 0; i < check_count(); i++)
-		if (cfg->checks & (1ull << i))
-			json_array_append_new(ck, json_string(check_at(i)->name));
-	json_t *o = json_pack("{s:s, s:o, s:o, s:I, s:o}", "origin", from_config ? "config" : "api",
-			      "measurements", m, "trust", tr, "interval_s",
-			      (json_int_t)cfg->interval_s, "checks", ck);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return s;
+	char *pol = svd_target_policy_json(cfg, origin);
+	if (!pol)
+		return SEVMON_ENOMEM;
+	/* no write (and no version bump, no session closed anywhere) for an unchanged row */
+	struct store_target row;
+	int rc = store_target_get(d->store, cfg->name, &row);
+	int same = rc == 0 && !strcmp(row.uri, cfg->uri) && !strcmp(row.pinned_key, cfg->key) &&
+		   row.policy_json && !strcmp(row.policy_json, pol);
+	store_target_clear(&row);
+	if (rc < 0 && rc != SEVMON_ENOENT) {
+		free(pol);
+		return rc;
+	}
+	int created = rc == SEVMON_ENOENT;
+	if (!same) {
+		rc = store_target_upsert(d->store, cfg->name, cfg->uri, cfg->key[0] ? cfg->key : NULL,
+					 pol);
+		if (rc < 0) {
+			svd_log("target %s: store: %s", cfg->name, store_last_error(d->store));
+			free(pol);
+			return rc;
+		}
+		created = rc == 1;
+	}
+	free(pol);
+	return created;
 }
 
-int svd_target_add(struct svd *d, const struct svd_target_cfg *cfg, int from_config,
-		   struct svd_target **out)
+int svd_target_adopt(struct svd *d, const struct svd_target_cfg *cfg, int from_config,
+		     const struct store_lease *lease, struct svd_target **out)
 {
 	if (svd_target_find(d, cfg->name))
 		return SEVMON_EEXIST;
 	if (d->ntargets >= SVD_TARGETS_MAX)
 		return SEVMON_ETOOBIG;
-	char *pol = policy_json(cfg, from_config);
-	if (!pol)
-		return SEVMON_ENOMEM;
-	int rc = store_target_upsert(d->store, cfg->name, cfg->uri, cfg->key[0] ? cfg->key : NULL,
-				     pol);
-	free(pol);
-	if (rc < 0) {
-		svd_log("target %s: store: %s", cfg->name, store_last_error(d->store));
-		return rc;
-	}
 	struct svd_target *t = calloc(1, sizeof *t);
 	if (!t)
 		return SEVMON_ENOMEM;
 	t->cfg = *cfg;
 	t->from_config = from_config;
+	t->lease_token = lease->token;
+	t->version = lease->version;
 	atomic_store(&t->state, SVD_IDLE);
 	snprintf(t->attest_status, sizeof t->attest_status, "none");
+	/* keep the fleet's cadence across a hand-over: due one interval after its last scan
+	 * by whoever held it (now, if that is past); a target never scanned waits one */
 	uint32_t iv = cfg->interval_s ? cfg->interval_s : d->cfg.interval_s;
-	t->next_scan_ms = iv ? (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u : 0;
+	uint64_t now = (uint64_t)clock_real_ms();
+	if (iv && lease->last_scan_at > 0) {
+		uint64_t due = (uint64_t)lease->last_scan_at + (uint64_t)iv * 1000u;
+		t->next_scan_ms = due > now ? due : now;
+	} else {
+		t->next_scan_ms = iv ? now + (uint64_t)iv * 1000u : 0;
+	}
 	t->next = d->targets;
 	d->targets = t;
 	d->ntargets++;
@@ -68,7 +81,7 @@ int svd_target_add(struct svd *d, const struct svd_target_cfg *cfg, int from_con
 	return 0;
 }
 
-int svd_target_remove(struct svd *d, struct svd_target *t)
+void svd_target_drop(struct svd *d, struct svd_target *t, int status, const char *why)
 {
 	for (struct svd_target **pp = &d->targets; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
@@ -78,15 +91,11 @@ int svd_target_remove(struct svd *d, struct svd_target *t)
 	d->ntargets--;
 	if (d->rr == t)
 		d->rr = NULL;
-	svd_job_drop_queued(d, t, SEVMON_ENOENT, "target removed");
-	int rc = store_target_remove(d->store, t->cfg.name);
-	if (rc < 0 && rc != SEVMON_ENOENT)
-		svd_log("target %s: store: %s", t->cfg.name, store_last_error(d->store));
+	svd_job_drop_queued(d, t, status, why);
 	if (t->busy)
 		t->removed = 1; /* its job's completion frees it */
 	else
 		svd_target_free(t);
-	return 0;
 }
 
 static int same_policy(const struct svd_target_cfg *a, const struct svd_target_cfg *b)
@@ -110,11 +119,10 @@ int svd_target_update(struct svd *d, struct svd_target *t, const struct svd_targ
 	if (!changed && !sched)
 		return 0;
 	t->cfg = *cfg;
-	char *pol = policy_json(cfg, t->from_config);
-	if (pol && store_target_upsert(d->store, cfg->name, cfg->uri, cfg->key[0] ? cfg->key : NULL,
-				       pol) < 0)
-		svd_log("target %s: store: %s", cfg->name, store_last_error(d->store));
-	free(pol);
+	if (sched) {
+		uint32_t iv = cfg->interval_s ? cfg->interval_s : d->cfg.interval_s;
+		t->next_scan_ms = iv ? (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u : 0;
+	}
 	if (changed) {
 		/* a new uri or policy: the old session proves nothing about the new one */
 		if (t->busy)
@@ -127,6 +135,135 @@ int svd_target_update(struct svd *d, struct svd_target *t, const struct svd_targ
 		snprintf(t->attest_status, sizeof t->attest_status, "none");
 		t->attest_detail[0] = t->attest_measurement[0] = t->attest_key[0] = 0;
 		svd_target_persist(d, t);
+		if (!t->busy && !t->qhead && !d->draining)
+			svd_job_queue_connect(d, t);
 	}
-	return changed || sched;
+	return 1;
+}
+
+/* ---- seeding the store from files ---- */
+
+/* The agent's key from a `sevmon keygen` .pub file: its second field, 64 hex digits. */
+static int read_pub(const char *path, char *hex, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return SEVMON_ENOENT;
+	char line[512], kind[64], key[80];
+	int rc = SEVMON_EINVAL;
+	if (fgets(line, sizeof line, f) && sscanf(line, "%63s %79s", kind, key) == 2 &&
+	    strlen(key) == 64 && strspn(key, "0123456789abcdefABCDEF") == 64 && cap > 64) {
+		memcpy(hex, key, 65);
+		rc = 0;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* The targets file's entries as target configurations (NULL, 0 when none is set). */
+static int load_targets_file(struct svd *d, struct svd_target_cfg **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!d->cfg.targets_file[0])
+		return 0;
+	FILE *f = fopen(d->cfg.targets_file, "r");
+	if (!f) {
+		svd_log("targets file %s: %s", d->cfg.targets_file, strerror(errno));
+		return SEVMON_ENOENT;
+	}
+	struct scan_targets st;
+	char err[256];
+	int rc = scan_targets_parse(&st, f, err, sizeof err);
+	fclose(f);
+	if (rc < 0) {
+		svd_log("targets file %s: %s", d->cfg.targets_file, err);
+		return rc;
+	}
+	struct svd_target_cfg *v = st.n ? calloc(st.n, sizeof *v) : NULL;
+	if (st.n && !v) {
+		scan_targets_free(&st);
+		return SEVMON_ENOMEM;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < st.n; i++) {
+		const struct scan_target *e = &st.v[i];
+		struct svd_target_cfg *c = &v[k];
+		if (strlen(e->name) > SVD_NAME_MAX || strlen(e->uri) > SVD_URI_MAX) {
+			svd_log("targets file %s:%u: name or uri too long for sevmond",
+				d->cfg.targets_file, e->line);
+			continue;
+		}
+		svd_copy(c->name, sizeof c->name, e->name);
+		svd_copy(c->uri, sizeof c->uri, e->uri);
+		if (e->pin && read_pub(e->pin, c->key, sizeof c->key) < 0) {
+			svd_log("targets file %s:%u: pin=%s: not a readable key file (skipped)",
+				d->cfg.targets_file, e->line, e->pin);
+			continue;
+		}
+		for (size_t m = 0; m < e->nmeas && c->nmeasurements < SVD_MEASUREMENTS_MAX; m++)
+			svd_copy(c->measurements[c->nmeasurements++], 97, e->meas[m]);
+		k++;
+	}
+	scan_targets_free(&st);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int svd_targets_seed(struct svd *d)
+{
+	struct svd_target_cfg *file = NULL;
+	size_t nfile = 0;
+	int frc = load_targets_file(d, &file, &nfile);
+	int rc = 0;
+	unsigned added = 0, removed = 0;
+	/* the files' targets, and which of the store's came from them and left */
+	for (size_t i = 0; rc >= 0 && i < d->cfg.ntargets; i++)
+		if ((rc = svd_target_define(d, &d->cfg.targets[i], "config")) > 0)
+			added++;
+	for (size_t i = 0; rc >= 0 && i < nfile; i++) {
+		if (svd_config_target(&d->cfg, file[i].name))
+			continue; /* the config file's section wins */
+		if ((rc = svd_target_define(d, &file[i], "file")) > 0)
+			added++;
+	}
+	for (size_t off = 0; rc >= 0;) {
+		struct store_target *v;
+		size_t n;
+		if ((rc = store_target_list(d->store, off, STORE_LIST_MAX, &v, &n)) < 0)
+			break;
+		if (n == 0)
+			break;
+		size_t gone = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct svd_target_cfg c;
+			char origin[16];
+			if (svd_target_cfg_from_row(&v[i], &c, origin, sizeof origin) < 0)
+				continue;
+			int in_file = 0;
+			for (size_t k = 0; k < nfile && !in_file; k++)
+				in_file = !strcmp(file[k].name, v[i].name);
+			int left = (!strcmp(origin, "config") && !svd_config_target(&d->cfg, v[i].name)) ||
+				   (!strcmp(origin, "file") && frc == 0 && !in_file);
+			if (!left)
+				continue;
+			svd_log("target %s: no longer in the %s: removed", v[i].name,
+				!strcmp(origin, "config") ? "configuration" : "targets file");
+			if (store_target_remove(d->store, v[i].name) == 0) {
+				gone++;
+				removed++;
+			}
+		}
+		off += n - gone; /* the list shifted by what went */
+		store_targets_free(v, n);
+	}
+	free(file);
+	if (rc < 0) {
+		svd_log("targets: store: %s", store_last_error(d->store));
+		return rc;
+	}
+	if (added || removed)
+		svd_log("targets: %u defined, %u removed from the store", added, removed);
+	return 0;
 }

@@ -76,7 +76,8 @@ void svd_job_drop(struct svd *d, struct svd_job *j, int status, const char *why)
 {
 	if (j->ops && j->ops->drop)
 		j->ops->drop(d, j, status, why);
-	svd_job_free(j);
+	if (!j->kept)
+		svd_job_free(j);
 }
 
 void svd_job_drop_queued(struct svd *d, struct svd_target *t, int status, const char *why)
@@ -374,7 +375,8 @@ static void job_done(uv_work_t *w, int status)
 		}
 		if (j->ops && j->ops->done)
 			j->ops->done(d, j);
-		svd_job_free(j);
+		if (!j->kept)
+			svd_job_free(j);
 	}
 	svd_dispatch(d);
 	if (d->idle)

@@ -42,11 +42,17 @@ static void close_cb_noop(uv_handle_t *h)
 /* d->idle: after every job, and when the REST server has closed. */
 static void svd_maybe_exit(struct svd *d)
 {
-	if (!d->draining || !d->rest_closed || d->running)
+	if (!d->draining || d->running)
+		return;
+	/* the last job is recorded: hand the leases over now, not after the API has
+	 * closed (idle keep-alive clients can hold that up for seconds) */
+	svd_lease_release_all(d);
+	if (!d->rest_closed)
 		return;
 	if (uv_is_closing((uv_handle_t *)&d->tick))
 		return;
 	svd_log("drained; exiting");
+	svd_lease_stop(d);
 	uv_close((uv_handle_t *)&d->tick, close_cb_noop);
 	uv_close((uv_handle_t *)&d->kick, close_cb_noop);
 	uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
@@ -67,8 +73,8 @@ static void drain(struct svd *d)
 	if (d->draining)
 		return;
 	d->draining = 1;
-	svd_log("draining: %u jobs running, %u queued (dropped; their scans will show "
-		"'interrupted')", d->running, d->queued);
+	svd_log("draining: %u jobs running, %u queued (dropped: they go back to the store with "
+		"the leases)", d->running, d->queued);
 	uv_timer_stop(&d->tick);
 	for (struct svd_target *t = d->targets; t; t = t->next) {
 		while (t->qhead) {
@@ -105,8 +111,16 @@ static void apply_limits(struct svd *d, struct svd_config *nc)
 	}
 	if (strcmp(nc->host, d->cfg.host) || nc->port != d->cfg.port ||
 	    strcmp(nc->unix_path, d->cfg.unix_path) || strcmp(nc->database, d->cfg.database) ||
-	    nc->ntokens != d->cfg.ntokens || memcmp(nc->tokens, d->cfg.tokens, sizeof nc->tokens))
-		svd_log("reload: listen, unix, token and database changes take effect at restart");
+	    (nc->replica[0] && strcmp(nc->replica, d->cfg.replica)) || nc->lease_ms != d->cfg.lease_ms ||
+	    nc->lease_renew_ms != d->cfg.lease_renew_ms || nc->ntokens != d->cfg.ntokens ||
+	    memcmp(nc->tokens, d->cfg.tokens, sizeof nc->tokens))
+		svd_log("reload: listen, unix, token, store, replica and lease changes take effect "
+			"at restart");
+	/* those stay as they are until then */
+	memcpy(nc->database, d->cfg.database, sizeof nc->database);
+	memcpy(nc->replica, d->cfg.replica, sizeof nc->replica);
+	nc->lease_ms = d->cfg.lease_ms;
+	nc->lease_renew_ms = d->cfg.lease_renew_ms;
 	struct store_retention ret = { .keep_scans = nc->keep_scans,
 				       .max_age_ms = (int64_t)(nc->max_age_s * 1000u) };
 	store_set_retention(d->store, &ret);
@@ -121,41 +135,16 @@ static void reload(struct svd *d)
 		return;
 	}
 	apply_limits(d, &nc);
-	unsigned added = 0, removed = 0, changed = 0;
-	for (struct svd_target *t = d->targets, *next; t; t = next) {
-		next = t->next;
-		if (t->from_config && !svd_config_target(&nc, t->cfg.name)) {
-			svd_log("target %s: removed by the configuration", t->cfg.name);
-			svd_target_remove(d, t);
-			removed++;
-		}
-	}
-	/* keep the old values visible to svd_target_add's defaults until the swap */
+	/* keep the old values visible until the swap */
 	struct svd_config old = d->cfg;
 	d->cfg = nc;
 	/* anchors may have changed: new sessions build them anew; open ones keep theirs */
 	svd_trust_unref(d->trust);
 	d->trust = NULL;
-	for (size_t i = 0; i < nc.ntargets; i++) {
-		const struct svd_target_cfg *tc = &nc.targets[i];
-		struct svd_target *t = svd_target_find(d, tc->name);
-		if (!t) {
-			int rc = svd_target_add(d, tc, 1, NULL);
-			if (rc < 0)
-				svd_log("target %s: cannot add: %s", tc->name, sevmon_strerror(rc));
-			else
-				added++;
-			continue;
-		}
-		t->from_config = 1;
-		if (svd_target_update(d, t, tc) > 0) {
-			changed++;
-			uint32_t iv = tc->interval_s ? tc->interval_s : nc.interval_s;
-			t->next_scan_ms = iv ? (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u : 0;
-			if (!t->busy && !t->qhead)
-				svd_job_queue_connect(d, t);
-		}
-	}
+	/* the files' targets into the store; the holders of their leases (this replica for
+	 * some, others for the rest) apply what changed at their next renewal */
+	if (svd_targets_seed(d) < 0)
+		svd_log("reload: the store did not take every target (retried at the next reload)");
 	/* the daemon default interval may have changed for targets without their own */
 	for (struct svd_target *t = d->targets; t; t = t->next) {
 		uint32_t iv = t->cfg.interval_s ? t->cfg.interval_s : nc.interval_s;
@@ -165,8 +154,8 @@ static void reload(struct svd *d)
 			t->next_scan_ms = (uint64_t)clock_real_ms() + (uint64_t)iv * 1000u;
 	}
 	svd_config_free(&old);
-	svd_log("reloaded %s: %u targets added, %u removed, %u changed, %zu in all",
-		d->config_path, added, removed, changed, d->ntargets);
+	svd_lease_round(d);
+	svd_log("reloaded %s: %zu targets here", d->config_path, d->ntargets);
 	svd_dispatch(d);
 }
 
@@ -215,59 +204,6 @@ static void on_kick(uv_async_t *a)
 }
 
 /* ---------------------------------------------------------------- start */
-
-static int load_targets(struct svd *d)
-{
-	/* targets added through the API live in the store; the config's come from the file */
-	size_t off = 0;
-	for (;;) {
-		struct store_target *v;
-		size_t n;
-		int rc = store_target_list(d->store, off, STORE_LIST_MAX, &v, &n);
-		if (rc < 0) {
-			svd_log("store: %s", store_last_error(d->store));
-			return rc;
-		}
-		if (n == 0)
-			break;
-		for (size_t i = 0; i < n; i++) {
-			json_t *pol = v[i].policy_json ? json_loads(v[i].policy_json, 0, NULL) : NULL;
-			const char *origin = json_string_value(json_object_get(pol, "origin"));
-			int api = origin && !strcmp(origin, "api");
-			if (!api && !svd_config_target(&d->cfg, v[i].name)) {
-				svd_log("target %s: no longer in the configuration: removed", v[i].name);
-				store_target_remove(d->store, v[i].name);
-				off--; /* the list shifted */
-			} else if (api && !svd_config_target(&d->cfg, v[i].name)) {
-				struct svd_target_cfg tc;
-				memset(&tc, 0, sizeof tc);
-				svd_copy(tc.name, sizeof tc.name, v[i].name);
-				svd_copy(tc.uri, sizeof tc.uri, v[i].uri);
-				svd_copy(tc.key, sizeof tc.key, v[i].pinned_key);
-				size_t k;
-				json_t *m;
-				json_array_foreach(json_object_get(pol, "measurements"), k, m)
-					if (tc.nmeasurements < SVD_MEASUREMENTS_MAX && json_string_value(m))
-						snprintf(tc.measurements[tc.nmeasurements++], 97, "%s",
-							 json_string_value(m));
-				struct svd_target *t;
-				if (svd_target_add(d, &tc, 0, &t) == 0)
-					t->last_seen_ms = v[i].last_seen;
-			}
-			json_decref(pol);
-		}
-		off += n;
-		store_targets_free(v, n);
-	}
-	for (size_t i = 0; i < d->cfg.ntargets; i++) {
-		int rc = svd_target_add(d, &d->cfg.targets[i], 1, NULL);
-		if (rc < 0 && rc != SEVMON_EEXIST) {
-			svd_log("target %s: %s", d->cfg.targets[i].name, sevmon_strerror(rc));
-			return rc;
-		}
-	}
-	return 0;
-}
 
 static int write_port_file(const char *path, uint16_t port)
 {
@@ -327,9 +263,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sevmond: %s\n", err);
 		return 1;
 	}
+	if (!d.cfg.replica[0])
+		svd_default_replica(d.cfg.replica, sizeof d.cfg.replica);
+	svd_copy(d.replica, sizeof d.replica, d.cfg.replica);
+	char label[SVD_PATH_MAX + 8];
+	svd_store_label(d.cfg.database, label, sizeof label);
 	if (check) {
 		printf("%s: ok: %zu targets, %u workers, database %s\n", config, d.cfg.ntargets,
-		       d.cfg.workers, d.cfg.database);
+		       d.cfg.workers, label);
 		svd_config_free(&d.cfg);
 		return 0;
 	}
@@ -361,7 +302,7 @@ int main(int argc, char **argv)
 				       .max_age_ms = (int64_t)(d.cfg.max_age_s * 1000u) };
 	int rc = store_open(d.cfg.database, 0, &ret, &d.store, err, sizeof err);
 	if (rc < 0) {
-		fprintf(stderr, "sevmond: %s: %s\n", d.cfg.database, err);
+		fprintf(stderr, "sevmond: %s: %s\n", label, err);
 		ids_kmemo_destroy(&d.kmemo);
 		svd_config_free(&d.cfg);
 		return 1;
@@ -386,7 +327,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sighup, on_hup, SIGHUP);
 	uv_signal_start(&d.sigterm, on_term, SIGTERM);
 	uv_signal_start(&d.sigint, on_term, SIGINT);
-	if (load_targets(&d) < 0)
+	if (svd_targets_seed(&d) < 0)
 		goto fail_loop;
 	const char *tokens[SVD_TOKENS_MAX];
 	for (unsigned i = 0; i < d.cfg.ntokens; i++)
@@ -407,14 +348,16 @@ int main(int argc, char **argv)
 		d.rest = NULL;
 		goto fail_loop;
 	}
-	svd_log("listening on %s:%u%s%s; %zu targets, %u workers, database %s", d.cfg.host,
-		rest_server_port(d.rest), d.cfg.unix_path[0] ? ", unix " : "", d.cfg.unix_path,
-		d.ntargets, d.cfg.workers, d.cfg.database);
+	svd_log("listening on %s:%u%s%s; replica %s, %u workers, store %s (lease %u ms, renewed "
+		"every %u ms)", d.cfg.host, rest_server_port(d.rest),
+		d.cfg.unix_path[0] ? ", unix " : "", d.cfg.unix_path, d.replica, d.cfg.workers, label,
+		d.cfg.lease_ms, d.cfg.lease_renew_ms);
 	if (port_file && write_port_file(port_file, rest_server_port(d.rest)) < 0) {
 		fprintf(stderr, "sevmond: cannot write %s\n", port_file);
 		goto fail_loop;
 	}
 	uv_timer_start(&d.tick, on_tick, SVD_TICK_MS, SVD_TICK_MS);
+	svd_lease_start(&d); /* the first round claims this replica's share */
 	svd_dispatch(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	status = 0;
@@ -428,11 +371,7 @@ out:
 		d.targets = t->next;
 		svd_target_free(t);
 	}
-	while (d.scans) {
-		struct svd_scan *s = d.scans;
-		d.scans = s->next;
-		free(s);
-	}
+	svd_outbox_free(&d);
 	svd_trust_unref(d.trust);
 	ids_kmemo_destroy(&d.kmemo);
 	store_close(d.store);

@@ -33,6 +33,23 @@ int svd_metrics_declare(struct metrics *m)
 		{ "sevmond_agent_bytes_total", METRICS_COUNTER, "Bytes exchanged with agents." },
 		{ "sevmond_findings_total", METRICS_COUNTER, "Findings recorded by scans." },
 		{ "sevmond_memory_rss_bytes", METRICS_GAUGE, "Resident memory of sevmond." },
+		{ "sevmond_targets_owned", METRICS_GAUGE,
+		  "Targets this replica holds the lease of." },
+		{ "sevmond_fleet_targets", METRICS_GAUGE, "Targets in the store, every replica's." },
+		{ "sevmond_fleet_replicas", METRICS_GAUGE, "Live replicas at the last beat." },
+		{ "sevmond_lease_renewals_total", METRICS_COUNTER,
+		  "Lease renewal rounds (beat and renew), by result." },
+		{ "sevmond_lease_claims_total", METRICS_COUNTER, "Leases this replica took." },
+		{ "sevmond_leases_released_total", METRICS_COUNTER,
+		  "Leases handed back to balance the fleet." },
+		{ "sevmond_leases_lost_total", METRICS_COUNTER,
+		  "Leases found held by another replica (this one was late)." },
+		{ "sevmond_store_errors_total", METRICS_COUNTER,
+		  "Store calls that failed (logged at most once a second)." },
+		{ "sevmond_store_round_trips_total", METRICS_COUNTER,
+		  "Statements sent to the database server." },
+		{ "sevmond_outbox_jobs", METRICS_GAUGE,
+		  "Finished jobs whose results wait for the store." },
 	};
 	for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
 		int rc = metrics_declare(m, fam[i].name, fam[i].type, fam[i].help, NULL, 0);
@@ -58,7 +75,27 @@ void svd_metrics_collect(void *ctx, struct metrics *m)
 	metrics_gauge_set(m, "sevmond_sessions_ready", NULL, by_state[SVD_READY]);
 	metrics_gauge_set(m, "sevmond_jobs_running", NULL, d->running);
 	metrics_gauge_set(m, "sevmond_jobs_queued", NULL, d->queued);
-	metrics_gauge_set(m, "sevmond_scans_running", NULL, d->nscans);
+	/* scans with a job queued or running here */
+	unsigned scans = 0;
+	int64_t last = -1;
+	for (struct svd_target *t = d->targets; t; t = t->next)
+		for (struct svd_job *j = t->qhead; j; j = j->next)
+			if (j->kind == SVD_JOB_SCAN && j->scan_id != last) {
+				scans++;
+				last = j->scan_id;
+			}
+	metrics_gauge_set(m, "sevmond_scans_running", NULL, scans);
+	metrics_gauge_set(m, "sevmond_targets_owned", NULL, (double)d->ntargets);
+	metrics_gauge_set(m, "sevmond_fleet_targets", NULL, (double)d->fleet_targets);
+	metrics_gauge_set(m, "sevmond_fleet_replicas", NULL, d->replicas_seen);
+	metrics_gauge_set(m, "sevmond_outbox_jobs", NULL, d->noutbox);
+	/* a counter kept by the store: add what it counted since the last scrape */
+	static uint64_t trips_seen;
+	uint64_t trips = store_round_trips(d->store);
+	if (trips > trips_seen)
+		metrics_counter_add(m, "sevmond_store_round_trips_total", NULL,
+				    (double)(trips - trips_seen));
+	trips_seen = trips;
 	metrics_gauge_set(m, "sevmond_memory_rss_bytes", NULL, (double)svd_rss_bytes());
 }
 

@@ -1,8 +1,11 @@
 /*
- * svd_scan.c — scans (start, progress, results) and findings, as the REST API shows them.
- * A scan's rows live in the store; a running scan's progress also in memory. A scan is a
- * job per target; when one comes back (scan_job_ops), its checks' results and findings
- * go to the store, each with the diff rule its registry row names.
+ * svd_scan.c — scans (request, progress, results) and findings, as the REST API shows
+ * them. A scan is a request in the store with one job per target (any replica makes it);
+ * each target's owner takes its jobs (svd_jobs_pull) and runs them on its pool; when one
+ * comes back (scan_job_ops), its checks' results and findings go to the store, fenced by
+ * the lease, each with the diff rule its registry row names, and the job is finished
+ * there: the last job finishes the scan. Progress is the store's, readable anywhere.
+ * Results the store cannot take now (unreachable) wait in the outbox, in order.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,8 +15,6 @@
 #include "clock.h"
 #include "err.h"
 #include "svd.h"
-
-static void scan_target_done(struct svd *d, struct svd_scan *sc, int failed);
 
 /* The findings a check raised, as the store takes them (borrowed strings). */
 static struct store_finding_in *findings_in(const struct check_findings *f)
@@ -26,7 +27,39 @@ static struct store_finding_in *findings_in(const struct check_findings *f)
 	return v;
 }
 
-static void record_scan(struct svd *d, struct svd_job *j)
+/* This replica finished scan id (its last job was ours): its figures. */
+static void scan_finished(struct svd *d, int64_t id)
+{
+	struct store_scan sc;
+	if (store_scan_get(d->store, id, &sc) < 0) {
+		svd_store_failed(d, "scan");
+		return;
+	}
+	const char *labels[] = { "status", store_scan_status_name(sc.status), NULL };
+	metrics_counter_add(d->metrics, "sevmond_scans_total", labels, 1);
+	int64_t ms = sc.finished_at - sc.started_at;
+	metrics_histogram_observe(d->metrics, "sevmond_scan_duration_seconds", NULL,
+				  ms > 0 ? (double)ms / 1000.0 : 0.0);
+	svd_log("scan %lld: %s (%llu targets, %llu failed, %lld ms)", (long long)id,
+		store_scan_status_name(sc.status), (unsigned long long)sc.jobs,
+		(unsigned long long)sc.jobs_failed, (long long)ms);
+	store_scan_clear(&sc);
+}
+
+/* The store is unreachable: is this error one that may pass? */
+static int transient(int rc)
+{
+	return rc == SEVMON_EBUSY;
+}
+
+/*
+ * Record what a scan job found: one fenced result per check (a result the store already
+ * has, from an earlier try, counts as recorded), then the job's end. Returns 0 when done
+ * with the job, 1 when the store could not take it and it should wait (the outbox), -1
+ * when it must not be recorded at all (the lease went elsewhere: the next holder runs it).
+ * j->t may be gone (NULL): j->target names it.
+ */
+static int record(struct svd *d, struct svd_job *j)
 {
 	int failed = j->session_rc < 0;
 	for (size_t i = 0; i < check_count(); i++) {
@@ -36,174 +69,218 @@ static void record_scan(struct svd *d, struct svd_job *j)
 		const struct svd_check_out *o = &j->out[i];
 		int ok = j->session_rc == 0 && o->rc == 0 && o->payload;
 		const char *err = ok ? NULL : o->err[0] ? o->err : j->session_err;
+		if (!err || !err[0])
+			err = "did not run";
 		struct store_finding_in *fi = ok && o->findings.n ? findings_in(&o->findings) : NULL;
 		if (ok && o->findings.n && !fi) {
 			ok = 0;
 			err = "out of memory";
 		}
-		struct store_result_in r = { .target = j->t->cfg.name, .check = c->name, .ok = ok,
-					     .error = err, .diff = c->diff, .findings = fi,
-					     .nfindings = fi ? o->findings.n : 0,
+		struct store_result_in r = { .target = j->target, .check = c->name, .ok = ok,
+					     .error = ok ? NULL : err, .diff = c->diff,
+					     .findings = fi, .nfindings = fi ? o->findings.n : 0,
 					     .payload_json = ok ? o->payload : NULL,
 					     .duration_ms = o->ms, .requests = o->requests,
-					     .bytes = o->bytes };
-		int rc = store_result_add(d->store, j->scan->id, &r);
+					     .bytes = o->bytes, .replica = d->replica,
+					     .lease_token = j->t ? j->t->lease_token : 0,
+					     .started_at = j->started_ms };
+		int rc = r.lease_token > 0 ? store_result_add(d->store, j->scan_id, &r) : SEVMON_EDENIED;
 		free(fi);
+		if (!ok)
+			failed = 1;
+		if (rc == SEVMON_EEXIST)
+			continue; /* an earlier try, or the last holder, recorded it */
+		if (rc == SEVMON_EDENIED)
+			return -1;
+		if (rc < 0 && transient(rc)) {
+			svd_store_failed(d, "result");
+			return 1;
+		}
 		if (rc < 0) {
-			svd_log("scan %lld %s/%s: store: %s", (long long)j->scan->id, j->t->cfg.name,
-				c->name, store_last_error(d->store));
+			svd_log("scan %lld %s/%s: store: %s", (long long)j->scan_id, j->target, c->name,
+				store_last_error(d->store));
 			failed = 1;
 		} else if (rc > 0) {
 			metrics_counter_add(d->metrics, "sevmond_findings_total", NULL, rc);
 		}
-		if (!ok)
-			failed = 1;
 	}
-	scan_target_done(d, j->scan, failed);
+	int rc = store_job_finish(d->store, j->scan_id, j->target, failed);
+	if (rc < 0 && transient(rc)) {
+		svd_store_failed(d, "job finish");
+		return 1;
+	}
+	if (rc < 0 && rc != SEVMON_ENOENT)
+		svd_log("scan %lld %s: store: %s", (long long)j->scan_id, j->target,
+			store_last_error(d->store));
+	if (rc > 0)
+		scan_finished(d, j->scan_id);
+	return 0;
 }
 
-/* One error result per check of a scan job that did not (fully) run. */
-static void drop_scan(struct svd *d, struct svd_job *j, int status, const char *why)
+/* Keep a job whose results wait for the store; the oldest goes past SVD_OUTBOX_MAX. */
+static void outbox_put(struct svd *d, struct svd_job *j)
 {
-	if (status == SEVMON_ECANCELED)
-		return; /* shutdown: the scan stays running, the next start marks it interrupted */
-	for (size_t i = 0; i < check_count(); i++) {
-		if (!(j->checks & (1ull << i)))
-			continue;
-		struct store_result_in r = { .target = j->t->cfg.name, .check = check_at(i)->name,
-					     .ok = false, .error = why };
-		if (store_result_add(d->store, j->scan->id, &r) < 0 && !j->t->removed)
-			svd_log("scan %lld %s/%s: store: %s", (long long)j->scan->id, j->t->cfg.name,
-				check_at(i)->name, store_last_error(d->store));
+	if (d->noutbox >= SVD_OUTBOX_MAX) {
+		struct svd_job *old = d->outbox;
+		d->outbox = old->next;
+		if (!d->outbox)
+			d->outbox_tail = NULL;
+		d->noutbox--;
+		svd_log("scan %lld %s: the store has been away too long: its results are dropped "
+			"(the job runs again under the lease's next holder)",
+			(long long)old->scan_id, old->target);
+		svd_job_free(old);
 	}
-	scan_target_done(d, j->scan, 1);
+	j->t = NULL; /* the target may go meanwhile; the token is kept below */
+	j->next = NULL;
+	if (d->outbox_tail)
+		d->outbox_tail->next = j;
+	else
+		d->outbox = j;
+	d->outbox_tail = j;
+	d->noutbox++;
 }
 
-static const struct svd_job_ops scan_job_ops = { .done = record_scan, .drop = drop_scan };
-
-static struct svd_scan *scan_find(struct svd *d, int64_t id)
+void svd_outbox_flush(struct svd *d)
 {
-	for (struct svd_scan *s = d->scans; s; s = s->next)
-		if (s->id == id)
-			return s;
-	return NULL;
+	while (d->outbox) {
+		struct svd_job *j = d->outbox;
+		/* the lease must still be ours: the target in memory with the same token */
+		struct svd_target *t = svd_target_find(d, j->target);
+		j->t = t && t->lease_token == j->kept_token ? t : NULL;
+		int rc = record(d, j);
+		j->t = NULL;
+		if (rc == 1)
+			return; /* still away: keep the order, try again later */
+		d->outbox = j->next;
+		if (!d->outbox)
+			d->outbox_tail = NULL;
+		d->noutbox--;
+		svd_job_free(j);
+	}
+}
+
+void svd_outbox_free(struct svd *d)
+{
+	while (d->outbox) {
+		struct svd_job *j = d->outbox;
+		d->outbox = j->next;
+		svd_job_free(j);
+	}
+	d->outbox_tail = NULL;
+	d->noutbox = 0;
+}
+
+/* scan_job_ops.done: the job came back (loop). The job is freed by its caller unless it
+ * went to the outbox, which takes it (j->ops set to NULL marks that). */
+static void scan_done(struct svd *d, struct svd_job *j)
+{
+	j->kept_token = j->t ? j->t->lease_token : 0;
+	if (d->outbox) {
+		/* keep the order: behind what is already waiting */
+		outbox_put(d, j);
+		j->kept = 1;
+		return;
+	}
+	int rc = record(d, j);
+	if (rc == 1) {
+		outbox_put(d, j);
+		j->kept = 1;
+	} else if (rc < 0 && j->t) {
+		svd_log("target %s: its lease went to another replica mid-scan: results dropped",
+			j->target);
+	}
+}
+
+/* A scan job that will not run. */
+static void scan_drop(struct svd *d, struct svd_job *j, int status, const char *why)
+{
+	/* shutdown, a lease lost or handed over (ECANCELED): the claimed job goes back with
+	 * the lease, to its next holder; a removed target's job (ENOENT) went with its row */
+	if (status == SEVMON_ECANCELED || status == SEVMON_ENOENT)
+		return;
+	/* it ran and failed at once (backoff, full queue): its results say why */
+	j->session_rc = status < 0 ? status : SEVMON_EBUSY;
+	svd_copy(j->session_err, sizeof j->session_err, why);
+	scan_done(d, j);
+}
+
+static const struct svd_job_ops scan_job_ops = { .done = scan_done, .drop = scan_drop };
+
+struct svd_job *svd_scan_job(struct svd *d, struct svd_target *t, const struct store_job *sj)
+{
+	check_set want = 0;
+	if (sj->checks_json) {
+		json_t *a = json_loads(sj->checks_json, 0, NULL);
+		size_t k;
+		json_t *v;
+		json_array_foreach(a, k, v) {
+			int i = json_string_value(v) ? check_index(json_string_value(v)) : -1;
+			if (i >= 0)
+				want |= 1ull << i;
+		}
+		json_decref(a);
+	}
+	if (!want)
+		want = t->cfg.checks ? t->cfg.checks : d->cfg.checks;
+	struct svd_job *j = svd_job_new(d, t, SVD_JOB_SCAN, want, &scan_job_ops);
+	if (!j)
+		return NULL;
+	j->scan_id = sj->scan_id;
+	j->started_ms = clock_real_ms();
+	svd_copy(j->target, sizeof j->target, t->cfg.name);
+	return j;
 }
 
 int svd_scan_start(struct svd *d, const char *const *names, size_t n, check_set checks,
 		   int64_t *id)
 {
-	if (d->draining || d->nscans >= SVD_SCANS_RUNNING_MAX)
+	if (d->draining)
 		return SEVMON_EBUSY;
 	if (d->cfg.memory_limit && svd_rss_bytes() > d->cfg.memory_limit)
 		return SEVMON_EBUSY;
-	size_t nt = names ? n : d->ntargets;
-	if (nt == 0)
-		return SEVMON_EINVAL;
-	struct svd_target **ts = calloc(nt, sizeof *ts);
-	const char **tn = calloc(nt, sizeof *tn);
-	int rc = SEVMON_ENOMEM;
-	if (!ts || !tn)
-		goto out;
-	if (names) {
-		for (size_t i = 0; i < n; i++) {
-			rc = SEVMON_ENOENT;
-			if (!(ts[i] = svd_target_find(d, names[i])))
-				goto out;
-			for (size_t k = 0; k < i; k++)
-				if (ts[k] == ts[i]) {
-					rc = SEVMON_EINVAL; /* a target named twice */
-					goto out;
-				}
+	for (size_t i = 0; names && i < n; i++)
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(names[i], names[k]))
+				return SEVMON_EINVAL; /* a target named twice */
+	/* every target in the store when none is named */
+	const char **all = NULL;
+	struct store_target *rows = NULL;
+	size_t nrows = 0;
+	int rc;
+	if (!names) {
+		if ((rc = store_target_list(d->store, 0, STORE_LIST_MAX, &rows, &nrows)) < 0) {
+			svd_store_failed(d, "scan");
+			return rc == SEVMON_EBUSY ? rc : SEVMON_EIO;
 		}
-	} else {
-		size_t i = 0;
-		for (struct svd_target *t = d->targets; t; t = t->next)
-			ts[i++] = t;
-	}
-	check_set all = 0;
-	for (size_t i = 0; i < nt; i++) {
-		rc = SEVMON_EBUSY;
-		if (ts[i]->nqueued >= d->cfg.queue_per_target)
-			goto out;
-		tn[i] = ts[i]->cfg.name;
-		all |= checks ? checks : ts[i]->cfg.checks ? ts[i]->cfg.checks : d->cfg.checks;
-	}
-	if (d->queued + nt > SVD_JOBS_MAX) {
-		rc = SEVMON_EBUSY;
-		goto out;
+		if (nrows == 0)
+			return SEVMON_EINVAL;
+		if (!(all = calloc(nrows, sizeof *all))) {
+			store_targets_free(rows, nrows);
+			return SEVMON_ENOMEM;
+		}
+		for (size_t i = 0; i < nrows; i++)
+			all[i] = rows[i].name;
+		names = all;
+		n = nrows;
 	}
 	const char *cn[CHECK_MAX];
 	size_t ncn = 0;
+	check_set shown = checks ? checks : d->cfg.checks;
 	for (size_t i = 0; i < check_count(); i++)
-		if (all & (1ull << i))
+		if (shown & (1ull << i))
 			cn[ncn++] = check_at(i)->name;
-	struct svd_scan *sc = calloc(1, sizeof *sc);
-	rc = SEVMON_ENOMEM;
-	if (!sc)
-		goto out;
-	rc = store_scan_begin(d->store, tn, nt, cn, ncn, &sc->id);
+	rc = store_scan_request(d->store, names, n, cn, ncn, checks == 0, id);
+	free(all);
+	store_targets_free(rows, nrows);
 	if (rc < 0) {
-		svd_log("scan: store: %s", store_last_error(d->store));
-		free(sc);
-		goto out;
+		svd_store_failed(d, "scan");
+		return rc == SEVMON_ENOENT || rc == SEVMON_EBUSY || rc == SEVMON_EINVAL ? rc
+											: SEVMON_EIO;
 	}
-	sc->total = (unsigned)nt;
-	sc->started_ms = (uint64_t)clock_real_ms();
-	sc->next = d->scans;
-	d->scans = sc;
-	d->nscans++;
-	unsigned queued = 0;
-	for (size_t i = 0; i < nt; i++) {
-		check_set want = checks ? checks : ts[i]->cfg.checks ? ts[i]->cfg.checks : d->cfg.checks;
-		struct svd_job *j = svd_job_new(d, ts[i], SVD_JOB_SCAN, want, &scan_job_ops);
-		if (j) {
-			j->scan = sc;
-			if (svd_job_queue(d, ts[i], j) == 0) {
-				queued++;
-				continue;
-			}
-		}
-		/* room was checked above; only out of memory lands here */
-		if (j) {
-			svd_job_drop(d, j, SEVMON_ENOMEM, "out of memory");
-		} else {
-			scan_target_done(d, sc, 1);
-		}
-	}
-	*id = sc->id;
-	rc = 0;
-	svd_dispatch(d);
-out:
-	free(ts);
-	free(tn);
-	return rc;
-}
-
-/* A target of scan sc is done (ok or failed); finishes the scan when it was the last. */
-static void scan_target_done(struct svd *d, struct svd_scan *sc, int failed)
-{
-	sc->done++;
-	if (failed)
-		sc->failed++;
-	if (sc->done < sc->total)
-		return;
-	enum store_scan_status st = sc->failed == sc->total ? STORE_SCAN_FAILED : STORE_SCAN_DONE;
-	if (store_scan_finish(d->store, sc->id, st) < 0)
-		svd_log("scan %lld: store: %s", (long long)sc->id, store_last_error(d->store));
-	const char *labels[] = { "status", store_scan_status_name(st), NULL };
-	metrics_counter_add(d->metrics, "sevmond_scans_total", labels, 1);
-	metrics_histogram_observe(d->metrics, "sevmond_scan_duration_seconds", NULL,
-				  (double)((uint64_t)clock_real_ms() - sc->started_ms) / 1000.0);
-	svd_log("scan %lld: %s (%u targets, %u failed, %llu ms)", (long long)sc->id,
-		store_scan_status_name(st), sc->total, sc->failed,
-		(unsigned long long)((uint64_t)clock_real_ms() - sc->started_ms));
-	for (struct svd_scan **pp = &d->scans; *pp; pp = &(*pp)->next)
-		if (*pp == sc) {
-			*pp = sc->next;
-			break;
-		}
-	d->nscans--;
-	free(sc);
+	d->scans_started++;
+	svd_jobs_pull(d);
+	return 0;
 }
 
 /* REST scan ids are the store's ids in decimal. */
@@ -272,10 +349,10 @@ int svd_scan_json(struct svd *d, const char *ids, json_t **out)
 	json_t *targets = json_loads(sc.targets_json ? sc.targets_json : "[]", 0, NULL);
 	json_t *checks = json_loads(sc.checks_json ? sc.checks_json : "[]", 0, NULL);
 	unsigned total = (unsigned)json_array_size(targets), done, failed;
-	struct svd_scan *live = scan_find(d, id);
-	if (live) {
-		done = live->done;
-		failed = live->failed;
+	if (sc.jobs > 0) {
+		/* the owners' progress, from any replica */
+		done = (unsigned)sc.jobs_done;
+		failed = (unsigned)sc.jobs_failed;
 	} else if ((rc = count_results(d, id, &done, &failed)) < 0) {
 		json_decref(targets);
 		json_decref(checks);

@@ -89,3 +89,103 @@ json_t *svd_target_json(const struct svd_target *t)
 		json_object_set_new(o, "retry_in_ms", json_integer((json_int_t)(t->retry_at_ms - now)));
 	return o;
 }
+
+char *svd_target_policy_json(const struct svd_target_cfg *cfg, const char *origin)
+{
+	json_t *m = json_array();
+	for (unsigned i = 0; i < cfg->nmeasurements; i++)
+		json_array_append_new(m, json_string(cfg->measurements[i]));
+	json_t *tr = json_array();
+	for (unsigned i = 0; i < cfg->ntrust; i++)
+		json_array_append_new(tr, json_string(cfg->trust[i]));
+	json_t *ck = json_array();
+	for (size_t i = 0; i < check_count(); i++)
+		if (cfg->checks & (1ull << i))
+			json_array_append_new(ck, json_string(check_at(i)->name));
+	json_t *o = json_pack("{s:s, s:o, s:o, s:I, s:o}", "origin", origin, "measurements", m,
+			      "trust", tr, "interval_s", (json_int_t)cfg->interval_s, "checks", ck);
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	return s;
+}
+
+int svd_target_cfg_from_row(const struct store_target *row, struct svd_target_cfg *cfg,
+			    char *origin, size_t origin_cap)
+{
+	memset(cfg, 0, sizeof *cfg);
+	if (strlen(row->name) > SVD_NAME_MAX || strlen(row->uri) > SVD_URI_MAX ||
+	    strlen(row->pinned_key) > 64)
+		return SEVMON_ETOOBIG;
+	svd_copy(cfg->name, sizeof cfg->name, row->name);
+	svd_copy(cfg->uri, sizeof cfg->uri, row->uri);
+	svd_copy(cfg->key, sizeof cfg->key, row->pinned_key);
+	json_t *pol = row->policy_json ? json_loads(row->policy_json, 0, NULL) : NULL;
+	const char *o = json_string_value(json_object_get(pol, "origin"));
+	svd_copy(origin, origin_cap, o ? o : "api");
+	size_t k;
+	json_t *v;
+	json_array_foreach(json_object_get(pol, "measurements"), k, v) {
+		const char *m = json_string_value(v);
+		if (m && strlen(m) == 96 && cfg->nmeasurements < SVD_MEASUREMENTS_MAX)
+			svd_copy(cfg->measurements[cfg->nmeasurements++], 97, m);
+	}
+	json_array_foreach(json_object_get(pol, "trust"), k, v) {
+		const char *f = json_string_value(v);
+		if (f && strlen(f) <= SVD_PATH_MAX && cfg->ntrust < SVD_TRUST_MAX)
+			svd_copy(cfg->trust[cfg->ntrust++], sizeof cfg->trust[0], f);
+	}
+	json_int_t iv = json_integer_value(json_object_get(pol, "interval_s"));
+	cfg->interval_s = iv > 0 && iv <= 30 * 86400 ? (uint32_t)iv : 0;
+	json_array_foreach(json_object_get(pol, "checks"), k, v) {
+		int i = json_string_value(v) ? check_index(json_string_value(v)) : -1;
+		if (i >= 0)
+			cfg->checks |= 1ull << i;
+	}
+	json_decref(pol);
+	return 0;
+}
+
+json_t *svd_target_row_json(const struct store_target *row)
+{
+	struct svd_target_cfg cfg;
+	char origin[16];
+	if (svd_target_cfg_from_row(row, &cfg, origin, sizeof origin) < 0)
+		return NULL;
+	json_t *m = json_array();
+	for (unsigned i = 0; i < cfg.nmeasurements; i++)
+		json_array_append_new(m, json_string(cfg.measurements[i]));
+	/* the owner's last word on it (svd_target_persist) */
+	json_t *a = row->attestation_json ? json_loads(row->attestation_json, 0, NULL) : NULL;
+	const char *st = json_string_value(json_object_get(a, "status"));
+	json_t *att = json_pack("{s:s}", "status", st ? st : "none");
+	const char *det = json_string_value(json_object_get(a, "detail"));
+	if (det && det[0])
+		json_object_set_new(att, "detail", json_string(det));
+	const char *meas = json_string_value(json_object_get(a, "measurement"));
+	if (meas && meas[0]) {
+		json_object_set_new(att, "measurement", json_string(meas));
+		const char *ak = json_string_value(json_object_get(a, "agent_key"));
+		json_object_set_new(att, "agent_key", json_string(ak ? ak : ""));
+		json_object_set_new(att, "verified_at",
+				    json_integer(json_integer_value(json_object_get(a, "at")) / 1000));
+	}
+	json_decref(a);
+	/* a row's state is "unknown" until an owner writes one */
+	const char *state = strcmp(row->state, "unknown") ? row->state : "idle";
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I}", "name",
+			      row->name, "uri", row->uri, "origin", origin, "state", state,
+			      "attestation", att, "measurements", m, "failures", (json_int_t)0,
+			      "queued", (json_int_t)0, "last_seen", (json_int_t)(row->last_seen / 1000),
+			      "interval_s", (json_int_t)cfg.interval_s);
+	if (!o)
+		return NULL;
+	if (cfg.key[0])
+		json_object_set_new(o, "key", json_string(cfg.key));
+	if (row->state_detail[0])
+		json_object_set_new(o, "detail", json_string(row->state_detail));
+	if (row->owner[0] && row->lease_left_ms > 0) {
+		json_object_set_new(o, "owner", json_string(row->owner));
+		json_object_set_new(o, "lease_left_ms", json_integer(row->lease_left_ms));
+	}
+	return o;
+}

@@ -14,6 +14,7 @@
 /* The backends, tried in order: the first whose claims() accepts the database setting
  * serves it. */
 static const struct store_backend *const backends[] = {
+	&store_pg_backend,
 	&store_sqlite_backend,
 };
 

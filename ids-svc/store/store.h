@@ -1,14 +1,21 @@
 /*
- * store.h — sevmond's persistent store: targets, scans, results and findings in SQLite.
+ * store.h — sevmond's persistent store: targets, scans, results and findings, and the
+ * coordination of a fleet of sevmond replicas (leases on targets, scan jobs), in SQLite
+ * (embedded, one process) or PostgreSQL (shared by any number of replicas).
  *
  * What it promises
- * - Durability: every call that changes something is one SQLite transaction in WAL mode
- *   with synchronous=NORMAL. A committed call survives a crash of the process (SIGKILL);
+ * - Durability: every call that changes something is one transaction. SQLite: WAL mode
+ *   with synchronous=NORMAL; a committed call survives a crash of the process (SIGKILL);
  *   after a power loss the last few commits may be lost, but the database stays
- *   consistent. A result added with store_result_add is committed before the call returns.
- * - Crash recovery: a scan is "running" from store_scan_begin to store_scan_finish. When a
- *   writer opens the database, every scan still "running" (its writer died mid-scan) is
- *   marked "interrupted"; store_open returns how many, and store_scans_list shows them.
+ *   consistent. PostgreSQL: what the server's settings promise (fsync and
+ *   synchronous_commit on: a commit survives a crash of the server). A result added with
+ *   store_result_add is committed before the call returns.
+ * - Crash recovery: a scan is "running" from store_scan_begin to store_scan_finish (or,
+ *   for a scan with jobs, until its last job finishes). SQLite: when a writer opens the
+ *   database, every scan still "running" (its writer died mid-scan) is marked
+ *   "interrupted"; store_open returns how many, and store_scans_list shows them.
+ *   PostgreSQL: other replicas may be running those scans, so nothing is marked: the jobs
+ *   of a dead replica go to whoever takes over its leases, and the scan completes.
  * - Diffing: adding an ok result whose diff rule is not STORE_DIFF_NONE compares it with
  *   the ok result of the same check for the same target added last by another scan
  *   (insertion order, so overlapping scans compare with what was seen last) and records
@@ -30,15 +37,20 @@
  *   SEVMON_ETOOBIG  text, JSON or list over its limit
  *   SEVMON_ENOENT   unknown target, scan or result
  *   SEVMON_EEXIST   the result for (scan, target, check) was already added
- *   SEVMON_EBUSY    another writer holds the database, or a lock wait timed out
- *   SEVMON_EDENIED  a write through a read-only handle
+ *   SEVMON_EBUSY    another writer holds the database, a lock wait timed out, or the
+ *                   database server is unreachable (PostgreSQL: the handle reconnects
+ *                   by itself, with backoff, at a later call)
+ *   SEVMON_EDENIED  a write through a read-only handle, or a fenced write whose lease
+ *                   this replica no longer holds
  *   SEVMON_ENOTSUP  the database was written by a newer schema version
- *   SEVMON_EIO      SQLite I/O error or a corrupt database file
+ *   SEVMON_EIO      I/O error, a corrupt database file, or a server error
  *   SEVMON_ENOMEM   out of memory
  *
- * Threads: a handle is one SQLite connection and must be used by one thread at a time
+ * Threads: a handle is one database connection and must be used by one thread at a time
  * (it holds the last error's text, and its connection is opened without SQLite's own
- * mutex). Use one handle per thread. Any number
+ * mutex). Use one handle per thread. The rest of this paragraph is SQLite's; a
+ * PostgreSQL database takes any number of writers (the replicas), and what keeps them
+ * apart is the leases below. Any number
  * of handles may read the same file at once, from threads or processes (WAL lets readers
  * run beside the writer); exactly one handle may write: a writer handle takes an exclusive
  * lock on "<path>.lock" for its lifetime, and a second writer gets SEVMON_EBUSY. That lock
@@ -137,7 +149,9 @@ struct store_retention {
 
 /*
  * Open (creating if needed, unless read-only) the database at path and bring its schema
- * to the current version. A writer marks scans left "running" as "interrupted" and applies
+ * to the current version. path picks the backend: "postgresql://..." or "postgres://..."
+ * (a libpq connection URI) is PostgreSQL; anything else, or "sqlite:PATH", is an SQLite
+ * file (":memory:" an in-memory one). A writer marks scans left "running" as "interrupted" and applies
  * retention. The file is created owner-only (0600): results hold guest data.
  * ret may be NULL (no retention). On success *out is the handle and the return value is
  * the number of scans marked interrupted (0 for a reader). On failure *out is NULL and
@@ -170,13 +184,19 @@ struct store_target {
 	char state_detail[STORE_DETAIL_MAX + 1];
 	char *attestation_json;             /* owned; NULL until recorded */
 	int64_t last_seen;                  /* 0 = never */
+	int64_t version;                    /* grows with every upsert that changes the row */
+	int64_t last_scan_at;               /* when its last scan job finished; 0 = never */
+	char owner[STORE_NAME_MAX + 1];     /* the replica holding its lease; "" = none */
+	int64_t lease_left_ms;              /* the lease's time left (<= 0: expired) */
 };
 void store_target_clear(struct store_target *t); /* frees the owned strings */
 void store_targets_free(struct store_target *v, size_t n);
 
 /*
  * Add the target, or update uri, pinned key and policy of an existing one (its state,
- * history and added_at stay). pinned_key and policy_json may be NULL (none).
+ * history and added_at stay). pinned_key and policy_json may be NULL (none). An update
+ * that changes something bumps the row's version (the owner of its lease sees it at its
+ * next renewal and applies it); one that changes nothing leaves it.
  * Returns 1 if created, 0 if updated, or a negative error.
  */
 int store_target_upsert(struct store *s, const char *name, const char *uri,
@@ -235,6 +255,12 @@ struct store_result_in {
 	uint32_t duration_ms;
 	uint64_t requests;        /* RPC requests the check made */
 	uint64_t bytes;           /* payload bytes it moved */
+	/* Fencing (NULL replica: none): the result is refused with SEVMON_EDENIED unless
+	 * replica still holds the target's lease with this token (store_leases_claim), so a
+	 * replica that lost its lease cannot write over its successor. */
+	const char *replica;
+	int64_t lease_token;
+	int64_t started_at;       /* when the job that ran it started (0: now) */
 };
 
 /*
@@ -261,6 +287,8 @@ struct store_scan {
 	char *checks_json;   /* owned: JSON array of check names */
 	uint64_t nresults;
 	uint64_t nfindings;
+	/* scans with jobs (store_scan_request): how many, and how many finished / failed */
+	uint64_t jobs, jobs_done, jobs_failed;
 };
 void store_scan_clear(struct store_scan *sc);
 void store_scans_free(struct store_scan *v, size_t n);
@@ -278,6 +306,8 @@ struct store_result {
 	char *error;        /* owned; NULL if none */
 	char *payload_json; /* owned; NULL if none or not asked for */
 	int64_t at;         /* when it was added */
+	int64_t started_at; /* when its job started (its fencing's start; 0 unknown) */
+	char replica[STORE_NAME_MAX + 1]; /* who added it ("" unknown) */
 	uint32_t duration_ms;
 	uint64_t requests;
 	uint64_t bytes;
@@ -333,6 +363,112 @@ int store_findings_list(struct store *s, const struct store_finding_filter *f,
 
 /* Apply the retention limits now (finish does this itself). Returns rows deleted. */
 int store_retention_run(struct store *s);
+
+/* ---- the fleet: replicas, leases on targets, scan jobs ----
+ *
+ * Any number of sevmond processes (replicas) may share a PostgreSQL store. Each target is
+ * owned by at most one replica at a time, through its lease: a row (owner, expiry, token)
+ * that a replica claims (FOR UPDATE SKIP LOCKED, so claimers never wait on each other),
+ * renews while it works, and releases when it stops. A lease whose owner stopped renewing
+ * expires and is claimed by another replica. Every claim draws a new fencing token from
+ * one sequence; fenced writes (store_result_in.replica) check it, so results are recorded
+ * only under a lease held at that moment: two replicas never record the same target in
+ * overlapping lease periods. Expiry is measured by the database server's clock, so the
+ * replicas' clocks need not agree.
+ *
+ * A scan request (store_scan_request) makes one job per target; the target's owner claims
+ * its jobs (store_jobs_claim), runs them, and finishes each (store_job_finish); the last
+ * job to finish finishes the scan. Any replica reads its progress (struct store_scan).
+ *
+ * SQLite is one process behind its writer lock, which owns every target: the same calls
+ * work, a claim ignores expiry (the lock proves the previous owner dead), and opening the
+ * database drops every lease (as it marks running scans interrupted).
+ */
+
+/* Replica names: like target names (a Kubernetes pod name is at most 63 bytes). */
+#define STORE_REPLICA_MAX STORE_NAME_MAX
+/* Leases one claim or renewal returns at most: a replica keeps a few thousand targets. */
+#define STORE_LEASE_BATCH_MAX 4096u
+/* Longest lease: a replica that dies is replaced within one lease; past an hour is a
+ * configuration mistake, not a choice. Shortest: a few round trips. */
+#define STORE_LEASE_MS_MAX (3600 * 1000)
+#define STORE_LEASE_MS_MIN 100
+
+struct store_lease {
+	char target[STORE_NAME_MAX + 1];
+	int64_t token;        /* this holding's fencing token (> 0) */
+	int64_t version;      /* the target row's version (store_target.version) */
+	int64_t last_scan_at; /* store_target.last_scan_at */
+};
+
+/* What a replica needs to know for its share: live replicas (including this one, if it
+ * beat) and targets in all. */
+struct store_fleet {
+	uint32_t replicas;
+	uint64_t targets;
+};
+
+/* Record that replica is alive for ttl_ms more, forget replicas whose time has passed,
+ * and fill *out. */
+int store_replica_beat(struct store *s, const char *replica, int64_t ttl_ms,
+		       struct store_fleet *out);
+/* Forget replica now (a clean exit), so the others' shares grow at once. */
+int store_replica_leave(struct store *s, const char *replica);
+
+/* Extend every lease replica holds (expired ones too, while nobody else took them) to
+ * ttl_ms from now; *out (free()) lists them by target name: what it holds now. */
+int store_leases_renew(struct store *s, const char *replica, int64_t ttl_ms,
+		       struct store_lease **out, size_t *n);
+/* Take up to max (<= STORE_LEASE_BATCH_MAX) targets whose lease is free or expired, each
+ * for ttl_ms with a new token; *out (free()) lists what was taken. Never waits on another
+ * claimer's rows. */
+int store_leases_claim(struct store *s, const char *replica, int64_t ttl_ms, size_t max,
+		       struct store_lease **out, size_t *n);
+/* Give back target's lease (NULL: every lease replica holds), and put its claimed jobs
+ * back in the queue, so another replica may take both at once. Releasing what one does
+ * not hold is not an error. Returns the leases released. */
+int store_lease_release(struct store *s, const char *replica, const char *target);
+
+/*
+ * Start a scan as store_scan_begin does, with one job per target for its owner. checks
+ * are the scan's; own_checks true means each target runs its own set (the job carries
+ * none: its owner decides) and checks only say what the scan may show.
+ */
+int store_scan_request(struct store *s, const char *const *targets, size_t ntargets,
+		       const char *const *checks, size_t nchecks, bool own_checks,
+		       int64_t *scan_id);
+
+struct store_job {
+	int64_t scan_id;
+	char target[STORE_NAME_MAX + 1];
+	char *checks_json; /* owned: JSON array of check names; NULL: the target's own set */
+};
+void store_jobs_free(struct store_job *v, size_t n);
+/* Take up to max queued jobs of running scans on targets replica holds the lease of,
+ * oldest first. Jobs stay the replica's until finished or released. */
+int store_jobs_claim(struct store *s, const char *replica, size_t max, struct store_job **out,
+		     size_t *n);
+/* The job of target in scan_id is done (failed: no check of it succeeded); when it was
+ * the scan's last, the scan finishes (failed if every job failed, else done) with
+ * retention, in the same transaction. Finishing a finished job again changes nothing.
+ * Returns 1 when the scan finished, 0 otherwise. */
+int store_job_finish(struct store *s, int64_t scan_id, const char *target, bool failed);
+
+/*
+ * Wake-ups (PostgreSQL's LISTEN/NOTIFY): a descriptor that becomes readable when another
+ * replica queued jobs, changed targets or released leases, for the caller's event loop;
+ * -1 when the backend has none (SQLite: one process hears itself) or the server is
+ * unreachable. The descriptor changes when the handle reconnects: ask again after every
+ * store_wake_drain.
+ */
+#define STORE_WAKE_JOBS 1u  /* scan jobs were queued */
+#define STORE_WAKE_FLEET 2u /* targets changed, or leases were released */
+int store_wake_fd(struct store *s);
+/* Read what arrived (never blocks): a mask of STORE_WAKE_*, 0 for nothing, or an error
+ * (the connection was lost; it is re-opened by a later call). */
+int store_wake_drain(struct store *s);
+/* Statements sent to the database server since open (0 for SQLite): for figures. */
+uint64_t store_round_trips(const struct store *s);
 
 /* ---- diffing (pure functions; the store calls them from store_result_add) ----
  *

@@ -2,7 +2,7 @@
  * store_backend.h — what a store backend implements. One table row per backend
  * (store.c: backends[]); store_open gives the database setting to each in turn, and the
  * first that claims it serves the handle. SQLite (store_sqlite*.c) is the embedded default;
- * a server database is another row with the same ops.
+ * PostgreSQL (store_pg*.c, through libpq) the server database that replicas share.
  *
  * Every op is called by the front (store_calls.c) with arguments it has checked (names,
  * words, lengths, JSON, ranges) on a handle that is not read-only where the op writes,
@@ -39,9 +39,11 @@ struct store_backend {
 	int (*target_set_state)(struct store *s, const char *name, const char *state,
 				const char *detail, const char *attestation_json, int64_t last_seen);
 
-	/* targets_json / checks_json: the scan's names as JSON arrays (made by the front). */
+	/* targets_json / checks_json: the scan's names as JSON arrays (made by the front);
+	 * jobs: whether to queue one job per target, and with which checks. */
 	int (*scan_begin)(struct store *s, const char *const *targets, size_t ntargets,
-			  const char *targets_json, const char *checks_json, int64_t *scan_id);
+			  const char *targets_json, const char *checks_json,
+			  enum store_jobs_mode jobs, int64_t *scan_id);
 	/* status is DONE or FAILED; retention in the same transaction. */
 	int (*scan_finish)(struct store *s, int64_t scan_id, enum store_scan_status status);
 	int (*scan_get)(struct store *s, int64_t scan_id, struct store_scan *out);
@@ -64,8 +66,25 @@ struct store_backend {
 			     struct store_finding **out, size_t *n);
 
 	int (*retention_run)(struct store *s);
+
+	/* The fleet (store.h): names checked, ttl and max in range. */
+	int (*replica_beat)(struct store *s, const char *replica, int64_t ttl_ms,
+			    struct store_fleet *out);
+	int (*replica_leave)(struct store *s, const char *replica);
+	int (*leases_renew)(struct store *s, const char *replica, int64_t ttl_ms,
+			    struct store_lease **out, size_t *n);
+	int (*leases_claim)(struct store *s, const char *replica, int64_t ttl_ms, size_t max,
+			    struct store_lease **out, size_t *n);
+	int (*lease_release)(struct store *s, const char *replica, const char *target);
+	int (*jobs_claim)(struct store *s, const char *replica, size_t max, struct store_job **out,
+			  size_t *n);
+	int (*job_finish)(struct store *s, int64_t scan_id, const char *target, bool failed);
+	/* NULL: no wake-ups (store_wake_fd -1, store_wake_drain 0). */
+	int (*wake_fd)(struct store *s);
+	int (*wake_drain)(struct store *s);
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
 
 #endif

@@ -96,8 +96,9 @@ static int json_names(struct store *s, const char *what, const char *const *v, s
 	return rc;
 }
 
-int store_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
-		     const char *const *checks, size_t nchecks, int64_t *scan_id)
+static int scan_begin(struct store *s, const char *const *targets, size_t ntargets,
+		      const char *const *checks, size_t nchecks, enum store_jobs_mode jobs,
+		      int64_t *scan_id)
 {
 	store_ok(s);
 	*scan_id = 0;
@@ -106,10 +107,24 @@ int store_scan_begin(struct store *s, const char *const *targets, size_t ntarget
 	if ((rc = store_writable(s)) == 0 &&
 	    (rc = json_names(s, "target", targets, ntargets, STORE_SCAN_TARGETS_MAX, true, &tj)) == 0 &&
 	    (rc = json_names(s, "check", checks, nchecks, STORE_SCAN_CHECKS_MAX, false, &cj)) == 0)
-		rc = s->be->scan_begin(s, targets, ntargets, tj, cj, scan_id);
+		rc = s->be->scan_begin(s, targets, ntargets, tj, cj, jobs, scan_id);
 	free(tj);
 	free(cj);
 	return rc;
+}
+
+int store_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
+		     const char *const *checks, size_t nchecks, int64_t *scan_id)
+{
+	return scan_begin(s, targets, ntargets, checks, nchecks, STORE_JOBS_NONE, scan_id);
+}
+
+int store_scan_request(struct store *s, const char *const *targets, size_t ntargets,
+		       const char *const *checks, size_t nchecks, bool own_checks,
+		       int64_t *scan_id)
+{
+	return scan_begin(s, targets, ntargets, checks, nchecks,
+			  own_checks ? STORE_JOBS_OWN_CHECKS : STORE_JOBS_CHECKS, scan_id);
 }
 
 int store_scan_finish(struct store *s, int64_t scan_id, enum store_scan_status status)
@@ -155,6 +170,11 @@ static int validate_result(struct store *s, const struct store_result_in *r)
 		return rc;
 	if (r->ok && !r->payload_json)
 		return store_fail(s, SEVMON_EINVAL, "an ok result needs a payload");
+	if (r->replica && ((rc = store_check_name(s, "replica", r->replica)) < 0 ||
+			   r->lease_token <= 0))
+		return rc < 0 ? rc : store_fail(s, SEVMON_EINVAL, "a fenced result needs its token");
+	if (r->started_at < 0)
+		return store_fail(s, SEVMON_EINVAL, "started_at out of range");
 	if (r->requests > INT64_MAX || r->bytes > INT64_MAX)
 		return store_fail(s, SEVMON_EINVAL, "requests/bytes out of range");
 	if ((unsigned)r->diff > STORE_DIFF_BANNER)
@@ -263,4 +283,114 @@ int store_retention_run(struct store *s)
 	if ((rc = store_writable(s)) < 0)
 		return rc;
 	return s->be->retention_run(s);
+}
+
+/* ---- the fleet ---- */
+
+static int check_ttl(struct store *s, int64_t ttl_ms)
+{
+	if (ttl_ms < STORE_LEASE_MS_MIN || ttl_ms > STORE_LEASE_MS_MAX)
+		return store_fail(s, SEVMON_EINVAL, "lease of %lld ms: %d..%d", (long long)ttl_ms,
+				  STORE_LEASE_MS_MIN, STORE_LEASE_MS_MAX);
+	return 0;
+}
+
+int store_replica_beat(struct store *s, const char *replica, int64_t ttl_ms,
+		       struct store_fleet *out)
+{
+	store_ok(s);
+	memset(out, 0, sizeof(*out));
+	int rc;
+	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "replica", replica)) < 0 ||
+	    (rc = check_ttl(s, ttl_ms)) < 0)
+		return rc;
+	return s->be->replica_beat(s, replica, ttl_ms, out);
+}
+
+int store_replica_leave(struct store *s, const char *replica)
+{
+	store_ok(s);
+	int rc;
+	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "replica", replica)) < 0)
+		return rc;
+	return s->be->replica_leave(s, replica);
+}
+
+int store_leases_renew(struct store *s, const char *replica, int64_t ttl_ms,
+		       struct store_lease **out, size_t *n)
+{
+	store_ok(s);
+	*out = NULL;
+	*n = 0;
+	int rc;
+	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "replica", replica)) < 0 ||
+	    (rc = check_ttl(s, ttl_ms)) < 0)
+		return rc;
+	return s->be->leases_renew(s, replica, ttl_ms, out, n);
+}
+
+int store_leases_claim(struct store *s, const char *replica, int64_t ttl_ms, size_t max,
+		       struct store_lease **out, size_t *n)
+{
+	store_ok(s);
+	*out = NULL;
+	*n = 0;
+	int rc;
+	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "replica", replica)) < 0 ||
+	    (rc = check_ttl(s, ttl_ms)) < 0)
+		return rc;
+	if (max == 0)
+		return 0;
+	if (max > STORE_LEASE_BATCH_MAX)
+		max = STORE_LEASE_BATCH_MAX;
+	return s->be->leases_claim(s, replica, ttl_ms, max, out, n);
+}
+
+int store_lease_release(struct store *s, const char *replica, const char *target)
+{
+	store_ok(s);
+	int rc;
+	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "replica", replica)) < 0 ||
+	    (target && (rc = store_check_name(s, "target name", target)) < 0))
+		return rc;
+	return s->be->lease_release(s, replica, target);
+}
+
+int store_jobs_claim(struct store *s, const char *replica, size_t max, struct store_job **out,
+		     size_t *n)
+{
+	store_ok(s);
+	*out = NULL;
+	*n = 0;
+	int rc;
+	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "replica", replica)) < 0)
+		return rc;
+	if (max == 0)
+		return 0;
+	return s->be->jobs_claim(s, replica, store_cap_limit(max), out, n);
+}
+
+int store_job_finish(struct store *s, int64_t scan_id, const char *target, bool failed)
+{
+	store_ok(s);
+	int rc;
+	if ((rc = store_writable(s)) < 0 || (rc = store_check_name(s, "target name", target)) < 0)
+		return rc;
+	return s->be->job_finish(s, scan_id, target, failed);
+}
+
+int store_wake_fd(struct store *s)
+{
+	return s && s->be->wake_fd ? s->be->wake_fd(s) : -1;
+}
+
+int store_wake_drain(struct store *s)
+{
+	store_ok(s);
+	return s->be->wake_drain ? s->be->wake_drain(s) : 0;
+}
+
+uint64_t store_round_trips(const struct store *s)
+{
+	return s ? s->round_trips : 0;
 }

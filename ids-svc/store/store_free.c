@@ -70,6 +70,13 @@ void store_findings_free(struct store_finding *v, size_t n)
 	free(v);
 }
 
+void store_jobs_free(struct store_job *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].checks_json);
+	free(v);
+}
+
 void store_diff_free(struct store_diff *d)
 {
 	if (!d)

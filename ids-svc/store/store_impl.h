@@ -23,13 +23,22 @@
 
 struct store_backend;
 
+/* Whether a scan is requested with jobs (store_scan_request) and which checks they carry. */
+enum store_jobs_mode {
+	STORE_JOBS_NONE = 0,   /* store_scan_begin: the caller runs the scan itself */
+	STORE_JOBS_CHECKS,     /* one job per target, each with the scan's checks */
+	STORE_JOBS_OWN_CHECKS, /* one job per target, each with its target's own set */
+};
+
 struct store {
 	const struct store_backend *be;
+	uint64_t round_trips; /* statements sent to a server (store_round_trips) */
 	void *impl; /* the backend's own state (its connection) */
 	bool readonly;
 	struct store_retention ret;
 	store_clock_fn clock;
 	void *clock_arg;
+	bool test_clock; /* a test's clock: a server backend uses it instead of its own */
 	char err[STORE_ERRMSG_MAX];
 };
 

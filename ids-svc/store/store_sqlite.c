@@ -144,6 +144,8 @@ static int sqlite_open(struct store *s, const char *database)
 	int n = recover_running(s);
 	if (n < 0)
 		return n;
+	if ((rc = sq_fleet_reset(s)) < 0)
+		return rc;
 	if ((rc = sq_retention_run(s)) < 0)
 		return rc;
 	return n;
@@ -169,5 +171,12 @@ const struct store_backend store_sqlite_backend = {
 	.finding_add = sq_finding_add,
 	.findings_list = sq_findings_list,
 	.retention_run = sq_retention_run,
+	.replica_beat = sq_replica_beat,
+	.replica_leave = sq_replica_leave,
+	.leases_renew = sq_leases_renew,
+	.leases_claim = sq_leases_claim,
+	.lease_release = sq_lease_release,
+	.jobs_claim = sq_jobs_claim,
+	.job_finish = sq_job_finish,
 };
 

@@ -52,7 +52,11 @@ int sq_target_list(struct store *s, size_t offset, size_t limit, struct store_ta
 int sq_target_set_state(struct store *s, const char *name, const char *state, const char *detail,
 			const char *attestation_json, int64_t last_seen);
 int sq_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
-		  const char *targets_json, const char *checks_json, int64_t *scan_id);
+		  const char *targets_json, const char *checks_json, enum store_jobs_mode jobs,
+		  int64_t *scan_id);
+/* Inside the caller's transaction: finish the running scans with jobs (scan_id, or every
+ * one for 0) whose jobs are all done, with retention. Returns how many finished. */
+int sq_scans_complete(struct store *s, int64_t scan_id);
 int sq_scan_finish(struct store *s, int64_t scan_id, enum store_scan_status status);
 int sq_scan_get(struct store *s, int64_t scan_id, struct store_scan *out);
 int sq_scans_list(struct store *s, const char *target, size_t offset, size_t limit,
@@ -68,5 +72,18 @@ int64_t sq_finding_add(struct store *s, int64_t scan_id, const char *target,
 int sq_findings_list(struct store *s, const struct store_finding_filter *f,
 		     struct store_finding **out, size_t *n);
 int sq_retention_run(struct store *s);
+/* store_sqlite_fleet.c */
+int sq_replica_beat(struct store *s, const char *replica, int64_t ttl_ms, struct store_fleet *out);
+int sq_replica_leave(struct store *s, const char *replica);
+int sq_leases_renew(struct store *s, const char *replica, int64_t ttl_ms, struct store_lease **out,
+		    size_t *n);
+int sq_leases_claim(struct store *s, const char *replica, int64_t ttl_ms, size_t max,
+		    struct store_lease **out, size_t *n);
+int sq_lease_release(struct store *s, const char *replica, const char *target);
+int sq_jobs_claim(struct store *s, const char *replica, size_t max, struct store_job **out,
+		  size_t *n);
+int sq_job_finish(struct store *s, int64_t scan_id, const char *target, bool failed);
+/* On a writer's open: the previous process is dead, so are its leases and claims. */
+int sq_fleet_reset(struct store *s);
 
 #endif

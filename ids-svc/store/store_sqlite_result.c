@@ -39,6 +39,27 @@ static int check_scan_target(struct store *s, int64_t scan_id, const char *targe
 	return rc;
 }
 
+/* Inside the transaction: a fenced result's replica still holds the target's lease. */
+static int check_fence(struct store *s, const struct store_result_in *r)
+{
+	if (!r->replica)
+		return 0;
+	sqlite3_stmt *st = NULL;
+	int rc = sq_prepare(s, "SELECT 1 FROM leases WHERE target = ?1 AND owner = ?2 AND "
+			       "token = ?3", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->replica, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, r->lease_token);
+	int sr = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (sr == SQLITE_DONE)
+		return store_fail(s, SEVMON_EDENIED, "replica '%s' no longer holds the lease of '%s'",
+				  r->replica, r->target);
+	return sr == SQLITE_ROW ? 0 : sq_err(s, sr, "lease check");
+}
+
 /* The ok result of (target, check) added last by another scan, handed to the shared diff
  * while its row is read. By insertion order, not scan id: when scans overlap, the baseline
  * is what was seen last. */
@@ -79,8 +100,9 @@ static int insert_result(struct store *s, int64_t scan_id, const struct store_re
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sq_prepare(s, "INSERT INTO results (scan_id, target, check_name, status, "
-				  "error, payload, ident, at, duration_ms, requests, bytes) VALUES "
-				  "(?1, ?2, ?3, ?4, ?5, ?6, ?11, ?7, ?8, ?9, ?10)", &st);
+				  "error, payload, ident, at, duration_ms, requests, bytes, replica, "
+				  "started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?11, ?7, ?8, ?9, ?10, "
+				  "?12, ?13)", &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, scan_id);
@@ -97,6 +119,8 @@ static int insert_result(struct store *s, int64_t scan_id, const struct store_re
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->bytes);
 	if (ident)
 		sqlite3_bind_blob(st, 11, ident, (int)ident_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, r->replica ? r->replica : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, r->started_at ? r->started_at : store_now(s));
 	int sr = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (sr == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -111,7 +135,7 @@ int sq_result_add(struct store *s, int64_t scan_id, const struct store_result_in
 	int rc;
 	if ((rc = sq_begin(s)) < 0)
 		return rc;
-	if ((rc = check_scan_target(s, scan_id, r->target)) < 0 ||
+	if ((rc = check_scan_target(s, scan_id, r->target)) < 0 || (rc = check_fence(s, r)) < 0 ||
 	    (store_result_wants_baseline(r) && (rc = diff_against_baseline(s, scan_id, r, &d)) < 0) ||
 	    (rc = insert_result(s, scan_id, r, d.ident, d.ident_len)) < 0 ||
 	    (rc = sq_findings_insert(s, scan_id, r->target, &d.findings)) < 0 ||
@@ -128,7 +152,7 @@ out:
 
 #define RESULT_COLS                                                                        \
 	"scan_id, target, check_name, status, error, CASE WHEN ?9 THEN payload END, at, "  \
-	"duration_ms, requests, bytes"
+	"duration_ms, requests, bytes, started_at, replica"
 
 static int result_row(sqlite3_stmt *st, struct store_result *r)
 {
@@ -141,6 +165,8 @@ static int result_row(sqlite3_stmt *st, struct store_result *r)
 	r->duration_ms = (uint32_t)sqlite3_column_int64(st, 7);
 	r->requests = (uint64_t)sqlite3_column_int64(st, 8);
 	r->bytes = (uint64_t)sqlite3_column_int64(st, 9);
+	r->started_at = sqlite3_column_int64(st, 10);
+	sq_col_copy(st, 11, r->replica, sizeof(r->replica));
 	if (sq_col_dup(st, 4, &r->error) < 0 || sq_col_dup(st, 5, &r->payload_json) < 0) {
 		store_result_clear(r);
 		return SEVMON_ENOMEM;

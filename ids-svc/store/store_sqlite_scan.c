@@ -18,21 +18,24 @@ static enum store_scan_status status_parse(const unsigned char *t)
 }
 
 int sq_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
-		  const char *tj, const char *cj, int64_t *scan_id)
+		  const char *tj, const char *cj, enum store_jobs_mode jobs, int64_t *scan_id)
 {
-	sqlite3_stmt *ins = NULL, *link = NULL, *known = NULL;
+	sqlite3_stmt *ins = NULL, *link = NULL, *known = NULL, *job = NULL;
 	int rc, sr;
 	if ((rc = sq_begin(s)) < 0)
 		return rc;
-	if ((rc = sq_prepare(s, "INSERT INTO scans (started_at, status, targets, checks) "
-				   "VALUES (?1, 'running', ?2, ?3)", &ins)) < 0 ||
+	if ((rc = sq_prepare(s, "INSERT INTO scans (started_at, status, targets, checks, jobs) "
+				   "VALUES (?1, 'running', ?2, ?3, ?4)", &ins)) < 0 ||
 	    (rc = sq_prepare(s, "INSERT OR IGNORE INTO scan_targets (target, scan_id) "
 				   "VALUES (?1, ?2)", &link)) < 0 ||
+	    (rc = sq_prepare(s, "INSERT OR IGNORE INTO scan_jobs (scan_id, target, checks) "
+				   "VALUES (?1, ?2, ?3)", &job)) < 0 ||
 	    (rc = sq_prepare(s, "SELECT 1 FROM targets WHERE name = ?1", &known)) < 0)
 		goto out;
 	sqlite3_bind_int64(ins, 1, store_now(s));
 	sqlite3_bind_text(ins, 2, tj, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 3, cj, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 4, jobs == STORE_JOBS_NONE ? 0 : (sqlite3_int64)ntargets);
 	if ((sr = sqlite3_step(ins)) != SQLITE_DONE) {
 		rc = sq_err(s, sr, "scan begin");
 		goto out;
@@ -57,12 +60,26 @@ int sq_scan_begin(struct store *s, const char *const *targets, size_t ntargets,
 			rc = sq_err(s, sr, "scan begin");
 			goto out;
 		}
+		if (jobs == STORE_JOBS_NONE)
+			continue;
+		sqlite3_reset(job);
+		sqlite3_bind_int64(job, 1, id);
+		sqlite3_bind_text(job, 2, targets[i], -1, SQLITE_STATIC);
+		if (jobs == STORE_JOBS_CHECKS)
+			sqlite3_bind_text(job, 3, cj, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(job, 3);
+		if ((sr = sqlite3_step(job)) != SQLITE_DONE) {
+			rc = sq_err(s, sr, "scan jobs");
+			goto out;
+		}
 	}
 	if ((rc = sq_commit(s)) == 0)
 		*scan_id = id;
 out:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(link);
+	sqlite3_finalize(job);
 	sqlite3_finalize(known);
 	if (rc < 0)
 		sq_rollback(s);
@@ -106,12 +123,37 @@ out:
 	return rc;
 }
 
+int sq_scans_complete(struct store *s, int64_t scan_id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sq_prepare(s, "UPDATE scans SET finished_at = ?2, status = CASE WHEN EXISTS ("
+			      "SELECT 1 FROM scan_jobs j WHERE j.scan_id = scans.id AND "
+			      "j.failed = 0) THEN 'done' ELSE 'failed' END WHERE status = 'running' "
+			      "AND jobs > 0 AND (?1 = 0 OR id = ?1) AND NOT EXISTS (SELECT 1 FROM "
+			      "scan_jobs j WHERE j.scan_id = scans.id AND j.state != 'done')", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, scan_id);
+	sqlite3_bind_int64(st, 2, store_now(s));
+	int sr = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (sr != SQLITE_DONE)
+		return sq_err(s, sr, "scan complete");
+	int n = sqlite3_changes(sq_db(s));
+	if (n > 0 && (rc = sq_retention_apply(s)) < 0)
+		return rc;
+	return n;
+}
+
 /* ---- read side ---- */
 
 #define SCAN_COLS                                                                          \
 	"id, started_at, finished_at, status, targets, checks, "                           \
 	"(SELECT count(*) FROM results WHERE scan_id = scans.id), "                        \
-	"(SELECT count(*) FROM findings WHERE scan_id = scans.id)"
+	"(SELECT count(*) FROM findings WHERE scan_id = scans.id), jobs, "                 \
+	"(SELECT count(*) FROM scan_jobs WHERE scan_id = scans.id AND state = 'done'), "   \
+	"(SELECT count(*) FROM scan_jobs WHERE scan_id = scans.id AND state = 'done' "     \
+	"AND failed)"
 
 static int scan_row(sqlite3_stmt *st, struct store_scan *sc)
 {
@@ -122,6 +164,9 @@ static int scan_row(sqlite3_stmt *st, struct store_scan *sc)
 	sc->status = status_parse(sqlite3_column_text(st, 3));
 	sc->nresults = (uint64_t)sqlite3_column_int64(st, 6);
 	sc->nfindings = (uint64_t)sqlite3_column_int64(st, 7);
+	sc->jobs = (uint64_t)sqlite3_column_int64(st, 8);
+	sc->jobs_done = (uint64_t)sqlite3_column_int64(st, 9);
+	sc->jobs_failed = (uint64_t)sqlite3_column_int64(st, 10);
 	if (sq_col_dup(st, 4, &sc->targets_json) < 0 || sq_col_dup(st, 5, &sc->checks_json) < 0) {
 		store_scan_clear(sc);
 		return SEVMON_ENOMEM;

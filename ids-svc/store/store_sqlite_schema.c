@@ -76,8 +76,46 @@ static const char schema_v1[] =
 	"CREATE INDEX findings_at ON findings (at);"
 	"CREATE INDEX findings_severity ON findings (severity, id);";
 
+/* The fleet (store.h): a target's version and last scan, a result's replica and start,
+ * a scan's job count; replicas, leases (one row per target) and scan jobs. One process
+ * owns all of them here, but the rows mean what they mean in a shared database. */
+static const char schema_v2[] =
+	"ALTER TABLE targets ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE targets ADD COLUMN last_scan_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE results ADD COLUMN replica TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE results ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE scans ADD COLUMN jobs INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE replicas ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  beat_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE leases ("
+	"  target TEXT PRIMARY KEY NOT NULL REFERENCES targets (name) ON DELETE CASCADE,"
+	"  owner TEXT NOT NULL DEFAULT '',"       /* '' = free */
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  token INTEGER NOT NULL DEFAULT 0"
+	") WITHOUT ROWID;"
+	"CREATE INDEX leases_owner ON leases (owner);"
+	"INSERT INTO leases (target) SELECT name FROM targets;"
+	/* the fencing tokens' sequence */
+	"CREATE TABLE counters (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);"
+	"INSERT INTO counters VALUES ('lease_token', 0);"
+	"CREATE TABLE scan_jobs ("
+	"  scan_id INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,"
+	"  target TEXT NOT NULL REFERENCES targets (name) ON DELETE CASCADE,"
+	"  checks TEXT,"                       /* JSON array; NULL: the target's own */
+	"  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'claimed', 'done')),"
+	"  owner TEXT NOT NULL DEFAULT '',"
+	"  failed INTEGER NOT NULL DEFAULT 0,"
+	"  finished_at INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (scan_id, target)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX scan_jobs_target ON scan_jobs (target, state);";
+
 static const char *const migrations[] = {
 	schema_v1, /* 0 -> 1 */
+	schema_v2, /* 1 -> 2 */
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

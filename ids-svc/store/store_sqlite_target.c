@@ -9,11 +9,18 @@
 #include "store_sqlite.h"
 
 #define TARGET_COLS                                                                     \
-	"name, uri, pinned_key, policy, added_at, state, state_detail, attestation, last_seen"
+	"t.name, t.uri, t.pinned_key, t.policy, t.added_at, t.state, t.state_detail, "     \
+	"t.attestation, t.last_seen, t.version, t.last_scan_at, coalesce(l.owner, ''), "   \
+	"coalesce(l.expires_at, 0)"
+#define TARGET_FROM " FROM targets t LEFT JOIN leases l ON l.target = t.name"
 
-static int target_row(sqlite3_stmt *st, struct store_target *t)
+static int target_row(struct store *s, sqlite3_stmt *st, struct store_target *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->version = sqlite3_column_int64(st, 9);
+	t->last_scan_at = sqlite3_column_int64(st, 10);
+	sq_col_copy(st, 11, t->owner, sizeof(t->owner));
+	t->lease_left_ms = t->owner[0] ? sqlite3_column_int64(st, 12) - store_now(s) : 0;
 	sq_col_copy(st, 0, t->name, sizeof(t->name));
 	sq_col_copy(st, 1, t->uri, sizeof(t->uri));
 	sq_col_copy(st, 2, t->pinned_key, sizeof(t->pinned_key));
@@ -57,11 +64,14 @@ int sq_target_upsert(struct store *s, const char *name, const char *uri, const c
 		goto out;
 	}
 	created = !created;
+	/* a change bumps the version (the lease holder applies it); no change, no write */
 	rc = sq_prepare(s,
 			   "INSERT INTO targets (name, uri, pinned_key, policy, added_at) "
 			   "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET "
 			   "uri = excluded.uri, pinned_key = excluded.pinned_key, "
-			   "policy = excluded.policy",
+			   "policy = excluded.policy, version = version + 1 WHERE "
+			   "uri IS NOT excluded.uri OR pinned_key IS NOT excluded.pinned_key OR "
+			   "policy IS NOT excluded.policy",
 			   &st);
 	if (rc < 0)
 		goto out;
@@ -74,6 +84,15 @@ int sq_target_upsert(struct store *s, const char *name, const char *uri, const c
 	int sr = sqlite3_step(st);
 	if (sr != SQLITE_DONE) {
 		rc = sq_err(s, sr, "target upsert");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = sq_prepare(s, "INSERT OR IGNORE INTO leases (target) VALUES (?1)", &st)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if ((sr = sqlite3_step(st)) != SQLITE_DONE) {
+		rc = sq_err(s, sr, "target lease");
 		goto out;
 	}
 	rc = sq_commit(s);
@@ -90,29 +109,42 @@ int sq_target_remove(struct store *s, const char *name)
 {
 	int rc;
 	sqlite3_stmt *st = NULL;
-	/* One statement: the foreign keys cascade to results, findings and scan_targets. */
-	if ((rc = sq_prepare(s, "DELETE FROM targets WHERE name = ?1", &st)) < 0)
+	if ((rc = sq_begin(s)) < 0)
 		return rc;
+	/* The foreign keys cascade to results, findings, scan_targets, its lease and jobs. */
+	if ((rc = sq_prepare(s, "DELETE FROM targets WHERE name = ?1", &st)) < 0)
+		goto out;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int sr = sqlite3_step(st);
+	if (sr != SQLITE_DONE) {
+		rc = sq_err(s, sr, "target remove");
+		goto out;
+	}
+	if (sqlite3_changes(sq_db(s)) == 0) {
+		rc = store_fail(s, SEVMON_ENOENT, "unknown target '%s'", name);
+		goto out;
+	}
+	/* scans whose last unfinished job was this target's are complete now */
+	if ((rc = sq_scans_complete(s, 0)) < 0)
+		goto out;
+	rc = sq_commit(s);
+out:
 	sqlite3_finalize(st);
-	if (sr != SQLITE_DONE)
-		return sq_err(s, sr, "target remove");
-	if (sqlite3_changes(sq_db(s)) == 0)
-		return store_fail(s, SEVMON_ENOENT, "unknown target '%s'", name);
-	return 0;
+	if (rc < 0)
+		sq_rollback(s);
+	return rc < 0 ? rc : 0;
 }
 
 int sq_target_get(struct store *s, const char *name, struct store_target *out)
 {
 	int rc;
 	sqlite3_stmt *st = NULL;
-	if ((rc = sq_prepare(s, "SELECT " TARGET_COLS " FROM targets WHERE name = ?1", &st)) < 0)
+	if ((rc = sq_prepare(s, "SELECT " TARGET_COLS TARGET_FROM " WHERE t.name = ?1", &st)) < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int sr = sqlite3_step(st);
 	if (sr == SQLITE_ROW)
-		rc = target_row(st, out);
+		rc = target_row(s, st, out);
 	else if (sr == SQLITE_DONE)
 		rc = store_fail(s, SEVMON_ENOENT, "unknown target '%s'", name);
 	else
@@ -125,7 +157,7 @@ int sq_target_list(struct store *s, size_t offset, size_t limit, struct store_ta
 		   size_t *n)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sq_prepare(s, "SELECT " TARGET_COLS " FROM targets ORDER BY name "
+	int rc = sq_prepare(s, "SELECT " TARGET_COLS TARGET_FROM " ORDER BY t.name "
 				  "LIMIT ?1 OFFSET ?2", &st);
 	if (rc < 0)
 		return rc;
@@ -145,7 +177,7 @@ int sq_target_list(struct store *s, size_t offset, size_t limit, struct store_ta
 			v = nv;
 			cap = nc;
 		}
-		if ((rc = target_row(st, &v[cnt])) < 0)
+		if ((rc = target_row(s, st, &v[cnt])) < 0)
 			goto out;
 		cnt++;
 	}

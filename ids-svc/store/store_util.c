@@ -46,6 +46,7 @@ void store_set_clock(struct store *s, store_clock_fn fn, void *arg)
 {
 	s->clock = fn ? fn : real_now;
 	s->clock_arg = fn ? arg : NULL;
+	s->test_clock = fn != NULL;
 }
 
 void store_set_retention(struct store *s, const struct store_retention *ret)

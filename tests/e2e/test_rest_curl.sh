@@ -125,9 +125,9 @@ req GET /v1/nothing -H "$AUTH"
 check "unknown route: 404" err_is 404 not_found
 req GET /v1/targets/vm1/nothing -H "$AUTH"
 check "unknown sub-route: 404" err_is 404 not_found
-req PUT /v1/targets/vm1 -H "$AUTH"
+req PATCH /v1/targets/vm1 -H "$AUTH"
 check "wrong method: 405" err_is 405 method_not_allowed
-check "405 carries Allow: GET, DELETE" hdr_has '^allow: GET, DELETE'
+check "405 carries Allow: GET, PUT, DELETE" hdr_has '^allow: GET, PUT, DELETE'
 req DELETE /v1/scans -H "$AUTH"
 check "DELETE on scans: 405 with Allow: POST" eval 'code_is 405 && hdr_has "^allow: POST"'
 

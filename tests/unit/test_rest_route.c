@@ -54,9 +54,9 @@ TEST(rest_routes_table_is_consistent)
 		for (size_t j = i + 1; j < n; j++)
 			ASSERT(strcmp(r[i].method, r[j].method) != 0 ||
 			       strcmp(r[i].pattern, r[j].pattern) != 0);
-		/* Only the health check goes without a token. */
+		/* Only the health and readiness probes go without a token. */
 		ASSERT_EQ((r[i].flags & REST_ROUTE_NOAUTH) != 0,
-			  strcmp(r[i].pattern, "/healthz") == 0);
+			  strcmp(r[i].pattern, "/healthz") == 0 || strcmp(r[i].pattern, "/readyz") == 0);
 	}
 }
 

@@ -305,6 +305,8 @@ TEST(store_scans_list_by_target_newest_first)
  * by hand, another build): the diff then falls back to the payload itself. */
 TEST(store_result_add_baseline_without_ident_uses_payload)
 {
+	if (st_pg())
+		SKIP("damages rows with sqlite3 (the PostgreSQL diff reads the same columns)");
 	const char *path = st_db_path();
 	struct store *s = st_open(path, NULL);
 	ASSERT_EQ(store_target_upsert(s, "a", "unix:///a", NULL, NULL), 1);
@@ -359,6 +361,8 @@ static void crash_child(const char *path, int wfd)
 
 TEST(store_scan_writer_killed_mid_scan_keeps_commits_marks_interrupted)
 {
+	if (st_pg())
+		SKIP("SQLite's recovery: PostgreSQL replicas hand scans on (test_store_fleet)");
 	const char *path = st_db_path();
 	struct store *s = st_open(path, NULL);
 	ASSERT_EQ(store_target_upsert(s, "a", "unix:///a", NULL, NULL), 1);

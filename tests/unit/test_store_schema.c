@@ -1,11 +1,25 @@
-/* test_store_schema.c — store_open: schema creation, reopen, versions, locks, readers. */
+/* test_store_schema.c — store_open: schema creation, reopen, versions, migrations, locks,
+ * readers. The SQLite cases look at the file; under PostgreSQL (tests/pg/with-pg) they
+ * skip and the _pg cases look at the server's tables instead. */
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "store_testutil.h"
+
+#define SQLITE_ONLY()                                                           \
+	do {                                                                    \
+		if (st_pg())                                                    \
+			SKIP("looks at the SQLite file");                       \
+	} while (0)
+#define PG_ONLY()                                                               \
+	do {                                                                    \
+		if (!st_pg())                                                   \
+			SKIP("looks at the PostgreSQL server");                 \
+	} while (0)
 
 /* One integer from a query on a separate, plain SQLite connection. */
 static long long raw_int(const char *path, const char *sql)
@@ -31,6 +45,7 @@ static void raw_exec(const char *path, const char *sql)
 
 TEST(store_open_new_file_creates_schema_in_wal)
 {
+	SQLITE_ONLY();
 	const char *p = st_db_path();
 	struct store *s = NULL;
 	ASSERT_EQ(store_open(p, 0, NULL, &s, NULL, 0), 0);
@@ -40,7 +55,7 @@ TEST(store_open_new_file_creates_schema_in_wal)
 	struct stat sb;
 	ASSERT_EQ(stat(p, &sb), 0);
 	ASSERT_EQ(sb.st_mode & 0777, 0600); /* guest data: owner only */
-	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 1);
+	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 2);
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	ASSERT_EQ(sqlite3_open(p, &db), SQLITE_OK);
@@ -50,8 +65,8 @@ TEST(store_open_new_file_creates_schema_in_wal)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	static const char *const tables[] = { "targets", "scans", "scan_targets", "results",
-					      "findings" };
-	for (size_t i = 0; i < 5; i++) {
+					      "findings", "replicas", "leases", "scan_jobs" };
+	for (size_t i = 0; i < 8; i++) {
 		char q[128];
 		snprintf(q, sizeof(q), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
 				       "AND name = '%s'", tables[i]);
@@ -64,6 +79,7 @@ TEST(store_open_new_file_creates_schema_in_wal)
 
 TEST(store_open_reopen_keeps_rows_and_version)
 {
+	SQLITE_ONLY();
 	const char *p = st_db_path();
 	struct store *s = st_open(p, NULL);
 	ASSERT_EQ(store_target_upsert(s, "vm1", "unix:///run/a.sock", NULL, "{\"debug\":false}"),
@@ -77,12 +93,13 @@ TEST(store_open_reopen_keeps_rows_and_version)
 	ASSERT_STREQ(t.policy_json, "{\"debug\":false}");
 	store_target_clear(&t);
 	store_close(s2);
-	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 1);
+	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 2);
 	st_cleanup();
 }
 
 TEST(store_open_newer_schema_enotsup)
 {
+	SQLITE_ONLY();
 	const char *p = st_db_path();
 	store_close(st_open(p, NULL));
 	raw_exec(p, "PRAGMA user_version = 99");
@@ -96,6 +113,7 @@ TEST(store_open_newer_schema_enotsup)
 
 TEST(store_open_not_a_database_eio)
 {
+	SQLITE_ONLY();
 	const char *p = st_db_path();
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT(fd >= 0);
@@ -113,6 +131,7 @@ TEST(store_open_not_a_database_eio)
 
 TEST(store_open_second_writer_ebusy)
 {
+	SQLITE_ONLY();
 	const char *p = st_db_path();
 	struct store *a = st_open(p, NULL), *b = NULL;
 	char msg[256] = "";
@@ -126,6 +145,7 @@ TEST(store_open_second_writer_ebusy)
 
 TEST(store_open_reader_reads_and_refuses_writes)
 {
+	SQLITE_ONLY();
 	const char *p = st_db_path();
 	struct store *w = st_open(p, NULL), *r = NULL;
 	ASSERT_EQ(store_target_upsert(w, "vm1", "tcp://10.0.0.1:7000", NULL, NULL), 1);
@@ -142,6 +162,7 @@ TEST(store_open_reader_reads_and_refuses_writes)
 
 TEST(store_open_reader_of_missing_file_fails)
 {
+	SQLITE_ONLY();
 	const char *p = st_db_path();
 	struct store *r = (struct store *)1;
 	ASSERT(store_open(p, STORE_OPEN_READONLY, NULL, &r, NULL, 0) < 0);
@@ -174,6 +195,134 @@ TEST(store_names_severity_roundtrip)
 	ASSERT_EQ(store_severity_parse("critical", &sev), SEVMON_EINVAL);
 	ASSERT(store_severity_name((enum store_severity)4) == NULL);
 	ASSERT_STREQ(store_scan_status_name(STORE_SCAN_INTERRUPTED), "interrupted");
+}
+
+/* A version-1 file (before the fleet's tables) is migrated, and its targets get leases. */
+TEST(store_open_migrates_v1_to_v2)
+{
+	SQLITE_ONLY();
+	const char *p = st_db_path();
+	struct store *s = st_open(p, NULL);
+	ASSERT_EQ(store_target_upsert(s, "vm1", "unix:///a", NULL, NULL), 1);
+	store_close(s);
+	/* back to what version 1 had */
+	raw_exec(p, "DROP TABLE leases; DROP TABLE scan_jobs; DROP TABLE replicas; "
+		    "DROP TABLE counters; ALTER TABLE targets DROP COLUMN version; "
+		    "ALTER TABLE targets DROP COLUMN last_scan_at; "
+		    "ALTER TABLE results DROP COLUMN replica; "
+		    "ALTER TABLE results DROP COLUMN started_at; ALTER TABLE scans DROP COLUMN jobs; "
+		    "PRAGMA user_version = 1");
+	s = st_open(p, NULL);
+	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 2);
+	struct store_lease *v = NULL;
+	size_t n = 0;
+	ASSERT_EQ(store_leases_claim(s, "r1", 1000, 10, &v, &n), 0);
+	ASSERT_EQ(n, 1);
+	ASSERT_STREQ(v[0].target, "vm1");
+	ASSERT_EQ(v[0].version, 1);
+	free(v);
+	store_close(s);
+	st_cleanup();
+}
+
+/* ---- PostgreSQL ---- */
+
+static long long pg_int(const char *uri, const char *sql)
+{
+	/* the URI's search_path names the test's schema */
+	const char *q = strstr(uri, "options=");
+	char conn[1024];
+	snprintf(conn, sizeof conn, "%s", st_pg());
+	PGconn *c = PQconnectdb(conn);
+	ASSERT(PQstatus(c) == CONNECTION_OK);
+	char full[512];
+	snprintf(full, sizeof full, "SET search_path = %s; %s", q ? strstr(q, "%3D") + 3 : "public",
+		 sql);
+	PGresult *r = PQexec(c, full);
+	ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK);
+	long long v = PQresultStatus(r) == PGRES_TUPLES_OK ? atoll(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+TEST(store_open_pg_creates_schema_and_reopens)
+{
+	PG_ONLY();
+	const char *p = st_db_path();
+	struct store *s = NULL;
+	ASSERT_EQ(store_open(p, 0, NULL, &s, NULL, 0), 0); /* nothing is ever "interrupted" */
+	ASSERT_EQ(store_target_upsert(s, "vm1", "unix:///a", NULL, NULL), 1);
+	store_close(s);
+	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 1);
+	static const char *const tables[] = { "targets", "scans", "scan_targets", "results",
+					      "findings", "replicas", "leases", "scan_jobs" };
+	for (size_t i = 0; i < 8; i++) {
+		char q[160];
+		snprintf(q, sizeof q, "SELECT (to_regclass('%s') IS NOT NULL)::int", tables[i]);
+		ASSERT_EQ(pg_int(p, q), 1);
+	}
+	s = st_open(p, NULL);
+	struct store_target t;
+	ASSERT_EQ(store_target_get(s, "vm1", &t), 0);
+	store_target_clear(&t);
+	/* two writers at once are what replicas are */
+	struct store *b = st_open(p, NULL);
+	ASSERT_EQ(store_target_upsert(b, "vm2", "unix:///b", NULL, NULL), 1);
+	store_close(b);
+	store_close(s);
+	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 1);
+}
+
+TEST(store_open_pg_newer_schema_enotsup_reader_refuses_writes)
+{
+	PG_ONLY();
+	const char *p = st_db_path();
+	struct store *w = st_open(p, NULL), *r = NULL;
+	ASSERT_EQ(store_target_upsert(w, "vm1", "unix:///a", NULL, NULL), 1);
+	ASSERT_EQ(store_open(p, STORE_OPEN_READONLY, NULL, &r, NULL, 0), 0);
+	struct store_target t;
+	ASSERT_EQ(store_target_get(r, "vm1", &t), 0);
+	store_target_clear(&t);
+	ASSERT_EQ(store_target_upsert(r, "vm2", "unix:///b", NULL, NULL), SEVMON_EDENIED);
+	ASSERT_EQ(store_wake_fd(r), -1);
+	store_close(r);
+	store_close(w);
+	pg_int(p, "UPDATE sevmon_schema SET version = 99");
+	struct store *s = (struct store *)1;
+	char msg[256] = "";
+	ASSERT_EQ(store_open(p, 0, NULL, &s, msg, sizeof msg), SEVMON_ENOTSUP);
+	ASSERT(s == NULL);
+	ASSERT(strstr(msg, "99") != NULL);
+}
+
+/* Replicas starting together on an empty database migrate it once. */
+TEST(store_open_pg_concurrent_first_opens_migrate_once)
+{
+	PG_ONLY();
+	const char *p = st_db_path();
+	enum { KIDS = 5 };
+	for (int k = 0; k < KIDS; k++) {
+		pid_t pid = fork();
+		ASSERT(pid >= 0);
+		if (pid == 0) {
+			struct store *s = NULL;
+			char msg[256];
+			int rc = store_open(p, 0, NULL, &s, msg, sizeof msg);
+			if (rc < 0) {
+				fprintf(stderr, "# %s\n", msg);
+				_exit(2);
+			}
+			store_close(s);
+			_exit(0);
+		}
+	}
+	int st, bad = 0;
+	while (wait(&st) > 0)
+		bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ASSERT_EQ(bad, 0);
+	ASSERT_EQ(pg_int(p, "SELECT count(*) FROM sevmon_schema"), 1);
+	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 1);
 }
 
 TEST_MAIN()

@@ -158,7 +158,7 @@ TEST(svd_config_parse_structure_errors)
 	ASSERT_EQ(parse("[sevmond]\nlisten = 1.2.3.4:80\ndatabase = /x\n", &c, err, sizeof err), -1);
 	ASSERT(strstr(err, "token") != NULL);
 	ASSERT_EQ(parse("[sevmond]\ntoken = " TOK "\nlisten = 1.2.3.4:80\n", &c, err, sizeof err), -1);
-	ASSERT(strstr(err, "database: required") != NULL);
+	ASSERT(strstr(err, "store: required") != NULL);
 	ASSERT_EQ(parse("[sevmond]\ntoken = " TOK "\nlisten = 1.2.3.4:80\ndatabase = /x\n", &c, err,
 			sizeof err), -1);
 	ASSERT(strstr(err, "key: required") != NULL);
