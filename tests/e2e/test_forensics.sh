@@ -24,8 +24,7 @@ SEVMON=$B/ids-svc/cli/sevmon
 AGENT=$B/agent-svc/sevmon-agent
 CMP=$REPO/tests/e2e/image_cmp.py
 ISFCHK=$REPO/tests/e2e/isf_check.py
-SCHEMA=$REPO/../shared/specs/volatility3-isf-schema-6.2.0.json
-[ -f "$SCHEMA" ] || SCHEMA=$REPO/tests/data/volatility3-isf-schema-6.2.0.json
+SCHEMA=$REPO/tests/data/volatility3-isf-schema-6.2.0.json
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sevmon-forensics.XXXXXX")
 export SEVMON_CACHE=$WORK/profiles
 G=$WORK/g
@@ -36,7 +35,7 @@ export SEVMON_KEY=$WORK/keys/ids.key
 cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   "$TESTVM" stop "$G" >/dev/null 2>&1
-  wait 2>/dev/null; rm -rf "$WORK"
+  { wait; } 2>/dev/null; rm -rf "$WORK"
 }
 trap cleanup EXIT
 
