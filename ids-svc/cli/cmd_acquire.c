@@ -14,12 +14,10 @@
 #include <unistd.h>
 
 #include "acquire.h"
-#include "check.h"
 #include "cli.h"
 #include "cli_conn.h"
 #include "err.h"
 #include "ids_gmem.h"
-#include "kchecks.h"
 #include "mem_seal.h"
 #include "session.h"
 
@@ -70,21 +68,6 @@ static void draw(void *ctx, uint64_t done, uint64_t total, double s)
 	human(total, t, sizeof t);
 	fprintf(stderr, "\r[%s] %s / %s  %.0f MiB/s  ETA %.0f s   ", bar, d, t, rate / (1 << 20), eta);
 	fflush(stderr);
-}
-
-/* The agent's verified evidence, for the manifest: the attest check's payload. */
-static char *evidence_json(struct ids_policy *pol)
-{
-	struct attest_result r;
-	struct check_env env = { .evidence = &pol->peer.last };
-	memset(&r, 0, sizeof r);
-	if (check_attest.run(&env, &r) < 0)
-		return NULL;
-	struct jw w;
-	char *t = NULL;
-	jw_init(&w, 4096);
-	check_attest.encode(&r, &w);
-	return jw_finish(&w, &t, NULL) == 0 ? t : NULL;
 }
 
 int cmd_acquire(int argc, char **argv)
@@ -157,7 +140,7 @@ int cmd_acquire(int argc, char **argv)
 	struct acquire_result res;
 	char *ev = NULL;
 	if (rc == 0) {
-		ev = evidence_json(&pol);
+		ev = acquire_evidence_json(&pol.peer.last);
 		ao.key = &pol.key;
 		ao.progress = draw;
 		ao.progress_ctx = &bar;

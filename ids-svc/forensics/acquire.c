@@ -28,10 +28,12 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "check.h"
 #include "clock.h"
 #include "digest.h"
 #include "err.h"
 #include "jw.h"
+#include "kchecks.h"
 #include "mem_seal.h"
 #include "sevmon.sevrpc-client.h"
 
@@ -606,6 +608,20 @@ static int write_manifest(struct acq *a, const struct acquire_result *res,
 	ok = (f && fclose(f) == 0) && ok && rename(tmp, res->manifest) == 0;
 	free(t);
 	return ok ? 0 : fail(a, SEVMON_EIO, "cannot write %s", res->manifest);
+}
+
+char *acquire_evidence_json(const struct snp_verdict *v)
+{
+	struct attest_result r;
+	struct check_env env = { .evidence = v };
+	memset(&r, 0, sizeof r);
+	if (check_attest.run(&env, &r) < 0)
+		return NULL;
+	struct jw w;
+	char *t = NULL;
+	jw_init(&w, 4096);
+	check_attest.encode(&r, &w);
+	return jw_finish(&w, &t, NULL) == 0 ? t : NULL;
 }
 
 int acquire_run(struct ids_conn *c, const struct ids_agent_info *info,

@@ -27,6 +27,7 @@
 #include "ids_gmem.h"
 #include "image_layout.h"
 #include "noise.h"
+#include "snp_verify.h"
 
 /* One ReadPhys: the agent's max_read. */
 #define ACQ_PIECE (1u << 20)
@@ -63,6 +64,10 @@ struct acquire_result {
 	char file_sha256[65];
 	char manifest[4200];             /* its path */
 };
+
+/* The agent's verified evidence as the manifest keeps it (the attest check's payload), a
+ * JSON object the caller frees; NULL on ENOMEM. */
+char *acquire_evidence_json(const struct snp_verdict *v);
 
 /* Acquire through c (channel up; info from ids_agent_get_info). err says why on failure. */
 int acquire_run(struct ids_conn *c, const struct ids_agent_info *info,

@@ -144,6 +144,17 @@ struct rest_backend {
 	/* GET /readyz (no token), optional: 0 when this instance should get traffic (a load
 	 * balancer's readiness probe), EBUSY (503) when not. */
 	int (*ready)(void *ctx);
+	/* Memory acquisitions (forensics), optional (NULL: 501). target NULL = all. */
+	/* GET /v1/acquisitions[?target=NAME]: a JSON array, newest first. */
+	int (*acquisition_list)(void *ctx, const char *target, json_t **out);
+	/* GET /v1/acquisitions/{id}: one, with its manifest; ENOENT. */
+	int (*acquisition_get)(void *ctx, const char *id, json_t **out);
+	/* GET /v1/acquisitions/{id}/image: the path of its image file (sealed) for the layer
+	 * to send, Range requests included; ENOENT, EBUSY while it is being written. */
+	int (*acquisition_file)(void *ctx, const char *id, char *path, size_t cap);
+	/* POST /v1/targets/{name}/acquisitions: start one now; writes its id (at most
+	 * REST_NAME_MAX) into id; ENOENT, EBUSY (one runs, or not held by this instance). */
+	int (*acquisition_start)(void *ctx, const char *name, char *id);
 };
 
 /*

@@ -357,6 +357,76 @@ static void h_findings(struct rest_request *r)
 	reply_result(r, rc, out, 200);
 }
 
+/* ---- acquisitions (forensics) ---- */
+
+static int acq_supported(struct rest_request *r, const void *fn)
+{
+	if (!fn)
+		rest_reply_error(r, 501, "not_implemented", "this server keeps no acquisitions");
+	return fn != NULL;
+}
+
+/* An acquisition id: the decimal milliseconds it was made at (never a path). */
+static int acq_id(struct rest_request *r, char id[REST_NAME_MAX + 1])
+{
+	if (rest_param_name(r, 0, id))
+		return -1;
+	if (strspn(id, "0123456789") != strlen(id) || strlen(id) > 20) {
+		rest_reply_error(r, 404, "not_found", "no such acquisition");
+		return -1;
+	}
+	return 0;
+}
+
+static void h_acquisitions(struct rest_request *r)
+{
+	if (!acq_supported(r, (const void *)r->be->acquisition_list))
+		return;
+	char target[REST_NAME_MAX + 2];
+	int rc = rest_query_get(r, "target", target, sizeof target);
+	if (rc < 0 || (rc == 1 && !rest_name_valid(target, strlen(target)))) {
+		rest_reply_error(r, 400, "bad_request", "target: a target name");
+		return;
+	}
+	json_t *out = NULL;
+	rc = r->be->acquisition_list(r->bctx, rc == 1 ? target : NULL, &out);
+	reply_result(r, rc, out, 200);
+}
+
+static void h_acquisition_get(struct rest_request *r)
+{
+	char id[REST_NAME_MAX + 1];
+	if (!acq_supported(r, (const void *)r->be->acquisition_get) || acq_id(r, id))
+		return;
+	json_t *out = NULL;
+	int rc = r->be->acquisition_get(r->bctx, id, &out);
+	reply_result(r, rc, out, 200);
+}
+
+static void h_acquisition_image(struct rest_request *r)
+{
+	char id[REST_NAME_MAX + 1], path[4200];
+	if (!acq_supported(r, (const void *)r->be->acquisition_file) || acq_id(r, id))
+		return;
+	int rc = r->be->acquisition_file(r->bctx, id, path, sizeof path);
+	if (rc == 0)
+		rc = rest_reply_file(r, path, "application/octet-stream");
+	if (rc)
+		rest_reply_sevmon(r, rc);
+}
+
+static void h_acquisition_start(struct rest_request *r)
+{
+	char name[REST_NAME_MAX + 1], id[REST_NAME_MAX + 1];
+	if (!acq_supported(r, (const void *)r->be->acquisition_start) || rest_param_name(r, 0, name))
+		return;
+	int rc = r->be->acquisition_start(r->bctx, name, id);
+	if (rc)
+		rest_reply_sevmon(r, rc);
+	else
+		rest_reply_json(r, 202, json_pack("{s:s,s:s}", "id", id, "status", "queued"));
+}
+
 const char *rest_severity_name(enum rest_severity s)
 {
 	static const char *const names[] = { "info", "low", "medium", "high", "critical" };
@@ -381,6 +451,10 @@ static const struct rest_route routes[] = {
 	{ "GET", "/v1/scans/{id}", 0, h_scan_get },
 	{ "GET", "/v1/scans/{id}/results", 0, h_scan_results },
 	{ "GET", "/v1/findings", 0, h_findings },
+	{ "GET", "/v1/acquisitions", 0, h_acquisitions },
+	{ "GET", "/v1/acquisitions/{id}", 0, h_acquisition_get },
+	{ "GET", "/v1/acquisitions/{id}/image", 0, h_acquisition_image },
+	{ "POST", "/v1/targets/{name}/acquisitions", 0, h_acquisition_start },
 };
 
 const struct rest_route *rest_routes(size_t *n)

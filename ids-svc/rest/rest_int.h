@@ -44,6 +44,9 @@ void rest_reply_error(struct rest_request *r, int status, const char *code, cons
 void rest_reply_sevmon(struct rest_request *r, int err);
 /* Answer 204 No Content. */
 void rest_reply_empty(struct rest_request *r, int status);
+/* Answer with a regular file, one byte range of it when the Range header asks (206 with
+ * Content-Range; 416 past the end). EIO when it cannot be opened (nothing answered). */
+int rest_reply_file(struct rest_request *r, const char *path, const char *ctype);
 /* Answer with text (Prometheus exposition). */
 void rest_reply_text(struct rest_request *r, const char *ctype, const char *text, size_t len);
 

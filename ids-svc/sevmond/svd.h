@@ -76,12 +76,14 @@ enum svd_job_kind {
 	SVD_JOB_CONNECT = 0, /* (re)establish the session only */
 	SVD_JOB_SCAN,
 	SVD_JOB_VIEW,
+	SVD_JOB_ACQUIRE, /* a memory acquisition (svd_acquire.c) */
 };
 
 struct svd;
 struct svd_scan;
 struct svd_trust;
 struct svd_job;
+struct svd_acq;
 
 struct svd_target {
 	struct svd_target_cfg cfg;
@@ -97,6 +99,7 @@ struct svd_target {
 	unsigned failures;        /* consecutive session failures */
 	uint64_t retry_at_ms;     /* backoff: no connect attempt before */
 	uint64_t next_scan_ms;    /* schedule */
+	int64_t last_acquire_ms;  /* the last acquisition queued (acquire_interval) */
 	/* the session, used only by the one running job */
 	int conn_open, kernel_open;
 	struct ids_policy pol;    /* the channel's policy; outlives conn (ids_conn_open) */
@@ -152,6 +155,7 @@ struct svd_job {
 	int64_t kept_token;       /* SCAN in the outbox: the lease token it ran under */
 	int kept;                 /* its done/drop op kept it (the outbox): not freed */
 	struct rest_async *op;    /* VIEW */
+	struct svd_acq *acq;      /* ACQUIRE (owned) */
 	int cancelled;
 	/* copied at dispatch (the loop may change the config while the job runs) */
 	char uri[SVD_URI_MAX + 1];
@@ -329,6 +333,20 @@ struct svd_trust *svd_trust_ref(struct svd_trust *st);
 void svd_trust_unref(struct svd_trust *st);
 /* Valid while a reference is held; safe to verify with from many threads. */
 struct snp_trust *svd_trust_get(const struct svd_trust *st);
+
+/* svd_acquire.c */
+/* After a scan job's results (loop): a finding at or above acquire_on queues an
+ * acquisition of its target, at most one per acquire_interval. */
+void svd_acquire_after_scan(struct svd *d, struct svd_job *j);
+/* POST /v1/targets/{name}/acquisitions: queue one now; id gets its id. ENOENT, EBUSY
+ * (one is queued, or another replica holds the target), ENOTSUP (no acquire_dir). */
+int svd_acquire_start(struct svd *d, const char *name, char *id);
+/* Worker: the acquisition of job j, its session open. */
+void svd_acquire_work(struct svd_job *j);
+void svd_acq_free(struct svd_acq *a);
+int svd_acquisitions_json(struct svd *d, const char *target, json_t **out);
+int svd_acquisition_json(struct svd *d, const char *id, json_t **out);
+int svd_acquisition_file(struct svd *d, const char *id, char *path, size_t cap);
 
 /* svd_backend.c */
 extern const struct rest_backend svd_backend;

@@ -286,6 +286,26 @@ static int b_live_view(void *ctx, const char *name, const char *check, struct re
 	return 0;
 }
 
+static int b_acquisition_list(void *ctx, const char *target, json_t **out)
+{
+	return svd_acquisitions_json(ctx, target, out);
+}
+
+static int b_acquisition_get(void *ctx, const char *id, json_t **out)
+{
+	return svd_acquisition_json(ctx, id, out);
+}
+
+static int b_acquisition_file(void *ctx, const char *id, char *path, size_t cap)
+{
+	return svd_acquisition_file(ctx, id, path, cap);
+}
+
+static int b_acquisition_start(void *ctx, const char *name, char *id)
+{
+	return svd_acquire_start(ctx, name, id);
+}
+
 const struct rest_backend svd_backend = {
 	.target_list = b_target_list,
 	.target_get = b_target_get,
@@ -297,6 +317,10 @@ const struct rest_backend svd_backend = {
 	.findings = b_findings,
 	.checks = b_checks,
 	.live_view = b_live_view,
+	.acquisition_list = b_acquisition_list,
+	.acquisition_get = b_acquisition_get,
+	.acquisition_file = b_acquisition_file,
+	.acquisition_start = b_acquisition_start,
 	.collect_metrics = svd_metrics_collect,
 	.target_update = b_target_update,
 	.ready = b_ready,

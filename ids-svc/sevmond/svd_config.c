@@ -288,6 +288,39 @@ static int daemon_key(struct parser *ps, struct svd_config *c, const char *k, co
 			return fail(ps, k, "%s", why);
 		return 0;
 	}
+	if (!strcmp(k, "acquire_on")) {
+		enum store_severity sv;
+		if (!strcmp(v, "none")) {
+			c->acquire_on = 0;
+			return 0;
+		}
+		if (store_severity_parse(v, &sv) < 0)
+			return fail(ps, k, "'%s': none, or a severity (info, low, medium, high)", v);
+		c->acquire_on = (int)sv + 1;
+		return 0;
+	}
+	if (!strcmp(k, "acquire_dir"))
+		return copy(ps, k, c->acquire_dir, sizeof c->acquire_dir, v);
+	if (!strcmp(k, "acquire_format")) {
+		if (strcmp(v, "lime") && strcmp(v, "elf"))
+			return fail(ps, k, "'%s': lime or elf", v);
+		c->acquire_format = !strcmp(v, "elf");
+		return 0;
+	}
+	if (!strcmp(k, "acquire_interval")) {
+		if (duration(ps, k, v, 0, 30u * 86400u, &x) < 0)
+			return -1;
+		c->acquire_interval_s = (uint32_t)x;
+		return 0;
+	}
+	if (!strcmp(k, "acquire_keep")) {
+		if (number(ps, k, v, SVD_ACQUIRE_KEEP_MAX, &x) < 0)
+			return -1;
+		if (x == 0)
+			return fail(ps, k, "at least 1");
+		c->acquire_keep = (uint32_t)x;
+		return 0;
+	}
 	return fail(ps, k, "unknown key in [sevmond]");
 }
 
@@ -368,6 +401,9 @@ static int finish(struct parser *ps, struct svd_config *c)
 		return fail(ps, "key", "required (the IDS's private key file: sevmon keygen --out FILE)");
 	if (c->backoff_min_ms > c->backoff_max_ms)
 		return fail(ps, "backoff_min", "more than backoff_max");
+	if (c->acquire_on && !c->acquire_dir[0])
+		return fail(ps, "acquire_dir", "required with acquire_on (where images go; a "
+			    "volume every replica shares, for the API to serve them from any)");
 	for (size_t i = 0; i < c->ntargets; i++)
 		if (!c->targets[i].uri[0]) {
 			snprintf(ps->err, ps->errcap, "%s: [target %s]: uri: required", ps->fname,
@@ -391,6 +427,8 @@ int svd_config_parse(const char *text, size_t len, const char *fname, struct svd
 	c->lease_ms = SVD_DEFAULT_LEASE_MS;
 	c->claim_batch = SVD_DEFAULT_CLAIM_BATCH;
 	c->checks = check_default_set();
+	c->acquire_interval_s = SVD_DEFAULT_ACQUIRE_INTERVAL_S;
+	c->acquire_keep = SVD_DEFAULT_ACQUIRE_KEEP;
 	if (len > SVD_CONFIG_BYTES_MAX)
 		return fail(&ps, NULL, "file larger than %u bytes", SVD_CONFIG_BYTES_MAX);
 	int section = 0; /* 0 none, 1 daemon, 2 target */

@@ -89,6 +89,13 @@ struct svd_config {
 	uint32_t connect_timeout_ms;
 	uint32_t request_timeout_ms;
 	uint32_t backoff_min_ms, backoff_max_ms;
+	/* forensics: a finding at or above acquire_on starts a memory acquisition of its
+	 * target (svd_acquire.c), sealed to key_file's key, into acquire_dir/ID/ */
+	int acquire_on;                /* a store severity + 1; 0 = never */
+	char acquire_dir[SVD_PATH_MAX + 1];
+	int acquire_format;            /* enum image_format: 0 LiME, 1 ELF core */
+	uint32_t acquire_interval_s;   /* at most one acquisition of a target per interval */
+	uint32_t acquire_keep;         /* acquisitions kept in acquire_dir; older ones go */
 	/* schedule */
 	uint32_t interval_s;           /* default scan interval; 0 = only on request */
 	check_set checks;              /* default checks (the registry's default sweep) */
@@ -98,6 +105,11 @@ struct svd_config {
 };
 
 /* Defaults (also what docs/sevmond.md lists). */
+/* One acquisition of a target an hour: a rootkit raises its high finding every scan, and
+ * each image is the guest's whole RAM. */
+#define SVD_DEFAULT_ACQUIRE_INTERVAL_S 3600u
+#define SVD_DEFAULT_ACQUIRE_KEEP 10u
+#define SVD_ACQUIRE_KEEP_MAX 10000u
 #define SVD_DEFAULT_WORKERS 4u
 #define SVD_DEFAULT_QUEUE_PER_TARGET 4u
 #define SVD_DEFAULT_CONNECT_TIMEOUT_MS 10000u

@@ -66,6 +66,7 @@ void svd_job_free(struct svd_job *j)
 	if (!j)
 		return;
 	svd_trust_unref(j->shared);
+	svd_acq_free(j->acq);
 	if (j->out)
 		clear_outs(j);
 	free(j->out);
@@ -284,6 +285,11 @@ static int job_run(struct svd_job *j, int reused)
 			return 0;
 		}
 		first = 0;
+	}
+	if (j->kind == SVD_JOB_ACQUIRE) {
+		svd_acquire_work(j);
+		if (t->conn.lost)
+			session_fail(j, t->conn.lost, "connection lost");
 	}
 	return 0;
 }

@@ -32,6 +32,8 @@ int svd_metrics_declare(struct metrics *m)
 		{ "sevmond_agent_requests_total", METRICS_COUNTER, "RPC requests sent to agents." },
 		{ "sevmond_agent_bytes_total", METRICS_COUNTER, "Bytes exchanged with agents." },
 		{ "sevmond_findings_total", METRICS_COUNTER, "Findings recorded by scans." },
+		{ "sevmond_acquisitions_total", METRICS_COUNTER,
+		  "Memory acquisitions finished, by status (done, failed)." },
 		{ "sevmond_memory_rss_bytes", METRICS_GAUGE, "Resident memory of sevmond." },
 		{ "sevmond_targets_owned", METRICS_GAUGE,
 		  "Targets this replica holds the lease of." },

@@ -175,6 +175,7 @@ void svd_outbox_free(struct svd *d)
  * went to the outbox, which takes it (j->ops set to NULL marks that). */
 static void scan_done(struct svd *d, struct svd_job *j)
 {
+	svd_acquire_after_scan(d, j); /* a finding worth preserving the guest's memory for */
 	j->kept_token = j->t ? j->t->lease_token : 0;
 	if (d->outbox) {
 		/* keep the order: behind what is already waiting */

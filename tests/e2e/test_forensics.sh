@@ -33,6 +33,7 @@ PIDS=()
 keys_setup "$WORK/keys" "$SEVMON" || { echo "Bail out! cannot make keys"; exit 1; }
 export SEVMON_KEY=$WORK/keys/ids.key
 cleanup() {
+  exec 2>/dev/null
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   "$TESTVM" stop "$G" >/dev/null 2>&1
   { wait; } 2>/dev/null; rm -rf "$WORK"
