@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "store.h"
 #include "svd_config.h"
 
 #define TOK "test-token-0123456789abcdef"
@@ -195,6 +196,30 @@ TEST(svd_config_parse_bounds)
 	ASSERT_EQ(parse(HEAD "unix = /run/a#b # the socket\n", &c, err, sizeof err), 0);
 	ASSERT_STREQ(c.unix_path, "/run/a#b");
 	svd_config_free(&c);
+}
+
+TEST(svd_config_parse_acquire_keys)
+{
+	struct svd_config c;
+	char err[512] = "";
+	ASSERT_EQ(parse(HEAD, &c, err, sizeof err), 0);
+	ASSERT_EQ(c.acquire_on, 0); /* never, by default */
+	ASSERT_EQ(c.acquire_interval_s, SVD_DEFAULT_ACQUIRE_INTERVAL_S);
+	ASSERT_EQ(c.acquire_keep, SVD_DEFAULT_ACQUIRE_KEEP);
+	svd_config_free(&c);
+	ASSERT_EQ(parse(HEAD "acquire_on = high\nacquire_dir = /var/lib/a\nacquire_format = elf\n"
+			     "acquire_interval = 10m\nacquire_keep = 3\n", &c, err, sizeof err), 0);
+	ASSERT_EQ(c.acquire_on, STORE_SEV_HIGH + 1);
+	ASSERT(!strcmp(c.acquire_dir, "/var/lib/a"));
+	ASSERT_EQ(c.acquire_format, 1);
+	ASSERT_EQ(c.acquire_interval_s, 600);
+	ASSERT_EQ(c.acquire_keep, 3);
+	svd_config_free(&c);
+	ASSERT(fails_with("acquire_on = high\n", "acquire_dir: required with acquire_on"));
+	ASSERT(fails_with("acquire_on = loud\nacquire_dir = /a\n", "acquire_on: 'loud'"));
+	ASSERT(fails_with("acquire_format = raw\n", "acquire_format: 'raw': lime or elf"));
+	ASSERT(fails_with("acquire_keep = 0\n", "acquire_keep: at least 1"));
+	ASSERT(fails_with("acquire_keep = 10001\n", "acquire_keep"));
 }
 
 TEST(svd_config_load_missing_file)
