@@ -23,8 +23,9 @@
 enum kcmd { KCMD_CHECK, KCMD_ONE, KCMD_PROFILE };
 
 static const char check_usage[] =
-	"usage: sevmon check URI [NAME...] [--json] [--stats] [--probe-kaslr] [channel options]\n"
-	"Run checks on one agent: the named ones, or the default sweep. Each prints its\n"
+	"usage: sevmon check URI|IMAGE [NAME...] [--json] [--stats] [--probe-kaslr] [channel options]\n"
+	"Run checks on one agent, or on a memory image read here (offline: LiME, ELF core or\n"
+	"raw, plain or sealed to --key): the named ones, or the default sweep. Each prints its\n"
 	"table (or, with --json, one JSON line: {\"check\",\"ok\",\"result\",\"findings\",\"ms\",\n"
 	"\"requests\",\"bytes\"}) and the findings it raised. Checks:\n";
 static const char check_usage_tail[] =
@@ -38,7 +39,9 @@ static const char common_usage[] =
 	"  --probe-kaslr  ignore VMCOREINFO: find the KASLR slide by probing all 512\n"
 	"                 candidates in one Gather with a cached profile of the same\n"
 	"                 build (for a guest whose VMCOREINFO is missing or not trusted;\n"
-	"                 needs an agent that reads kernel-virtual memory)\n";
+	"                 needs an agent that reads kernel-virtual memory)\n"
+	"IMAGE: an argument without :// is a memory image (a path, or image:PATH,\n"
+	"ramfile:PATH); a sealed one opens with --key or $SEVMON_KEY; attest needs a channel.\n";
 
 static void usage(FILE *f, enum kcmd which, const struct check_def *one, int full)
 {
@@ -50,14 +53,15 @@ static void usage(FILE *f, enum kcmd which, const struct check_def *one, int ful
 			fputs(check_usage_tail, f);
 		break;
 	case KCMD_ONE:
-		fprintf(f, "usage: sevmon %s URI [--json] [--stats] [--probe-kaslr] [channel options]\n"
-			   "Print %s.\n", one->name, one->summary);
+		fprintf(f, "usage: sevmon %s URI|IMAGE [--json] [--stats] [--probe-kaslr] [channel options]\n"
+			   "Print %s (IMAGE: a memory image read here, offline).\n", one->name,
+			one->summary);
 		if (full)
 			fprintf(f, "Exit status 1 when the result is partial (the list was torn or "
 				   "looped).\n");
 		break;
 	case KCMD_PROFILE:
-		fprintf(f, "usage: sevmon profile URI [--probe-kaslr] [channel options]\n"
+		fprintf(f, "usage: sevmon profile URI|IMAGE [--probe-kaslr] [channel options]\n"
 			   "Show the kernel profile: release, slide, symbol count, the offsets in use.\n");
 		break;
 	}

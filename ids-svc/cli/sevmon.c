@@ -43,6 +43,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\nAgent URIs: unix:///path, tcp://host:port, vsock://CID:PORT,\n"
 		"vsock-hybrid:///path.sock:PORT, fd://N (an inherited connected socket).\n"
+		"Kernel commands (check, banner, ps, modules, profile, isf) also take a memory\n"
+		"image (LiME, ELF core, raw; sealed or plain) in place of a URI: read offline.\n"
 		"\nExit status: 0 success, 1 the agent answered an error, 2 usage, 3 cannot\n"
 		"connect, 4 timeout, 5 connection lost or protocol violation, 6 local failure.\n");
 }
