@@ -16,8 +16,8 @@ static int dump_gather(void *ctx, struct gmem_range *r, size_t n)
 	return 0;
 }
 
-static int dump_scan(void *ctx, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
-		     size_t max)
+static int dump_scan(void *ctx, uint64_t from, const void *pattern, size_t plen, uint32_t align,
+		     uint64_t *hits, size_t max)
 {
 	struct dump_gmem *d = ctx;
 	const struct mem_region *reg;
@@ -29,8 +29,11 @@ static int dump_scan(void *ctx, const void *pattern, size_t plen, uint32_t align
 	int rc = mem_regions(d->src, &reg, &nreg);
 	struct mem_scan s = { .pattern = pattern, .plen = plen, .align = align, .hits = hits,
 			      .max = max, .buf = d->scan_buf, .chunk = DUMP_SCAN_CHUNK };
-	for (size_t i = 0; rc == 0 && i < nreg && !s.truncated; i++)
-		rc = mem_scan_range(d->src, &s, reg[i].start, reg[i].size);
+	for (size_t i = 0; rc == 0 && i < nreg && !s.truncated; i++) {
+		uint64_t rs = reg[i].start, re = rs + reg[i].size;
+		if (re > from)
+			rc = mem_scan_range(d->src, &s, rs < from ? from : rs, re - (rs < from ? from : rs));
+	}
 	d->altered += rc == SEVMON_EDECODE;
 	return rc < 0 ? rc : (int)s.n;
 }

@@ -244,13 +244,13 @@ int gmem_read_big(struct gmem *g, uint64_t addr, uint8_t space, void *out, size_
 	return rc;
 }
 
-int gmem_scan(struct gmem *g, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
-	      size_t max)
+int gmem_scan(struct gmem *g, uint64_t from, const void *pattern, size_t plen, uint32_t align,
+	      uint64_t *hits, size_t max)
 {
 	if (!g->ops->scan)
 		return SEVMON_ENOTSUP;
 	if (!plen || !align)
 		return SEVMON_EINVAL;
 	g->trips++;
-	return g->ops->scan(g->ctx, pattern, plen, align, hits, max);
+	return g->ops->scan(g->ctx, from, pattern, plen, align, hits, max);
 }

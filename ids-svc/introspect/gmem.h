@@ -73,11 +73,11 @@ struct gmem_walk_out {
 struct gmem_ops {
 	int (*gather)(void *ctx, struct gmem_range *r, size_t n);
 	int (*walk)(void *ctx, const struct gmem_walk_req *req, struct gmem_walk_out *out);
-	/* Find pattern in all the physical memory the backend serves (hits at multiples of
-	 * align, at most max, ascending per region): the number of hits or a negative
-	 * SEVMON_E*. NULL: the backend cannot (gmem_scan says ENOTSUP). */
-	int (*scan)(void *ctx, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
-		    size_t max);
+	/* Find pattern in the physical memory the backend serves from address `from` on
+	 * (hits at multiples of align, at most max, ascending): the number of hits or a
+	 * negative SEVMON_E*. NULL: the backend cannot (gmem_scan says ENOTSUP). */
+	int (*scan)(void *ctx, uint64_t from, const void *pattern, size_t plen, uint32_t align,
+		    uint64_t *hits, size_t max);
 };
 
 struct gmem {
@@ -107,9 +107,10 @@ int gmem_read(struct gmem *g, uint64_t addr, uint8_t space, void *out, uint32_t 
 /* Read len bytes as ceil(len / GMEM_CHUNK) ranges in as few round trips as the limits allow.
  * Returns 0 or the first failing range's error. */
 int gmem_read_big(struct gmem *g, uint64_t addr, uint8_t space, void *out, size_t len);
-/* Scan: one round trip (counted). ENOTSUP when the backend cannot scan. */
-int gmem_scan(struct gmem *g, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
-	      size_t max);
+/* Scan from physical address `from` on: one round trip (counted). ENOTSUP when the backend
+ * cannot scan. */
+int gmem_scan(struct gmem *g, uint64_t from, const void *pattern, size_t plen, uint32_t align,
+	      uint64_t *hits, size_t max);
 /* WalkList: the backend's walk, or the fallback (one gather per node, one more for all the
  * derefs). Validates req (windows, max_nodes <= GMEM_WALK_MAX_NODES, stride <=
  * GMEM_WALK_MAX_STRIDE, a deref window is 8 bytes, out->faults given when one derefs):

@@ -235,8 +235,8 @@ static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_wa
 }
 
 
-static int agent_scan(void *ctx, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
-		      size_t max);
+static int agent_scan(void *ctx, uint64_t from, const void *pattern, size_t plen, uint32_t align,
+		      uint64_t *hits, size_t max);
 static const struct gmem_ops agent_gmem_ops = { agent_gather, agent_walk, agent_scan };
 
 void ids_gmem_init(struct ids_gmem *m, struct ids_conn *c, const struct ids_agent_info *info)
@@ -287,8 +287,8 @@ static void on_scan(void *user, int status, const char *errmsg, Sevmon__V1__Scan
 		sw->hits[sw->n++] = s->hits[i];
 }
 
-static int agent_scan(void *ctx, const void *pattern, size_t plen, uint32_t align, uint64_t *hits,
-		      size_t max)
+static int agent_scan(void *ctx, uint64_t from, const void *pattern, size_t plen, uint32_t align,
+		      uint64_t *hits, size_t max)
 {
 	struct ids_gmem *m = ctx;
 	const struct ids_agent_info *info = m->info;
@@ -296,10 +296,15 @@ static int agent_scan(void *ctx, const void *pattern, size_t plen, uint32_t alig
 	size_t n = 0;
 	/* Scan ranges carry 32-bit lengths: a big region becomes several 1 GiB pieces. */
 	for (size_t i = 0; i < info->nregions; i++) {
-		for (uint64_t off = 0; off < info->region_size[i] && n < 64; off += 1ull << 30) {
-			uint64_t left = info->region_size[i] - off;
+		uint64_t rs = info->region_start[i], re = rs + info->region_size[i];
+		if (re <= from)
+			continue;
+		if (rs < from)
+			rs = from;
+		for (uint64_t off = 0; off < re - rs && n < 64; off += 1ull << 30) {
+			uint64_t left = re - rs - off;
 			sevmon__v1__range__init(&ranges[n]);
-			ranges[n].addr = info->region_start[i] + off;
+			ranges[n].addr = rs + off;
 			ranges[n].len = (uint32_t)(left < (1ull << 30) ? left : (1ull << 30));
 			rp[n] = &ranges[n];
 			n++;

@@ -135,31 +135,44 @@ static int find_vmcoreinfo(struct ids_kernel *kk, const char *uri, int use_hint,
 	return rc;
 }
 
+/* The first note the scan finds that parses, in address order. An agent's Scan returns up
+ * to VMCI_SCAN_MAX_HITS candidates in one round trip; a dump is scanned here, where every
+ * byte scanned costs (a sealed image decrypts it), so it asks for one candidate at a time
+ * and stops at the first good one: the same note either way, since candidates are tried
+ * in address order. At most VMCI_SCAN_MAX_HITS candidates are tried. */
 static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vmcoreinfo *vi,
 			       char *err, size_t cap)
 {
-	uint64_t hits[VMCI_SCAN_MAX_HITS];
-	int n = gmem_scan(kk->mem, vmci_pattern, sizeof vmci_pattern, 4, hits, VMCI_SCAN_MAX_HITS);
-	if (n < 0) {
-		snprintf(err, cap, "scanning for VMCOREINFO: %s", sevmon_strerror(n));
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		uint8_t hdr[12];
-		uint64_t note = hits[i] - 8;
-		if (hits[i] < 8 || gmem_read(kk->mem, note, GMEM_PHYS, hdr, sizeof hdr) < 0)
-			continue;
-		uint32_t namesz = load_le32(hdr), descsz = load_le32(hdr + 4);
-		if (namesz != 11 || descsz == 0 || descsz > VMCI_MAX_BYTES)
-			continue;
-		if (vmci_read(vi, kk->mem, note, VMCI_NOTE_HDR + descsz) == 0) {
-			kk->vmci_phys = note;
-			kk->vmci_size = VMCI_NOTE_HDR + descsz;
-			vmci_hint_save(uri, note, VMCI_NOTE_HDR + descsz);
-			return 0;
+	uint64_t hits[VMCI_SCAN_MAX_HITS], from = 0;
+	size_t batch = kk->offline ? 1 : VMCI_SCAN_MAX_HITS;
+	int tried = 0;
+	while (tried < (int)VMCI_SCAN_MAX_HITS) {
+		int n = gmem_scan(kk->mem, from, vmci_pattern, sizeof vmci_pattern, 4, hits, batch);
+		if (n < 0) {
+			snprintf(err, cap, "scanning for VMCOREINFO: %s", sevmon_strerror(n));
+			return n;
 		}
+		for (int i = 0; i < n; i++, tried++) {
+			uint8_t hdr[12];
+			uint64_t note = hits[i] - 8;
+			if (hits[i] < 8 || gmem_read(kk->mem, note, GMEM_PHYS, hdr, sizeof hdr) < 0)
+				continue;
+			uint32_t namesz = load_le32(hdr), descsz = load_le32(hdr + 4);
+			if (namesz != 11 || descsz == 0 || descsz > VMCI_MAX_BYTES)
+				continue;
+			if (vmci_read(vi, kk->mem, note, VMCI_NOTE_HDR + descsz) == 0) {
+				kk->vmci_phys = note;
+				kk->vmci_size = VMCI_NOTE_HDR + descsz;
+				vmci_hint_save(uri, note, VMCI_NOTE_HDR + descsz);
+				return 0;
+			}
+		}
+		if ((size_t)n < batch || batch == VMCI_SCAN_MAX_HITS)
+			break; /* the memory ended, or the agent's one answer held all we try */
+		from = hits[n - 1] + 1;
 	}
-	snprintf(err, cap, "no VMCOREINFO note in guest memory (%d candidates): is this a Linux guest?", n);
+	snprintf(err, cap, "no VMCOREINFO note in guest memory (%d candidates): is this a Linux guest?",
+		 tried);
 	return SEVMON_ENOENT;
 }
 

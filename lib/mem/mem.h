@@ -103,8 +103,9 @@ int mem_vmcoreinfo_note(const struct mem_source *m, const uint8_t **desc, size_t
  * (caller-owned: the agent's arena, a malloc); the last plen - 1 bytes of each chunk are
  * kept in front of the next, so a pattern straddling two chunks is found. A chunk the
  * source does not hold (EFAULT) is counted in unreadable and skipped; any other read error
- * (EDECODE: a sealed image altered there; EIO) ends the scan with it. Hits at addresses that are multiples
- * of align go into hits[], at most max; one more sets truncated and stops the scan.
+ * (EDECODE: a sealed image altered there; EIO) ends the scan with it. Hits at addresses
+ * that are multiples of align go into hits[]: the max-th sets truncated and ends the scan
+ * there (nothing after it is read: a caller that wants the first good hit asks for one).
  */
 struct mem_scan {
 	const uint8_t *pattern;

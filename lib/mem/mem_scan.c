@@ -37,6 +37,10 @@ int mem_scan_range(struct mem_source *m, struct mem_scan *s, uint64_t start, uin
 					break;
 				}
 				s->hits[s->n++] = addr;
+				if (s->n == s->max) { /* stop here: the rest is not asked for */
+					s->truncated = true;
+					break;
+				}
 			}
 			off = (size_t)(hit - s->buf) + 1;
 		}

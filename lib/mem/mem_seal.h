@@ -45,6 +45,8 @@
 /* secretstream header + its per-message overhead */
 #define SEAL_CHUNK_OVERHEAD (24u + 17u)
 #define SEAL_FINISHED 1u
+/* Decrypted chunks a reader keeps (memory: this many chunks, allocated as used). */
+#define SEAL_READER_CACHE 16u
 
 /* 1 if the first bytes of a file (at least 8) are a sealed container's. */
 int seal_is_sealed(const uint8_t *head, size_t n);
@@ -58,7 +60,8 @@ int seal_reader_open(int fd, const uint8_t sk[SEAL_KEY_LEN], const uint8_t pk[SE
 /* The plaintext's size. */
 uint64_t seal_reader_size(const struct seal_reader *r);
 /* Exactly n plaintext bytes at off (within the size: else EFAULT). A chunk that does not
- * authenticate is EDECODE. Decrypts each chunk touched (the last one is kept). */
+ * authenticate is EDECODE. Decrypts each chunk touched; the SEAL_READER_CACHE most
+ * recently read stay decrypted. */
 int seal_reader_pread(struct seal_reader *r, uint64_t off, uint8_t *dst, size_t n);
 void seal_reader_close(struct seal_reader *r);
 
