@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "digest.h"
 #include "err.h"
+#include "fdio.h"
 #include "jw.h"
 #include "kchecks.h"
 #include "mem_seal.h"
@@ -118,18 +119,7 @@ static int status_of(struct acq *a)
 
 static int sink_write(struct acq *a, const uint8_t *p, size_t n)
 {
-	if (a->sw)
-		return seal_writer_write(a->sw, p, n);
-	while (n) {
-		ssize_t w = write(a->fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return SEVMON_EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return a->sw ? seal_writer_write(a->sw, p, n) : fd_write_all(a->fd, p, n);
 }
 
 /* Hash what goes to the file at offset off, n bytes (memory bytes also per range). */

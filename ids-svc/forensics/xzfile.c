@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 
 #define XZ_OUT (256u << 10)
 
@@ -23,17 +24,10 @@ struct xzfile {
 
 static int put(struct xzfile *f, const uint8_t *p, size_t n)
 {
-	while (n) {
-		ssize_t w = write(f->fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return SEVMON_EIO;
-		p += w;
-		n -= (size_t)w;
-		f->written += (uint64_t)w;
-	}
-	return 0;
+	int rc = fd_write_all(f->fd, p, n);
+	if (rc == 0)
+		f->written += n;
+	return rc;
 }
 
 int xzfile_open(const char *path, int compress, struct xzfile **out)

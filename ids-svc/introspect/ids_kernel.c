@@ -368,17 +368,24 @@ static int kernel_setup(struct ids_kernel *kk, const char *name, int use_hint, s
 	return 0;
 }
 
-static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, struct ids_kmemo *m,
-		       char *err, size_t errcap)
+/* kk reset, reading through the agent behind c (GetInfo first). */
+static int agent_attach(struct ids_kernel *kk, struct ids_conn *c, char *err, size_t errcap)
 {
-	int rc;
 	memset(kk, 0, sizeof *kk);
 	err[0] = 0;
-	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
+	int rc = ids_agent_get_info(c, &kk->info, err, errcap);
+	if (rc < 0)
 		return rc;
 	ids_gmem_init(&kk->agent, c, &kk->info);
 	kk->mem = &kk->agent.g;
-	return kernel_setup(kk, c->uri, use_hint, m, err, errcap);
+	return 0;
+}
+
+static int kernel_open(struct ids_kernel *kk, struct ids_conn *c, int use_hint, struct ids_kmemo *m,
+		       char *err, size_t errcap)
+{
+	int rc = agent_attach(kk, c, err, errcap);
+	return rc < 0 ? rc : kernel_setup(kk, c->uri, use_hint, m, err, errcap);
 }
 
 /* What an agent would say in GetInfo about this source. */
@@ -480,12 +487,8 @@ int ids_kernel_open_probing(struct ids_kernel *kk, struct ids_conn *c, char *err
 	char dir[512];
 	int rc;
 
-	memset(kk, 0, sizeof *kk);
-	err[0] = 0;
-	if ((rc = ids_agent_get_info(c, &kk->info, err, errcap)) < 0)
+	if ((rc = agent_attach(kk, c, err, errcap)) < 0)
 		return rc;
-	ids_gmem_init(&kk->agent, c, &kk->info);
-	kk->mem = &kk->agent.g;
 	if (!kk->info.virt) {
 		snprintf(err, errcap, "KASLR probing needs an agent that reads kernel-virtual memory");
 		return SEVMON_ENOTSUP;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 
 #define PRIV_TAG "sevmon-x25519-private"
 #define PUB_TAG "sevmon-x25519-public"
@@ -52,27 +53,12 @@ int session_hex_decode(const char *hex, uint8_t *out, size_t n)
 	return 0;
 }
 
-static int write_all(int fd, const char *s)
-{
-	size_t n = strlen(s);
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return SEVMON_EIO;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int write_new(const char *path, mode_t mode, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return errno == EEXIST ? SEVMON_EEXIST : sevmon_from_errno(errno);
-	int rc = write_all(fd, text);
+	int rc = fd_write_all(fd, text, strlen(text));
 	if (rc == 0 && fsync(fd) < 0)
 		rc = SEVMON_EIO;
 	if (close(fd) < 0 && rc == 0)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "rbuf.h"
 
 #define SEAL_VERSION 1u
@@ -54,40 +55,6 @@ int seal_is_sealed(const uint8_t *head, size_t n)
 	return n >= 8 && !memcmp(head, SEAL_MAGIC, 8);
 }
 
-static int pread_all(int fd, uint64_t off, void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	while (n) {
-		ssize_t r = pread(fd, p, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return SEVMON_EIO;
-		if (r == 0)
-			return SEVMON_ETRUNC;
-		p += r;
-		off += (uint64_t)r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int pwrite_all(int fd, uint64_t off, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return sevmon_from_errno(w < 0 ? errno : EIO);
-		p += w;
-		off += (uint64_t)w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* K_i, and the chunk's additional data. */
 static void chunk_key(const uint8_t k[SEAL_KEY_LEN], const uint8_t *file_id, uint64_t i,
 		      uint32_t len, uint8_t ki[SEAL_KEY_LEN], uint8_t ad[AD_LEN])
@@ -118,7 +85,7 @@ static int open_header(int fd, const uint8_t sk[SEAL_KEY_LEN], const uint8_t pk[
 		       int need_finished, uint8_t hdr[SEAL_HDR_LEN], uint8_t k[SEAL_KEY_LEN],
 		       char *why, size_t whycap)
 {
-	int rc = pread_all(fd, 0, hdr, SEAL_HDR_LEN);
+	int rc = fd_pread_all(fd, 0, hdr, SEAL_HDR_LEN);
 	if (rc < 0)
 		return say(why, whycap, rc == SEVMON_ETRUNC ? SEVMON_EDECODE : rc,
 			   "not a sealed image (too short for its header)");
@@ -240,7 +207,7 @@ static int load_chunk(struct seal_reader *r, uint64_t i, uint32_t *len, const ui
 	if (!s->buf && !(s->buf = malloc(r->chunk)))
 		return SEVMON_ENOMEM;
 	uint64_t off = SEAL_HDR_LEN + i * record_len(r->chunk);
-	int rc = pread_all(r->fd, off, r->rec, n + SEAL_CHUNK_OVERHEAD);
+	int rc = fd_pread_all(r->fd, off, r->rec, n + SEAL_CHUNK_OVERHEAD);
 	if (rc < 0)
 		return rc == SEVMON_ETRUNC ? SEVMON_EDECODE : rc;
 	uint8_t ki[SEAL_KEY_LEN], ad[AD_LEN], tag = 0;
@@ -320,7 +287,7 @@ static int write_chunk(struct seal_writer *w)
 	    crypto_secretstream_xchacha20poly1305_push(&st, w->rec + SS_HDR, NULL, w->buf, w->fill,
 						       ad, AD_LEN,
 						       crypto_secretstream_xchacha20poly1305_TAG_FINAL) == 0)
-		rc = pwrite_all(w->fd, SEAL_HDR_LEN + w->index * record_len(w->chunk), w->rec,
+		rc = fd_pwrite_all(w->fd, SEAL_HDR_LEN + w->index * record_len(w->chunk), w->rec,
 				w->fill + SEAL_CHUNK_OVERHEAD);
 	sodium_memzero(ki, sizeof ki);
 	sodium_memzero(&st, sizeof st);
@@ -350,7 +317,7 @@ static int writer_alloc(struct seal_writer **out, int fd, uint32_t chunk)
 static int write_header(struct seal_writer *w)
 {
 	header_mac(w->hdr, w->k, w->hdr + OFF_MAC);
-	return pwrite_all(w->fd, 0, w->hdr, SEAL_HDR_LEN);
+	return fd_pwrite_all(w->fd, 0, w->hdr, SEAL_HDR_LEN);
 }
 
 int seal_writer_open(int fd, const uint8_t pk[SEAL_KEY_LEN], struct seal_writer **out)
@@ -380,7 +347,7 @@ static int record_read(struct seal_writer *w, uint64_t i, uint8_t *out)
 	uint8_t ki[SEAL_KEY_LEN], ad[AD_LEN], tag = 0;
 	crypto_secretstream_xchacha20poly1305_state st;
 	unsigned long long got = 0;
-	int ok = pread_all(w->fd, SEAL_HDR_LEN + i * record_len(w->chunk), w->rec,
+	int ok = fd_pread_all(w->fd, SEAL_HDR_LEN + i * record_len(w->chunk), w->rec,
 			   record_len(w->chunk)) == 0;
 	chunk_key(w->k, w->hdr + OFF_FILE_ID, i, w->chunk, ki, ad);
 	ok = ok && crypto_secretstream_xchacha20poly1305_init_pull(&st, w->rec, ki) == 0 &&
