@@ -35,6 +35,24 @@ static void vmci_hint_path(const char *uri, char *buf, size_t cap)
 		snprintf(buf, cap, "%s/vmci-%016llx.hint", dir, (unsigned long long)h);
 }
 
+/* A note at phys that parses and carries what the set-up needs (the release, the page-table
+ * root and phys_base): a stale hint, a half-written or planted copy that lacks them is not
+ * the kernel's note, and the caller moves on (the next candidate, or a scan). */
+static int vmci_read_usable(struct vmcoreinfo *vi, struct gmem *mem, uint64_t phys, uint32_t size)
+{
+	uint64_t top;
+	int64_t pb;
+	int rc = vmci_read(vi, mem, phys, size);
+	if (rc < 0)
+		return rc;
+	if (!vmci_get(vi, "OSRELEASE") || vmci_symbol(vi, "init_top_pgt", &top) < 0 ||
+	    vmci_number(vi, "NUMBER", "phys_base", &pb) < 0) {
+		vmci_free(vi);
+		return SEVMON_EDECODE;
+	}
+	return 0;
+}
+
 static int vmci_from_hint(struct ids_kernel *kk, const char *uri, struct vmcoreinfo *vi)
 {
 	char path[640];
@@ -48,7 +66,7 @@ static int vmci_from_hint(struct ids_kernel *kk, const char *uri, struct vmcorei
 	fclose(f);
 	if (n != 2 || size < VMCI_NOTE_HDR || size > VMCI_NOTE_HDR + VMCI_MAX_BYTES)
 		return SEVMON_ENOENT;
-	if (vmci_read(vi, kk->mem, phys, size) < 0)
+	if (vmci_read_usable(vi, kk->mem, phys, size) < 0)
 		return SEVMON_ENOENT;
 	kk->vmci_phys = phys;
 	return 0;
@@ -85,12 +103,8 @@ static int vmci_from_memo(struct ids_kernel *kk, struct ids_kmemo *m, struct vmc
 	if (!hint)
 		*scanner = m->vmci_scanning = 1;
 	pthread_mutex_unlock(&m->mu);
-	if (!hint || vmci_read(vi, kk->mem, hint, hint_size) < 0)
+	if (!hint || vmci_read_usable(vi, kk->mem, hint, hint_size) < 0)
 		return SEVMON_ENOENT;
-	if (!vmci_get(vi, "OSRELEASE")) {
-		vmci_free(vi);
-		return SEVMON_ENOENT;
-	}
 	kk->vmci_phys = hint;
 	pthread_mutex_lock(&m->mu);
 	m->hint_hits++;
@@ -103,7 +117,7 @@ static int find_vmcoreinfo(struct ids_kernel *kk, const char *uri, int use_hint,
 {
 	if (kk->info.vmci_phys) {
 		kk->vmci_phys = kk->info.vmci_phys;
-		int rc = vmci_read(vi, kk->mem, kk->info.vmci_phys, kk->info.vmci_size);
+		int rc = vmci_read_usable(vi, kk->mem, kk->info.vmci_phys, kk->info.vmci_size);
 		if (rc < 0)
 			snprintf(err, cap, "VMCOREINFO at 0x%llx: %s",
 				 (unsigned long long)kk->info.vmci_phys, sevmon_strerror(rc));
@@ -160,7 +174,7 @@ static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vm
 			uint32_t namesz = load_le32(hdr), descsz = load_le32(hdr + 4);
 			if (namesz != 11 || descsz == 0 || descsz > VMCI_MAX_BYTES)
 				continue;
-			if (vmci_read(vi, kk->mem, note, VMCI_NOTE_HDR + descsz) == 0) {
+			if (vmci_read_usable(vi, kk->mem, note, VMCI_NOTE_HDR + descsz) == 0) {
 				kk->vmci_phys = note;
 				kk->vmci_size = VMCI_NOTE_HDR + descsz;
 				vmci_hint_save(uri, note, VMCI_NOTE_HDR + descsz);

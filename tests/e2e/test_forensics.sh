@@ -96,8 +96,13 @@ echo "# killed at $partial bytes, resumed: $(grep -o '[0-9]* requests (resumed)'
 rm -f "$WORK/r.sealed"
 
 # an altered byte, a wrong key
+# Offline commands authenticate each chunk they read (only those): for ps the altered
+# byte goes into the chunk holding the first VMCOREINFO note, which its search must read;
+# unseal reads everything and also meets the one at 100 MiB.
 cp "$WORK/b.sealed" "$WORK/t.sealed"
 printf 'X' | dd of="$WORK/t.sealed" bs=1 seek=$((100 << 20)) conv=notrunc 2>/dev/null
+vmci_chunk=$(python3 -c 'import sys; print(open(sys.argv[1],"rb").read().find(b"VMCOREINFO\0") >> 20)' "$WORK/b.lime")
+printf 'X' | dd of="$WORK/t.sealed" bs=1 seek=$((256 + vmci_chunk * ((1 << 20) + 41) + 100)) conv=notrunc 2>/dev/null
 "$SEVMON" dump unseal "$WORK/t.sealed" --out "$WORK/t.out" 2>"$WORK/t.err"; rc1=$?
 "$SEVMON" ps "$WORK/t.sealed" >/dev/null 2>"$WORK/t.ps.err"; rc2=$?
 check "altered_sealed_image_refused" eval \
