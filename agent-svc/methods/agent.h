@@ -47,6 +47,11 @@
 #define AGENT_MAX_SCAN_BYTES (64ull << 30)
 #define AGENT_SCAN_CHUNK (1u << 20)
 
+/* Hash: bytes hashed per request (a kernel's text and rodata are ~25 MiB; the deadline is
+ * checked per leaf), and digests returned (16 bytes each: a 1 MiB reply at most). */
+#define AGENT_MAX_HASH_BYTES (256u << 20)
+#define AGENT_MAX_HASH_DIGESTS 65536u
+
 #define AGENT_PROTOCOL_VERSION 1u
 /* Methods GetInfo lists at most (its reply holds 32, sevmon.options). */
 #define AGENT_MAX_METHODS 32u

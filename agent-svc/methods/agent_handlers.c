@@ -12,7 +12,11 @@
  *                      deadline is checked while walking. A deref window (len 8) adds
  *                      <= AGENT_MAX_WALK_WINDOW bytes read at the pointer it holds; a deref
  *                      that fails is zero-filled and flagged in WalkNode.faults.
- *   VIRT_PT            (Gather, WalkList) translation through the request's page tables:
+ *   Hash               <= AGENT_MAX_HASH_BYTES hashed and <= AGENT_MAX_HASH_DIGESTS
+ *                      digests per request (checked before any read), one leaf read at a
+ *                      time into the arena; a range with an unreadable leaf carries its own
+ *                      status; the request's deadline is checked per leaf.
+ *   VIRT_PT            (Gather, WalkList, Hash) translation through the request's page tables:
  *                      <= 5 entry reads per page, cached for the request (agent_pagewalk.h).
  */
 #include <inttypes.h>
@@ -28,6 +32,7 @@
 #include "agent_dispatch.h"
 #include "clock.h"
 #include "err.h"
+#include "mem_digest.h"
 #include "rbuf.h"
 #include "sevmon.pb.h"
 #include "sevmon.sevrpc-agent.h"
@@ -486,6 +491,95 @@ int agent_handle_scan(struct agent_call *call, const sevmon_v1_ScanRequest *req,
 	resp->truncated = s.truncated;
 	resp->scanned_bytes = s.scanned;
 	resp->unreadable_bytes = s.unreadable;
+	return 0;
+}
+
+/* ---- Hash ---- */
+
+struct hash_list {
+	struct gather_item *items; /* data = the digests, len = their bytes */
+	size_t n;
+};
+
+static bool encode_hash_results(pb_ostream_t *s, const pb_field_t *f, void *const *arg)
+{
+	const struct hash_list *hl = *arg;
+	for (size_t i = 0; i < hl->n; i++) {
+		const struct gather_item *it = &hl->items[i];
+		sevmon_v1_HashResult hr = sevmon_v1_HashResult_init_zero;
+		struct bytes_ref ref = { it->data, it->len };
+		hr.status = it->status;
+		if (it->status == 0) {
+			hr.digests.funcs.encode = encode_bytes_ref;
+			hr.digests.arg = &ref;
+		} else {
+			snprintf(hr.error, sizeof hr.error, "0x%" PRIx64 ": %s", it->addr,
+				 sevmon_strerror(it->status));
+		}
+		if (!pb_encode_tag_for_field(s, f) ||
+		    !pb_encode_submessage(s, sevmon_v1_HashResult_fields, &hr))
+			return false;
+	}
+	return true;
+}
+
+int agent_handle_hash(struct agent_call *call, const sevmon_v1_HashRequest *req,
+		      sevmon_v1_HashResponse *resp)
+{
+	struct agent *a = call->agent;
+	uint64_t bytes = 0, digests = 0;
+	int needs_pt = 0;
+
+	if (!mem_digest_params_ok(req->leaf_size, req->group)) {
+		call_error(call, "hash leaf %" PRIu64 " / group %" PRIu64 ": leaf a power of two in"
+				 " 512..1 MiB, group 1..4096", req->leaf_size, req->group);
+		return SEVMON_EINVAL;
+	}
+	for (size_t i = 0; i < req->ranges_count; i++) {
+		bytes += req->ranges[i].len;
+		digests += mem_digest_count(req->ranges[i].len, req->leaf_size, req->group);
+		needs_pt |= req->ranges[i].space == sevmon_v1_AddrSpace_ADDR_SPACE_VIRT_PT;
+	}
+	if (bytes > AGENT_MAX_HASH_BYTES || digests > AGENT_MAX_HASH_DIGESTS) {
+		call_error(call, "hash of %" PRIu64 " bytes into %" PRIu64 " digests exceeds the "
+				 "limits (256 MiB, 65536): split it", bytes, digests);
+		return SEVMON_ETOOBIG;
+	}
+	int prc = pt_setup(call, req->has_pt, &req->pt, needs_pt);
+	if (prc < 0)
+		return prc;
+	struct hash_list *hl = arena_alloc(a, sizeof *hl);
+	struct gather_item *items = arena_alloc(a, (req->ranges_count + 1) * sizeof *items);
+	uint8_t *leaf = arena_alloc(a, req->leaf_size);
+	uint8_t *out = arena_alloc(a, digests * MEM_DIGEST_LEN + 1);
+	if (!hl || !items || !leaf || !out)
+		return SEVMON_ETOOBIG;
+	for (size_t i = 0; i < req->ranges_count; i++) {
+		const sevmon_v1_Range *r = &req->ranges[i];
+		struct gather_item *it = &items[i];
+		struct mem_digest d;
+		*it = (struct gather_item){ .addr = r->addr, .data = out };
+		int rc = mem_digest_begin(&d, req->group, out);
+		for (uint64_t off = 0; rc == 0 && off < r->len; off += req->leaf_size) {
+			size_t n = r->len - off < req->leaf_size ? (size_t)(r->len - off) : req->leaf_size;
+			if (deadline_passed(call))
+				rc = SEVMON_ETIMEDOUT;
+			else if ((rc = read_space(a, r->space, r->addr + off, leaf, n)) == 0)
+				mem_digest_leaf(&d, leaf, n);
+			else
+				it->addr = r->addr + off;
+		}
+		mem_digest_end(&d);
+		if (rc == SEVMON_ETIMEDOUT || rc == SEVMON_ENOMEM)
+			return rc;
+		it->status = rc < 0 ? rc : 0;
+		it->len = rc < 0 ? 0 : (uint32_t)(d.written * MEM_DIGEST_LEN);
+		out += mem_digest_count(r->len, req->leaf_size, req->group) * MEM_DIGEST_LEN;
+	}
+	hl->items = items;
+	hl->n = req->ranges_count;
+	resp->results.funcs.encode = encode_hash_results;
+	resp->results.arg = hl;
 	return 0;
 }
 

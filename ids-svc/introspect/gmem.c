@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "mem_digest.h"
 #include "rbuf.h"
 
 _Static_assert(GMEM_WALK_MAX_WINDOWS <= 32, "gmem_walk_out.faults has one bit per window");
@@ -33,6 +34,7 @@ int gmem_gather(struct gmem *g, struct gmem_range *r, size_t n)
 		while (i + k < n && k < per && b + r[i + k].len <= maxb)
 			b += r[i + k++].len;
 		g->trips++;
+		g->rounds++;
 		g->bytes += b;
 		int rc = g->ops->gather(g->ctx, r + i, k);
 		if (rc < 0)
@@ -218,6 +220,7 @@ int gmem_walk(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_
 		return SEVMON_ENOTSUP;
 	if (g->ops->walk) {
 		g->trips++;
+		g->rounds++;
 		rc = g->ops->walk(g->ctx, req, out);
 		g->bytes += out->n * gmem_walk_stride(req);
 		return rc;
@@ -252,5 +255,309 @@ int gmem_scan(struct gmem *g, uint64_t from, const void *pattern, size_t plen, u
 	if (!plen || !align)
 		return SEVMON_EINVAL;
 	g->trips++;
+	g->rounds++;
 	return g->ops->scan(g->ctx, from, pattern, plen, align, hits, max);
+}
+
+/* ---- Hash ---------------------------------------------------------------------------- */
+
+size_t gmem_hash_count(const struct gmem_hash *h)
+{
+	return (size_t)mem_digest_count(h->len, h->leaf, h->group);
+}
+
+/* Can h be sent at all? Sets its status when not. */
+static int hash_ok(struct gmem *g, struct gmem_hash *h)
+{
+	h->status = 0;
+	if (!mem_digest_params_ok(h->leaf, h->group))
+		h->status = SEVMON_EINVAL;
+	else if (h->len > GMEM_HASH_MAX_BYTES || gmem_hash_count(h) > GMEM_HASH_MAX_DIGESTS)
+		h->status = SEVMON_ETOOBIG;
+	else if (h->space == GMEM_VIRT && !g->virt)
+		h->status = SEVMON_ENOTSUP;
+	return h->status == 0;
+}
+
+size_t gmem_hash_batch(const struct gmem_hash *h, size_t n)
+{
+	size_t k = 0;
+	uint64_t bytes = 0, dig = 0;
+	while (k < n && k < GMEM_HASH_MAX_RANGES && bytes + h[k].len <= GMEM_HASH_MAX_BYTES &&
+	       dig + gmem_hash_count(&h[k]) <= GMEM_HASH_MAX_DIGESTS && h[k].leaf == h[0].leaf &&
+	       h[k].group == h[0].group) {
+		bytes += h[k].len;
+		dig += gmem_hash_count(&h[k]);
+		k++;
+	}
+	return k;
+}
+
+/* Without a backend hash: the bytes come here and are hashed here. */
+static int hash_local(struct gmem *g, struct gmem_hash *h)
+{
+	uint8_t *buf = malloc(h->len ? h->len : 1);
+	if (!buf)
+		return SEVMON_ENOMEM;
+	int rc = gmem_read_big(g, h->addr, h->space, buf, h->len);
+	if (rc == 0)
+		rc = mem_digest_buf(buf, h->len, h->leaf, h->group, h->out);
+	free(buf);
+	h->status = rc == SEVMON_ENOMEM ? 0 : rc;
+	return rc == SEVMON_ENOMEM ? rc : 0;
+}
+
+/* h[0..n) all sendable: one request per batch, or the local fallback. */
+static int hash_send(struct gmem *g, struct gmem_hash *h, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		if (!g->ops->hash) {
+			int rc = hash_local(g, &h[i]);
+			if (rc < 0)
+				return rc;
+			i++;
+			continue;
+		}
+		size_t k = gmem_hash_batch(h + i, n - i);
+		g->trips++;
+		g->rounds++;
+		for (size_t j = 0; j < k; j++)
+			g->bytes += gmem_hash_count(&h[i + j]) * MEM_DIGEST_LEN;
+		int rc = g->ops->hash(g->ctx, h + i, k);
+		if (rc < 0)
+			return rc;
+		i += k;
+	}
+	return 0;
+}
+
+int gmem_hash(struct gmem *g, struct gmem_hash *h, size_t n)
+{
+	/* the sendable ones, in order: the others keep the status hash_ok gave them */
+	struct gmem_hash *ok = calloc(n ? n : 1, sizeof *ok);
+	size_t *at = calloc(n ? n : 1, sizeof *at), k = 0;
+	int rc = SEVMON_ENOMEM;
+	if (!ok || !at)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (hash_ok(g, &h[i])) {
+			at[k] = i;
+			ok[k++] = h[i];
+		}
+	rc = hash_send(g, ok, k);
+	for (size_t j = 0; j < k; j++)
+		h[at[j]].status = rc < 0 ? rc : ok[j].status;
+out:
+	free(ok);
+	free(at);
+	return rc;
+}
+
+/* ---- rounds -------------------------------------------------------------------------- */
+
+void gmem_round_init(struct gmem_round *q, struct gmem *g)
+{
+	memset(q, 0, sizeof *q);
+	q->g = g;
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size, void **v2, size_t size2)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *a = realloc(*v, c * size), *b = a ? realloc(*v2, c * size2) : NULL;
+	if (a)
+		*v = a;
+	if (!a || !b)
+		return SEVMON_ENOMEM;
+	*v2 = b;
+	*cap = c;
+	return 0;
+}
+
+void gmem_round_read(struct gmem_round *q, uint64_t addr, uint8_t space, void *out, size_t len,
+		     int *status)
+{
+	*status = 0;
+	for (size_t off = 0; off < len || (len == 0 && off == 0); off += GMEM_CHUNK) {
+		if (grow((void **)&q->r, &q->rcap, q->nr, sizeof *q->r, (void **)&q->rst,
+			 sizeof *q->rst) < 0) {
+			q->err = SEVMON_ENOMEM;
+			return;
+		}
+		size_t n = len - off < GMEM_CHUNK ? len - off : GMEM_CHUNK;
+		q->r[q->nr] = (struct gmem_range){ .addr = addr + off, .len = (uint32_t)n,
+			.space = space, .out = (uint8_t *)out + off };
+		q->rst[q->nr++] = status;
+		if (len == 0)
+			break;
+	}
+}
+
+void gmem_round_walk(struct gmem_round *q, const struct gmem_walk_req *req,
+		     struct gmem_walk_out *out, int *status)
+{
+	*status = 0;
+	if (grow((void **)&q->w, &q->wcap, q->nw, sizeof *q->w, (void **)&q->wst,
+		 sizeof *q->wst) < 0) {
+		q->err = SEVMON_ENOMEM;
+		return;
+	}
+	q->w[q->nw] = (struct gmem_walk_job){ .req = req, .out = out };
+	q->wst[q->nw++] = status;
+}
+
+void gmem_round_hash(struct gmem_round *q, struct gmem_hash *h)
+{
+	h->status = 0;
+	if (grow((void **)&q->h, &q->hcap, q->nh, sizeof *q->h, (void **)&q->hout,
+		 sizeof *q->hout) < 0) {
+		q->err = SEVMON_ENOMEM;
+		return;
+	}
+	q->h[q->nh] = *h;
+	q->hout[q->nh++] = h;
+}
+
+int gmem_round_pending(const struct gmem_round *q)
+{
+	return q->nr || q->nw || q->nh || q->err;
+}
+
+static void round_reset(struct gmem_round *q)
+{
+	q->nr = q->nw = q->nh = 0;
+	q->err = 0;
+}
+
+/* The results back to where the callers asked for them; a lost round is every item's. */
+static void round_deliver(struct gmem_round *q, int lost)
+{
+	for (size_t i = 0; i < q->nr; i++) {
+		int st = lost ? lost : q->r[i].status;
+		if (st && !*q->rst[i])
+			*q->rst[i] = st;
+	}
+	for (size_t i = 0; i < q->nw; i++)
+		*q->wst[i] = lost ? lost : q->w[i].status;
+	for (size_t i = 0; i < q->nh; i++)
+		q->hout[i]->status = lost ? lost : q->h[i].status;
+}
+
+/* The round with one request after another (a backend without a round op). */
+static int round_serial(struct gmem_round *q)
+{
+	struct gmem *g = q->g;
+	int rc = q->nr ? gmem_gather(g, q->r, q->nr) : 0;
+	for (size_t i = 0; rc == 0 && i < q->nw; i++) {
+		int w = gmem_walk(g, q->w[i].req, q->w[i].out);
+		/* a walk's own refusal (its request) is its result; a lost connection is all's */
+		q->w[i].status = w;
+		if (w < 0 && w != SEVMON_ETOOBIG && w != SEVMON_EINVAL && w != SEVMON_ENOTSUP &&
+		    w != SEVMON_EUNMETHOD)
+			rc = w;
+	}
+	if (rc == 0 && q->nh)
+		rc = gmem_hash(g, q->h, q->nh);
+	return rc;
+}
+
+int gmem_round_flush(struct gmem_round *q)
+{
+	struct gmem *g = q->g;
+	int rc = q->err;
+	if (rc < 0 || !gmem_round_pending(q))
+		goto done;
+	if (!g->ops->round) {
+		rc = round_serial(q);
+		goto done;
+	}
+	/* what cannot be sent is answered here; the rest goes out in one round */
+	size_t per = g->max_ranges ? g->max_ranges : GMEM_DEFAULT_MAX_RANGES;
+	uint64_t maxb = g->max_bytes ? g->max_bytes : GMEM_DEFAULT_MAX_BYTES;
+	size_t nb = 0, *bounds = calloc(q->nr + 1, sizeof *bounds);
+	struct gmem_range *r = calloc(q->nr + 1, sizeof *r);
+	size_t *ri = calloc(q->nr + 1, sizeof *ri), nr = 0;
+	struct gmem_walk_job *w = calloc(q->nw + 1, sizeof *w);
+	size_t *wi = calloc(q->nw + 1, sizeof *wi), nw = 0;
+	struct gmem_hash *h = calloc(q->nh + 1, sizeof *h);
+	size_t *hi = calloc(q->nh + 1, sizeof *hi), nh = 0;
+	rc = SEVMON_ENOMEM;
+	if (!bounds || !r || !ri || !w || !wi || !h || !hi)
+		goto free;
+	for (size_t i = 0; i < q->nr; i++) {
+		q->r[i].status = 0;
+		if (q->r[i].space == GMEM_VIRT && !g->virt)
+			q->r[i].status = SEVMON_ENOTSUP;
+		else if (q->r[i].len > maxb)
+			q->r[i].status = SEVMON_ETOOBIG;
+		else {
+			ri[nr] = i;
+			r[nr++] = q->r[i];
+		}
+	}
+	uint64_t b = 0;
+	for (size_t i = 0, k = 0; i < nr; i++, k++) {
+		if (i == 0 || k == per || b + r[i].len > maxb) {
+			bounds[nb++] = i;
+			k = 0;
+			b = 0;
+		}
+		b += r[i].len;
+		g->bytes += r[i].len;
+	}
+	for (size_t i = 0; i < q->nw; i++) {
+		q->w[i].status = walk_check(q->w[i].req, q->w[i].out);
+		if (q->w[i].status == 0 && q->w[i].req->space == GMEM_VIRT && !g->virt)
+			q->w[i].status = SEVMON_ENOTSUP;
+		if (q->w[i].status == 0) {
+			wi[nw] = i;
+			w[nw++] = q->w[i];
+		}
+	}
+	for (size_t i = 0; i < q->nh; i++)
+		if (hash_ok(g, &q->h[i])) {
+			hi[nh] = i;
+			h[nh++] = q->h[i];
+		}
+	size_t hreq = 0;
+	for (size_t i = 0; i < nh; i += gmem_hash_batch(h + i, nh - i))
+		hreq++;
+	for (size_t i = 0; i < nh; i++)
+		g->bytes += gmem_hash_count(&h[i]) * MEM_DIGEST_LEN;
+	g->trips += nb + nw + hreq;
+	g->rounds++;
+	rc = g->ops->round(g->ctx, r, nr, bounds, nb, w, nw, h, nh);
+	for (size_t i = 0; i < nr; i++)
+		q->r[ri[i]].status = r[i].status;
+	for (size_t i = 0; i < nw; i++) {
+		q->w[wi[i]].status = w[i].status;
+		g->bytes += w[i].out->n * gmem_walk_stride(w[i].req);
+	}
+	for (size_t i = 0; i < nh; i++)
+		q->h[hi[i]].status = h[i].status;
+free:
+	free(bounds);
+	free(r);
+	free(ri);
+	free(w);
+	free(wi);
+	free(h);
+	free(hi);
+done:
+	round_deliver(q, rc < 0 ? rc : 0);
+	round_reset(q);
+	return rc;
+}
+
+void gmem_round_free(struct gmem_round *q)
+{
+	free(q->r);
+	free(q->rst);
+	free(q->w);
+	free(q->wst);
+	free(q->h);
+	free(q->hout);
+	memset(q, 0, sizeof *q);
 }

@@ -70,6 +70,28 @@ struct gmem_walk_out {
 	int status;      /* the fault that stopped the walk, else 0 */
 };
 
+/* A Hash of [addr, addr + len) (lib/mem/mem_digest.h: leaves of `leaf` bytes, `group`
+ * leaves per digest); out holds gmem_hash_count(h) * MEM_DIGEST_LEN bytes, status is this
+ * range's result (a leaf that cannot be read fails it alone). */
+struct gmem_hash {
+	uint64_t addr;
+	uint32_t len;
+	uint8_t space;
+	uint32_t leaf, group;
+	uint8_t *out;
+	int status;
+};
+/* Digests h yields. */
+size_t gmem_hash_count(const struct gmem_hash *h);
+
+/* One walk of a round: its request (and the windows it points at) stay valid until the
+ * round is flushed; status is the walk's result (gmem_walk's return). */
+struct gmem_walk_job {
+	const struct gmem_walk_req *req;
+	struct gmem_walk_out *out;
+	int status;
+};
+
 struct gmem_ops {
 	int (*gather)(void *ctx, struct gmem_range *r, size_t n);
 	int (*walk)(void *ctx, const struct gmem_walk_req *req, struct gmem_walk_out *out);
@@ -78,6 +100,17 @@ struct gmem_ops {
 	 * negative SEVMON_E*. NULL: the backend cannot (gmem_scan says ENOTSUP). */
 	int (*scan)(void *ctx, uint64_t from, const void *pattern, size_t plen, uint32_t align,
 		    uint64_t *hits, size_t max);
+	/* Hash: one request for all n (the limits are the caller's: gmem_hash splits). NULL:
+	 * the bytes are read with gather and hashed here. */
+	int (*hash)(void *ctx, struct gmem_hash *h, size_t n);
+	/* Everything one round holds, in flight at once: nr ranges (already split by the
+	 * gmem's limits into nb gathers of at most max_ranges / max_bytes; bounds[k] is
+	 * gather k's first range), the walks (validated) and the hashes (sendable, any
+	 * number: the op splits them into requests). Returns 0 when the requests went
+	 * through (per-item results in their status), or the error that lost the round.
+	 * NULL: they are sent one after the other. */
+	int (*round)(void *ctx, struct gmem_range *r, size_t nr, const size_t *bounds, size_t nb,
+		     struct gmem_walk_job *w, size_t nw, struct gmem_hash *h, size_t nh);
 };
 
 struct gmem {
@@ -86,7 +119,8 @@ struct gmem {
 	int virt;            /* the backend serves GMEM_VIRT ranges (placement (a)) */
 	uint32_t max_ranges; /* most ranges in one gather (agent's GetInfo.max_ranges), 0 = default */
 	uint32_t max_bytes;  /* most bytes in one gather (GetInfo.max_gather_bytes), 0 = default */
-	uint64_t trips;      /* round trips made through this gmem */
+	uint64_t trips;      /* requests made through this gmem */
+	uint64_t rounds;     /* round trips: requests in flight together (a round) count once */
 	uint64_t bytes;      /* payload bytes requested */
 };
 
@@ -122,5 +156,54 @@ int gmem_walk(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_
 int gmem_walk_generic(struct gmem *g, const struct gmem_walk_req *req, struct gmem_walk_out *out);
 /* Bytes of one node's windows and derefs in out->data. */
 size_t gmem_walk_stride(const struct gmem_walk_req *req);
+
+/* Hash n ranges: one request (more when n or the digests exceed a request's bounds:
+ * GMEM_HASH_MAX_RANGES ranges, GMEM_HASH_MAX_BYTES hashed). Without a backend hash the
+ * bytes are read with gathers and hashed here (the same digests). Returns 0 or the error
+ * of the round trip; per-range results in h[i].status (EINVAL for bad leaf/group). */
+#define GMEM_HASH_MAX_RANGES 64u
+#define GMEM_HASH_MAX_BYTES (256u << 20)
+#define GMEM_HASH_MAX_DIGESTS 65536u
+int gmem_hash(struct gmem *g, struct gmem_hash *h, size_t n);
+/* How many of h[0..n) (each sendable) one Hash request takes: one shape (leaf, group),
+ * within the bounds above; at least 1 when n > 0. */
+size_t gmem_hash_batch(const struct gmem_hash *h, size_t n);
+
+/*
+ * Rounds: the reads of many checks that do not depend on each other, sent together (one
+ * Gather, split only by the gmem's limits, and every walk and hash in flight at the same
+ * time), so that a sweep costs as many round trips as its longest chain of dependent
+ * reads, not the sum of its checks' reads. Queue with gmem_round_read/_walk/_hash (the
+ * buffers, requests and status words given must stay valid until the flush), then
+ * gmem_round_flush: one round trip for all of it (g->rounds + 1), after which every
+ * queued item has its result. A round is reusable after a flush; gmem_round_free at the end.
+ */
+struct gmem_round {
+	struct gmem *g;
+	struct gmem_range *r;
+	int **rst; /* where each range's status goes (several ranges of one read share one) */
+	size_t nr, rcap;
+	struct gmem_walk_job *w;
+	int **wst;
+	size_t nw, wcap;
+	struct gmem_hash *h;
+	struct gmem_hash **hout; /* the caller's hash items, copied back after the flush */
+	size_t nh, hcap;
+	int err; /* ENOMEM while queueing: the flush reports it */
+};
+void gmem_round_init(struct gmem_round *q, struct gmem *g);
+/* Queue a read of len bytes (any length: split into GMEM_CHUNK pieces); *status gets 0 or
+ * the first failing piece's error. */
+void gmem_round_read(struct gmem_round *q, uint64_t addr, uint8_t space, void *out, size_t len,
+		     int *status);
+void gmem_round_walk(struct gmem_round *q, const struct gmem_walk_req *req,
+		     struct gmem_walk_out *out, int *status);
+void gmem_round_hash(struct gmem_round *q, struct gmem_hash *h);
+/* Anything queued? */
+int gmem_round_pending(const struct gmem_round *q);
+/* Send what is queued (nothing queued: no round trip). 0, or the error that lost the
+ * round (ENOMEM from queueing, the connection's): then every status holds it too. */
+int gmem_round_flush(struct gmem_round *q);
+void gmem_round_free(struct gmem_round *q);
 
 #endif

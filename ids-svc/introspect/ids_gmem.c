@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "mem_digest.h"
 #include "sevmon.sevrpc-client.h"
 
 struct sync_wait {
@@ -107,12 +108,13 @@ static void wire_pt(const struct ids_gmem *m, Sevmon__V1__PageTables *pt)
 	pt->c_bit_mask = m->pt_cbit;
 }
 
-static int agent_gather(void *ctx, struct gmem_range *r, size_t n)
+/* Send one Gather of r[0..n) (answered into gw); the request is encoded at once. */
+static int gather_submit(struct ids_gmem *m, struct gmem_range *r, size_t n, struct gather_wait *gw)
 {
-	struct ids_gmem *m = ctx;
 	Sevmon__V1__Range *ranges = calloc(n ? n : 1, sizeof *ranges);
 	Sevmon__V1__Range **rp = calloc(n ? n : 1, sizeof *rp);
 	int rc = SEVMON_ENOMEM;
+	*gw = (struct gather_wait){ .r = r, .n = n };
 	if (!ranges || !rp)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -131,15 +133,22 @@ static int agent_gather(void *ctx, struct gmem_range *r, size_t n)
 		wire_pt(m, &pt);
 		req.pt = &pt;
 	}
-	struct gather_wait gw = { .r = r, .n = n };
-	rc = sevmon_agent_gather(m->conn->rpc, &req, m->timeout_ms, on_gather, &gw);
+	rc = sevmon_agent_gather(m->conn->rpc, &req, m->timeout_ms, on_gather, gw);
+out:
+	free(ranges);
+	free(rp);
+	return rc;
+}
+
+static int agent_gather(void *ctx, struct gmem_range *r, size_t n)
+{
+	struct ids_gmem *m = ctx;
+	struct gather_wait gw;
+	int rc = gather_submit(m, r, n, &gw);
 	if (rc == 0)
 		rc = ids_conn_wait(m->conn, &gw.w.done);
 	if (rc == 0)
 		rc = gw.w.status;
-out:
-	free(ranges);
-	free(rp);
 	return rc;
 }
 
@@ -183,9 +192,11 @@ static void on_walk(void *user, int status, const char *errmsg, Sevmon__V1__Walk
 	ww->out->status = wl->status;
 }
 
-static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_walk_out *out)
+/* Send one WalkList (answered into ww). EUNMETHOD-free: 1 when the walk must be done with
+ * gathers instead (deref windows to an agent that does not serve them). */
+static int walk_submit(struct ids_gmem *m, const struct gmem_walk_req *req, struct gmem_walk_out *out,
+		       struct walk_wait *ww)
 {
-	struct ids_gmem *m = ctx;
 	/* The agent visits at most max_walk_nodes: a longer list stops there (MAX_NODES) and
 	 * the caller reports it as partial, which is what such a list is. */
 	size_t max_nodes = req->max_nodes;
@@ -203,6 +214,10 @@ static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_wa
 		deref_mask |= req->win[i].deref ? 1u << i : 0;
 		wp[i] = &win[i];
 	}
+	/* An agent that did not advertise deref windows would skip the fields it does not
+	 * know and answer without the derefs: emulate them with gathers instead. */
+	if (deref_mask && !m->pt_walk)
+		return 1;
 	Sevmon__V1__WalkListRequest wr = SEVMON__V1__WALK_LIST_REQUEST__INIT;
 	wr.head = req->head;
 	wr.next_offset = req->next_off;
@@ -210,21 +225,27 @@ static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_wa
 	wr.n_fields = req->nwin;
 	wr.fields = wp;
 	wr.max_nodes = (uint32_t)max_nodes;
-	if (deref_mask && !m->pt_walk) {
-		/* An agent that did not advertise deref windows would skip the fields it does not
-		 * know and answer without the derefs: emulate them with gathers instead. */
-		m->g.trips--; /* gmem_walk counted a WalkList that is not sent */
-		return gmem_walk_generic(&m->g, req, out);
-	}
 	wr.space = wire_space(m, req->space);
 	Sevmon__V1__PageTables pt;
 	if (m->pt_on) {
 		wire_pt(m, &pt);
 		wr.pt = &pt;
 	}
-	struct walk_wait ww = { .req = req, .out = out, .stride = gmem_walk_stride(req),
+	*ww = (struct walk_wait){ .req = req, .out = out, .stride = gmem_walk_stride(req),
 		.deref_mask = deref_mask };
-	int rc = sevmon_agent_walk_list(m->conn->rpc, &wr, m->timeout_ms, on_walk, &ww);
+	return sevmon_agent_walk_list(m->conn->rpc, &wr, m->timeout_ms, on_walk, ww);
+}
+
+static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_walk_out *out)
+{
+	struct ids_gmem *m = ctx;
+	struct walk_wait ww;
+	int rc = walk_submit(m, req, out, &ww);
+	if (rc == 1) {
+		m->g.trips--; /* gmem_walk counted a WalkList that is not sent */
+		m->g.rounds--;
+		return gmem_walk_generic(&m->g, req, out);
+	}
 	if (rc == 0)
 		rc = ids_conn_wait(m->conn, &ww.w.done);
 	if (rc == 0)
@@ -234,10 +255,178 @@ static int agent_walk(void *ctx, const struct gmem_walk_req *req, struct gmem_wa
 	return rc;
 }
 
+/* ---- Hash ---- */
+
+struct hash_wait {
+	struct sync_wait w;
+	struct gmem_hash *h;
+	size_t n;
+};
+
+static void on_hash(void *user, int status, const char *errmsg, Sevmon__V1__HashResponse *hr)
+{
+	struct hash_wait *hw = user;
+	wait_set(&hw->w, status, errmsg);
+	if (status)
+		return;
+	if (hr->n_results != hw->n) {
+		hw->w.status = SEVMON_EPROTO;
+		return;
+	}
+	for (size_t i = 0; i < hw->n; i++) {
+		const Sevmon__V1__HashResult *res = hr->results[i];
+		struct gmem_hash *h = &hw->h[i];
+		if (res->status < 0)
+			h->status = res->status;
+		else if (res->status > 0 || res->digests.len != gmem_hash_count(h) * MEM_DIGEST_LEN)
+			h->status = SEVMON_EPROTO;
+		else {
+			memcpy(h->out, res->digests.data, res->digests.len);
+			h->status = 0;
+		}
+	}
+}
+
+/* One Hash request of h[0..n) (within a request's bounds: gmem_hash splits). */
+static int hash_submit(struct ids_gmem *m, struct gmem_hash *h, size_t n, struct hash_wait *hw)
+{
+	Sevmon__V1__Range ranges[GMEM_HASH_MAX_RANGES], *rp[GMEM_HASH_MAX_RANGES];
+	uint32_t leaf = n ? h[0].leaf : 0, group = n ? h[0].group : 0;
+	*hw = (struct hash_wait){ .h = h, .n = n };
+	if (n > GMEM_HASH_MAX_RANGES)
+		return SEVMON_ETOOBIG;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].leaf != leaf || h[i].group != group)
+			return SEVMON_EINVAL; /* one request has one shape: the caller splits */
+		sevmon__v1__range__init(&ranges[i]);
+		ranges[i].addr = h[i].addr;
+		ranges[i].len = h[i].len;
+		ranges[i].space = wire_space(m, h[i].space);
+		rp[i] = &ranges[i];
+		h[i].status = SEVMON_EIO;
+	}
+	Sevmon__V1__HashRequest req = SEVMON__V1__HASH_REQUEST__INIT;
+	req.n_ranges = n;
+	req.ranges = rp;
+	req.leaf_size = leaf;
+	req.group = group;
+	Sevmon__V1__PageTables pt;
+	if (m->pt_on) {
+		wire_pt(m, &pt);
+		req.pt = &pt;
+	}
+	return sevmon_agent_hash(m->conn->rpc, &req, m->timeout_ms, on_hash, hw);
+}
+
+static int agent_hash(void *ctx, struct gmem_hash *h, size_t n)
+{
+	struct ids_gmem *m = ctx;
+	for (size_t i = 0; i < n;) {
+		size_t k = gmem_hash_batch(h + i, n - i);
+		struct hash_wait hw;
+		int rc = hash_submit(m, h + i, k, &hw);
+		if (rc == 0)
+			rc = ids_conn_wait(m->conn, &hw.w.done);
+		if (rc == 0)
+			rc = hw.w.status;
+		if (rc < 0)
+			return rc;
+		i += k;
+	}
+	return 0;
+}
+
+/* ---- a round: every request in flight at once ---- */
+
+/* The answer of one request of a round: its own error (the agent refused it) stays with
+ * its items; a lost connection is the round's. */
+static int round_wait(struct ids_gmem *m, struct sync_wait *w)
+{
+	int rc = ids_conn_wait(m->conn, &w->done);
+	if (rc < 0 || m->conn->lost)
+		return rc < 0 ? rc : m->conn->lost;
+	return 0;
+}
+
+static int agent_round(void *ctx, struct gmem_range *r, size_t nr, const size_t *bounds, size_t nb,
+		       struct gmem_walk_job *w, size_t nw, struct gmem_hash *h, size_t nh)
+{
+	struct ids_gmem *m = ctx;
+	size_t nhr = 0;
+	for (size_t i = 0; i < nh; i += gmem_hash_batch(h + i, nh - i))
+		nhr++;
+	struct gather_wait *gw = calloc(nb + 1, sizeof *gw);
+	struct walk_wait *ww = calloc(nw + 1, sizeof *ww);
+	struct hash_wait *hw = calloc(nhr + 1, sizeof *hw);
+	int *how = calloc(nw + 1, sizeof *how); /* walk i: 0 sent, 1 by gathers, < 0 not sent */
+	int rc = SEVMON_ENOMEM;
+	size_t sg = 0, sh = 0;
+	if (!gw || !ww || !hw || !how)
+		goto out;
+	rc = 0;
+	/* send everything; a request the client refuses (its own limits) fails its items */
+	for (; sg < nb; sg++) {
+		size_t end = sg + 1 < nb ? bounds[sg + 1] : nr;
+		int st = gather_submit(m, r + bounds[sg], end - bounds[sg], &gw[sg]);
+		if (st < 0) {
+			gw[sg].w.done = 1;
+			gw[sg].w.status = st;
+		}
+	}
+	for (size_t i = 0; i < nw; i++) {
+		how[i] = walk_submit(m, w[i].req, w[i].out, &ww[i]);
+		if (how[i] < 0) {
+			ww[i].w.done = 1;
+			ww[i].w.status = how[i];
+		}
+	}
+	for (size_t i = 0, k; i < nh; i += k) {
+		k = gmem_hash_batch(h + i, nh - i);
+		int st = hash_submit(m, h + i, k, &hw[sh]);
+		if (st < 0) {
+			hw[sh].w.done = 1;
+			hw[sh].w.status = st;
+		}
+		sh++;
+	}
+	/* then wait for all of them: they travel together */
+	for (size_t k = 0; k < sg && rc == 0; k++) {
+		if ((rc = round_wait(m, &gw[k].w)) == 0 && gw[k].w.status < 0)
+			for (size_t i = 0; i < gw[k].n; i++) /* the agent refused this gather */
+				gw[k].r[i].status = gw[k].w.status;
+	}
+	for (size_t i = 0; i < nw && rc == 0; i++) {
+		if (how[i] == 1)
+			continue;
+		if ((rc = round_wait(m, &ww[i].w)) == 0)
+			w[i].status = ww[i].w.status;
+	}
+	for (size_t k = 0; k < sh && rc == 0; k++) {
+		if ((rc = round_wait(m, &hw[k].w)) == 0 && hw[k].w.status < 0)
+			for (size_t i = 0; i < hw[k].n; i++)
+				hw[k].h[i].status = hw[k].w.status;
+	}
+	/* walks the agent cannot do (deref windows without pt_walk, or an agent without
+	 * WalkList): with gathers, after the round */
+	for (size_t i = 0; i < nw && rc == 0; i++) {
+		if (how[i] == 1 || w[i].status == SEVMON_EUNMETHOD) {
+			w[i].status = gmem_walk_generic(&m->g, w[i].req, w[i].out);
+			if (m->conn->lost)
+				rc = m->conn->lost;
+		}
+	}
+out:
+	free(gw);
+	free(ww);
+	free(hw);
+	free(how);
+	return rc;
+}
 
 static int agent_scan(void *ctx, uint64_t from, const void *pattern, size_t plen, uint32_t align,
 		      uint64_t *hits, size_t max);
-static const struct gmem_ops agent_gmem_ops = { agent_gather, agent_walk, agent_scan };
+static const struct gmem_ops agent_gmem_ops = { .gather = agent_gather, .walk = agent_walk,
+	.scan = agent_scan, .hash = agent_hash, .round = agent_round };
 
 void ids_gmem_init(struct ids_gmem *m, struct ids_conn *c, const struct ids_agent_info *info)
 {

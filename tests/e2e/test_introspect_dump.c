@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elfcore_gmem.h"
+#include "dump_gmem.h"
 #include "err.h"
 #include "harness.h"
 #include "introspect.h"
@@ -22,8 +22,7 @@
 #define TRUTH_MAX_MODS 256
 
 struct env {
-	struct elfcore ec;
-	struct gmem phys;   /* the image: physical only (placement (b)) */
+	struct dump_gmem dg; /* the image, read as physical only (placement (b)): dg.g */
 	struct pagewalk pw;
 	struct xlate x;
 	struct gmem virt;   /* kernel-virtual over the image */
@@ -55,6 +54,17 @@ static FILE *truth(const char *name)
 	return f;
 }
 
+/* The QEMU ELF core through lib/mem's image reader, as physical memory only: placement (b)
+ * has no kernel-virtual view but the one it builds from the page tables. */
+static int dump_open_phys(struct dump_gmem *d, const char *path)
+{
+	char spec[4200];
+	snprintf(spec, sizeof spec, "image:%s", path);
+	int rc = dump_gmem_open(d, spec);
+	d->g.virt = 0;
+	return rc;
+}
+
 static int agent_gather(void *ctx, struct gmem_range *r, size_t n)
 {
 	struct env *e = ctx;
@@ -84,10 +94,10 @@ static struct env *env_open(void)
 	char path[4096];
 	ASSERT(e != NULL);
 	snprintf(path, sizeof path, "%s/guest.elf", dir());
-	ASSERT_EQ(elfcore_open(&e->ec, path, &e->phys), 0);
+	ASSERT_EQ(dump_open_phys(&e->dg, path), 0);
 	env_vmci_location(e);
-	ASSERT_EQ(vmci_read(&vi, &e->phys, e->vmci_pa, e->vmci_size), 0);
-	ASSERT_EQ(xlate_from_vmci(&e->x, &e->pw, &e->phys, &vi), 0);
+	ASSERT_EQ(vmci_read(&vi, &e->dg.g, e->vmci_pa, e->vmci_size), 0);
+	ASSERT_EQ(xlate_from_vmci(&e->x, &e->pw, &e->dg.g, &vi), 0);
 	int64_t l5 = 0;
 	ASSERT_EQ(vmci_number(&vi, "NUMBER", "pgtable_l5_enabled", &l5), 0);
 	ASSERT_EQ(e->pw.levels, l5 ? 5 : 4);
@@ -107,14 +117,20 @@ TEST(introspect_vmci_scan_finds_guest_note)
 	uint64_t pa = 0;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/guest.elf", dir());
-	ASSERT_EQ(elfcore_open(&e.ec, path, &e.phys), 0);
+	ASSERT_EQ(dump_open_phys(&e.dg, path), 0);
 	env_vmci_location(&e);
-	uint64_t start[ELFCORE_MAX_LOADS], size[ELFCORE_MAX_LOADS];
-	for (size_t i = 0; i < e.ec.nload; i++) {
-		start[i] = e.ec.load[i].pa;
-		size[i] = e.ec.load[i].len;
+	const struct mem_region *reg;
+	size_t nreg;
+	ASSERT_EQ(mem_regions(e.dg.src, &reg, &nreg), 0);
+	uint64_t *start = calloc(nreg, sizeof *start), *size = calloc(nreg, sizeof *size);
+	ASSERT(start && size);
+	for (size_t i = 0; i < nreg; i++) {
+		start[i] = reg[i].start;
+		size[i] = reg[i].size;
 	}
-	ASSERT_EQ(vmci_scan(&vi, &e.phys, start, size, e.ec.nload, &pa), 0);
+	ASSERT_EQ(vmci_scan(&vi, &e.dg.g, start, size, nreg, &pa), 0);
+	free(start);
+	free(size);
 	ASSERT_UEQ(pa, e.vmci_pa);
 	FILE *f = truth("release.txt");
 	char rel[128] = "";
@@ -122,9 +138,9 @@ TEST(introspect_vmci_scan_finds_guest_note)
 	fclose(f);
 	rel[strcspn(rel, "\n")] = '\0';
 	ASSERT_STREQ(vmci_get(&vi, "OSRELEASE"), rel);
-	printf("# vmci scan: %" PRIu64 " trips, %" PRIu64 " bytes\n", e.phys.trips, e.phys.bytes);
+	printf("# vmci scan: %" PRIu64 " trips, %" PRIu64 " bytes\n", e.dg.g.trips, e.dg.g.bytes);
 	vmci_free(&vi);
-	elfcore_close(&e.ec);
+	dump_gmem_close(&e.dg);
 }
 
 TEST(introspect_ksyms_match_proc_kallsyms)
@@ -214,14 +230,14 @@ TEST(introspect_pagewalk_agrees_with_image_mapping)
 	for (size_t i = 0; i < N; i++)
 		ASSERT_EQ(ksym_lookup(&e->k.ks, names[i], &va[i]), 0);
 	pw_reset(&e->pw);
-	uint64_t t0 = e->phys.trips;
+	uint64_t t0 = e->dg.g.trips;
 	ASSERT_EQ(pw_translate(&e->pw, va, pa, st, N), 0);
-	ASSERT(e->phys.trips - t0 <= (uint64_t)e->pw.levels); /* one trip per level */
+	ASSERT(e->dg.g.trips - t0 <= (uint64_t)e->pw.levels); /* one trip per level */
 	for (size_t i = 0; i < N; i++) {
 		ASSERT_EQ(st[i], 0);
 		ASSERT_UEQ(pa[i], va[i] - X86_START_KERNEL_MAP + (uint64_t)e->k.p.phys_base);
 		uint8_t a[64], b[64];
-		ASSERT_EQ(gmem_read(&e->phys, pa[i], GMEM_PHYS, a, sizeof a), 0);
+		ASSERT_EQ(gmem_read(&e->dg.g, pa[i], GMEM_PHYS, a, sizeof a), 0);
 		ASSERT_EQ(gmem_read(&e->agent, va[i], GMEM_VIRT, b, sizeof b), 0);
 		ASSERT_MEMEQ(a, b, sizeof a);
 	}
@@ -265,13 +281,13 @@ TEST(introspect_ps_matches_guest)
 	ASSERT(nt > 10);
 	static struct kproc p[TRUTH_MAX_PROCS];
 	int partial = -1;
-	uint64_t t0 = e->agent.trips, b0 = e->agent.bytes, p0 = e->phys.trips, pb0 = e->phys.bytes;
+	uint64_t t0 = e->agent.trips, b0 = e->agent.bytes, p0 = e->dg.g.trips, pb0 = e->dg.g.bytes;
 	int n = kcheck_ps(&e->k, p, TRUTH_MAX_PROCS, &partial);
 	ASSERT(n > 0);
 	ASSERT_EQ(partial, 0);
 	printf("# ps: %d tasks, %" PRIu64 " agent round trips, %" PRIu64 " bytes; over the "
 	       "physical image: %" PRIu64 " trips, %" PRIu64 " bytes\n", n, e->agent.trips - t0,
-		e->agent.bytes - b0, e->phys.trips - p0, e->phys.bytes - pb0);
+		e->agent.bytes - b0, e->dg.g.trips - p0, e->dg.g.bytes - pb0);
 	ASSERT_UEQ(e->agent.trips - t0, 1); /* one WalkList: parent tgid and uid are derefs */
 	/* Every process the guest listed (the listing shell itself excluded) is in the dump,
 	 * with the same tgid, parent, uid and name (status Name of a kworker = comm + "-wq"). */

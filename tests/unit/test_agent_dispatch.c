@@ -91,6 +91,15 @@ int agent_handle_scan(struct agent_call *call, const sevmon_v1_ScanRequest *req,
 	return 0;
 }
 
+int agent_handle_hash(struct agent_call *call, const sevmon_v1_HashRequest *req,
+		      sevmon_v1_HashResponse *resp)
+{
+	(void)req;
+	(void)resp;
+	call->calls++;
+	return 0;
+}
+
 static int run(uint16_t id, const uint8_t *req, size_t len, struct agent_call *call,
 	       struct wbuf *out)
 {
@@ -102,7 +111,7 @@ static int run(uint16_t id, const uint8_t *req, size_t len, struct agent_call *c
 TEST(agent_method_find_unknown_null)
 {
 	ASSERT(sevmon_agent_method_find(0) == NULL);
-	ASSERT(sevmon_agent_method_find(7) == NULL);
+	ASSERT(sevmon_agent_method_find(8) == NULL);
 	ASSERT(sevmon_agent_method_find(65535) == NULL);
 }
 
@@ -110,10 +119,12 @@ TEST(agent_method_find_known_ids)
 {
 	const uint16_t ids[] = { SEVMON_AGENT_METHOD_GET_INFO, SEVMON_AGENT_METHOD_READ_PHYS,
 				 SEVMON_AGENT_METHOD_READ_VIRT, SEVMON_AGENT_METHOD_GATHER,
-				 SEVMON_AGENT_METHOD_WALK_LIST, SEVMON_AGENT_METHOD_SCAN };
-	const char *names[] = { "GetInfo", "ReadPhys", "ReadVirt", "Gather", "WalkList", "Scan" };
-	ASSERT_EQ(sevmon_agent_methods_count, 6);
-	for (size_t i = 0; i < 6; i++) {
+				 SEVMON_AGENT_METHOD_WALK_LIST, SEVMON_AGENT_METHOD_SCAN,
+				 SEVMON_AGENT_METHOD_HASH };
+	const char *names[] = { "GetInfo", "ReadPhys", "ReadVirt", "Gather", "WalkList", "Scan",
+				"Hash" };
+	ASSERT_EQ(sevmon_agent_methods_count, 7);
+	for (size_t i = 0; i < 7; i++) {
 		const struct sevrpc_agent_method *m = sevmon_agent_method_find(ids[i]);
 		ASSERT(m != NULL);
 		ASSERT_EQ(m->id, ids[i]);
@@ -182,9 +193,10 @@ TEST(agent_dispatch_get_info_static_fields)
 	ASSERT(r != NULL);
 	ASSERT_STREQ(r->agent_version, "test-agent");
 	ASSERT_EQ(r->max_read, sizeof(arena));
-	ASSERT_EQ(r->n_methods, 6);
+	ASSERT_EQ(r->n_methods, 7);
 	ASSERT_EQ(r->methods[4], 5);
 	ASSERT_EQ(r->methods[5], 6);
+	ASSERT_EQ(r->methods[6], 7);
 	sevmon__v1__get_info_response__free_unpacked(r, NULL);
 }
 

@@ -8,6 +8,7 @@
 #include "agent.h"
 #include "err.h"
 #include "harness.h"
+#include "mem_digest.h"
 #include "pt_testutil.h"
 #include "sevmon.pb-c.h"
 #include "sevmon.sevrpc-client.h"
@@ -412,6 +413,119 @@ TEST(agent_get_info_advertises_page_walk)
 	ASSERT(r->pt_walk_supported); /* what lets the IDS send VIRT_PT and deref windows */
 	ASSERT(!r->virt_supported);   /* an image: physical only */
 	sevmon__v1__get_info_response__free_unpacked(r, NULL);
+}
+
+static Sevmon__V1__HashResponse *hash(const uint64_t *addr, const uint32_t *len, size_t n,
+				      uint32_t leaf, uint32_t group, int space, int *rc)
+{
+	Sevmon__V1__Range r[8], *rp[8];
+	for (size_t i = 0; i < n; i++) {
+		sevmon__v1__range__init(&r[i]);
+		r[i].addr = addr[i];
+		r[i].len = len[i];
+		r[i].space = (Sevmon__V1__AddrSpace)space;
+		rp[i] = &r[i];
+	}
+	Sevmon__V1__PageTables pt = SEVMON__V1__PAGE_TABLES__INIT;
+	pt.root = PT_TABLES;
+	pt.levels = 4;
+	pt.c_bit_mask = 1ull << 51;
+	Sevmon__V1__HashRequest req = SEVMON__V1__HASH_REQUEST__INIT;
+	req.n_ranges = n;
+	req.ranges = rp;
+	req.leaf_size = leaf;
+	req.group = group;
+	req.pt = space == SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT ? &pt : NULL;
+	size_t olen;
+	*rc = serve(SEVMON_AGENT_METHOD_HASH, &req.base, &olen);
+	if (*rc)
+		return NULL;
+	Sevmon__V1__HashResponse *h = sevmon__v1__hash_response__unpack(NULL, olen, out_buf);
+	ASSERT(h);
+	return h;
+}
+
+TEST(agent_hash_leaves_and_groups_match_local_digests)
+{
+	setup();
+	int rc;
+	/* 5.5 leaves of 4 KiB: leaf digests, then groups of 2 (the last one short) */
+	const uint64_t a[] = { 0x10000 };
+	const uint32_t l[] = { 5 * 4096 + 2048 };
+	uint8_t want[6 * MEM_DIGEST_LEN];
+	Sevmon__V1__HashResponse *h = hash(a, l, 1, 4096, 1, 0, &rc);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(h->n_results, 1);
+	ASSERT_EQ(h->results[0]->status, 0);
+	ASSERT_EQ(h->results[0]->digests.len, 6 * MEM_DIGEST_LEN);
+	ASSERT_EQ(mem_digest_buf(img + 0x10000, l[0], 4096, 1, want), 0);
+	ASSERT_MEMEQ(h->results[0]->digests.data, want, sizeof want);
+	sevmon__v1__hash_response__free_unpacked(h, NULL);
+
+	h = hash(a, l, 1, 4096, 2, 0, &rc);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(h->results[0]->digests.len, 3 * MEM_DIGEST_LEN);
+	uint8_t leaves[6 * MEM_DIGEST_LEN], g[MEM_DIGEST_LEN];
+	ASSERT_EQ(mem_digest_buf(img + 0x10000, l[0], 4096, 1, leaves), 0);
+	for (int i = 0; i < 3; i++) { /* a group digest is the digest of its leaf digests */
+		mem_digest_group(leaves + 2 * i * MEM_DIGEST_LEN, 2, g);
+		ASSERT_MEMEQ(h->results[0]->digests.data + i * MEM_DIGEST_LEN, g, MEM_DIGEST_LEN);
+	}
+	sevmon__v1__hash_response__free_unpacked(h, NULL);
+}
+
+TEST(agent_hash_unreadable_range_isolated_virt_pt)
+{
+	setup();
+	int rc;
+	/* the second range ends past the image: it fails alone; the third is virtual */
+	const uint64_t a[] = { 0x1000, IMG_SIZE - 4096, 0x3000 };
+	const uint32_t l[] = { 8192, 8192, 4096 };
+	Sevmon__V1__HashResponse *h = hash(a, l, 2, 4096, 1, 0, &rc);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(h->n_results, 2);
+	ASSERT_EQ(h->results[0]->status, 0);
+	ASSERT_EQ(h->results[1]->status, SEVMON_EFAULT);
+	ASSERT(strstr(h->results[1]->error, "0x") != NULL);
+	sevmon__v1__hash_response__free_unpacked(h, NULL);
+
+	const uint64_t va[] = { PT_VA(0x3000) };
+	h = hash(va, l + 2, 1, 4096, 1, SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT, &rc);
+	ASSERT_EQ(rc, 0);
+	uint8_t want[MEM_DIGEST_LEN];
+	ASSERT_EQ(mem_digest_buf(img + 0x3000, 4096, 4096, 1, want), 0);
+	ASSERT_MEMEQ(h->results[0]->digests.data, want, MEM_DIGEST_LEN);
+	sevmon__v1__hash_response__free_unpacked(h, NULL);
+}
+
+TEST(agent_hash_bad_shapes_and_over_limit_refused)
+{
+	setup();
+	int rc;
+	const uint64_t a[] = { 0 };
+	const uint32_t l[] = { 4096 };
+	ASSERT(hash(a, l, 1, 3000, 1, 0, &rc) == NULL); /* not a power of two */
+	ASSERT_EQ(rc, SEVMON_EINVAL);
+	ASSERT(hash(a, l, 1, 4096, 0, 0, &rc) == NULL);
+	ASSERT_EQ(rc, SEVMON_EINVAL);
+	ASSERT(hash(a, l, 1, 256, 1, 0, &rc) == NULL);
+	ASSERT_EQ(rc, SEVMON_EINVAL);
+	/* 64 Ki + 1 digests of 512-byte leaves */
+	const uint32_t big[] = { (AGENT_MAX_HASH_DIGESTS + 1) * 512u };
+	ASSERT(hash(a, big, 1, 512, 1, 0, &rc) == NULL);
+	ASSERT_EQ(rc, SEVMON_ETOOBIG);
+	ASSERT(strstr(errmsg, "split") != NULL);
+	/* VIRT_PT without page tables */
+	Sevmon__V1__Range r = SEVMON__V1__RANGE__INIT, *rp = &r;
+	r.len = 4096;
+	r.space = SEVMON__V1__ADDR_SPACE__ADDR_SPACE_VIRT_PT;
+	Sevmon__V1__HashRequest req = SEVMON__V1__HASH_REQUEST__INIT;
+	req.n_ranges = 1;
+	req.ranges = &rp;
+	req.leaf_size = 4096;
+	req.group = 1;
+	size_t olen;
+	ASSERT_EQ(serve(SEVMON_AGENT_METHOD_HASH, &req.base, &olen), SEVMON_EINVAL);
 }
 
 TEST(agent_unknown_method_refused)

@@ -237,7 +237,8 @@ TEST(sevrpc_client_method_names)
 	ASSERT_STREQ(sevmon_agent_method_name(5), "WalkList");
 	ASSERT(sevmon_agent_method_name(0) == NULL);
 	ASSERT_STREQ(sevmon_agent_method_name(6), "Scan");
-	ASSERT(sevmon_agent_method_name(7) == NULL);
+	ASSERT_STREQ(sevmon_agent_method_name(7), "Hash");
+	ASSERT(sevmon_agent_method_name(8) == NULL);
 	ASSERT(sevmon_agent_method_name(999) == NULL);
 }
 
