@@ -12,6 +12,7 @@
  *   agent       one request per method, encoded by the IDS's own encoder (protobuf-c)
  *   reply       one encoded message per kind
  *   kernel      no patch (the clean guest) and one patch
+ *   rest        a request for each kind of route, with and without the token, pipelined
  */
 #include <errno.h>
 #include <stdio.h>
@@ -293,6 +294,31 @@ static void seeds_kernel(void)
 	put(one, sizeof one);
 }
 
+static void seeds_rest(void)
+{
+	static const char *const req[] = {
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /v1/targets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer fuzz-token-0123456789abcdef\r\n\r\n",
+		"GET /v1/targets/vm1/processes HTTP/1.1\r\nAuthorization: Bearer fuzz-token-0123456789abcdef\r\n\r\n",
+		"GET /v1/findings?severity=high&limit=5&since=2026-01-01T00:00:00Z HTTP/1.1\r\n"
+		"Authorization: Bearer fuzz-token-0123456789abcdef\r\n\r\n",
+		"POST /v1/targets HTTP/1.1\r\nAuthorization: Bearer fuzz-token-0123456789abcdef\r\n"
+		"Content-Type: application/json\r\nContent-Length: 52\r\n\r\n"
+		"{\"name\":\"vm9\",\"uri\":\"tcp://10.0.0.9:7000\",\"pin\":null}",
+		"PUT /v1/targets/vm2 HTTP/1.1\r\nAuthorization: Bearer fuzz-token-0123456789abcdef\r\n"
+		"Content-Length: 30\r\n\r\n{\"uri\":\"vsock://3:7000\",\"x\":1}",
+		"POST /v1/scans HTTP/1.1\r\nAuthorization: Bearer fuzz-token-0123456789abcdef\r\n"
+		"Content-Length: 40\r\n\r\n{\"targets\":[\"vm1\"],\"checks\":[\"ps\"]}",
+		"GET /v1/scans/s-1/results HTTP/1.1\r\nAuthorization: Bearer fuzz-token-0123456789abcdef\r\n\r\n"
+		"GET /v1/targets/vm1/checks/banner HTTP/1.1\r\nAuthorization: Bearer fuzz-token-0123456789abcdef\r\n\r\n",
+		"GET /v1/acquisitions/a-1/image HTTP/1.1\r\nAuthorization: Bearer fuzz-token-0123456789abcdef\r\n"
+		"Range: bytes=0-99\r\n\r\n",
+		"DELETE /v1/targets/vm2 HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+		put(req[i], strlen(req[i]));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -311,6 +337,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(name, "agent")) seeds_agent();
 	else if (!strcmp(name, "reply")) seeds_reply();
 	else if (!strcmp(name, "kernel")) seeds_kernel();
+	else if (!strcmp(name, "rest")) seeds_rest();
 	else {
 		fprintf(stderr, "fuzz_seeds: no seeds for %s\n", name);
 		return 2;
