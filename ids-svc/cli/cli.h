@@ -43,5 +43,6 @@ int cmd_check(int argc, char **argv);
 int cmd_acquire(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_isf(int argc, char **argv);
+int cmd_ivshmem_server(int argc, char **argv);
 
 #endif

@@ -31,6 +31,7 @@ static const struct subcommand subcommands[] = {
 	{ "isf", cmd_isf, "a Volatility 3 symbol table of the guest kernel, from its BTF" },
 	{ "dump", cmd_dump, "saved images: unseal SEALED --out FILE" },
 	{ "bench", cmd_bench, "round-trip latency, Gather and WalkList figures against an agent" },
+	{ "ivshmem-server", cmd_ivshmem_server, "one shared-memory region with doorbells (QEMU's ivshmem server protocol)" },
 	{ "keygen", cmd_keygen, "make a static key pair for the channel (FILE, FILE.pub)" },
 	{ "attest", cmd_attest, "verify an SEV-SNP report (verify), make a test chain (sim-init)" },
 };
@@ -39,10 +40,12 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: sevmon COMMAND [ARGS...]   (sevmon COMMAND --help for details)\n\n");
 	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(f, "  %-14s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(f,
 		"\nAgent URIs: unix:///path, tcp://host:port, vsock://CID:PORT,\n"
-		"vsock-hybrid:///path.sock:PORT, fd://N (an inherited connected socket).\n"
+		"vsock-hybrid:///path.sock:PORT, fd://N (an inherited connected socket), shared\n"
+		"memory: shm:///dev/shm/NAME, shm+ivshmem:///SOCK (a region of sevmon ivshmem-server,\n"
+		"woken by doorbells).\n"
 		"Kernel commands (check, banner, ps, modules, profile, isf) also take a memory\n"
 		"image (LiME, ELF core, raw; sealed or plain) in place of a URI: read offline.\n"
 		"\nExit status: 0 success, 1 the agent answered an error, 2 usage, 3 cannot\n"
