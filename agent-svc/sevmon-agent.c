@@ -60,7 +60,9 @@ static const char usage_text[] =
 	"                        AMD roots: --ids-trust-dir DIR)\n"
 	"      --ids-trust-dir DIR  AMD roots amd-{milan,genoa,turin}.pem for IDS evidence\n"
 	"      --ids-measurement HEX  accepted IDS launch measurement (repeatable)\n"
-	"      --max-handshakes N  connections in the handshake at once (default %u)\n"
+	"      --max-handshakes N  connections in the handshake at once; a newer one evicts\n"
+	"                        the one with the least progress, oldest first (default %u)\n"
+	"      --max-handshakes-per-source N  of them from one address (default %u)\n"
 	"      --handshake-timeout MS  a handshake not done by then is closed (default %u)\n"
 	"      --max-conns N     connections served at once (default %u)\n"
 	"      --idle-timeout MS close connections idle this long (default %u)\n"
@@ -132,7 +134,7 @@ int main(int argc, char **argv)
 	static struct evidence_policy ids_pol;
 	const char *ids_trust[8];
 	size_t n_ids_trust = 0;
-	enum { OPT_VERSION = 256, OPT_ADOPT, OPT_MAXCONNS, OPT_IDLE, OPT_MAXHS, OPT_HSTIMEOUT,
+	enum { OPT_VERSION = 256, OPT_ADOPT, OPT_MAXCONNS, OPT_IDLE, OPT_MAXHS, OPT_MAXHS_SRC, OPT_HSTIMEOUT,
 	       OPT_IDS_TRUST, OPT_IDS_TRUST_DIR, OPT_IDS_MEAS };
 	static const struct option opts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -144,6 +146,7 @@ int main(int argc, char **argv)
 		{ "allow", required_argument, NULL, 'A' },
 		{ "attest", required_argument, NULL, 'a' },
 		{ "max-handshakes", required_argument, NULL, OPT_MAXHS },
+		{ "max-handshakes-per-source", required_argument, NULL, OPT_MAXHS_SRC },
 		{ "ids-trust", required_argument, NULL, OPT_IDS_TRUST },
 		{ "ids-trust-dir", required_argument, NULL, OPT_IDS_TRUST_DIR },
 		{ "ids-measurement", required_argument, NULL, OPT_IDS_MEAS },
@@ -191,9 +194,15 @@ int main(int argc, char **argv)
 			ids_pol.n_measurements++;
 			break;
 		case OPT_MAXHS:
-			chan.max_handshakes = (unsigned)parse_num(optarg, "--max-handshakes", 4096);
-			if (chan.max_handshakes == 0)
+			cfg.max_unauth = (unsigned)parse_num(optarg, "--max-handshakes", 4096);
+			if (cfg.max_unauth == 0)
 				die(EXIT_USAGE, "--max-handshakes must be at least 1");
+			break;
+		case OPT_MAXHS_SRC:
+			cfg.max_unauth_per_source =
+				(unsigned)parse_num(optarg, "--max-handshakes-per-source", 4096);
+			if (cfg.max_unauth_per_source == 0)
+				die(EXIT_USAGE, "--max-handshakes-per-source must be at least 1");
 			break;
 		case OPT_HSTIMEOUT:
 			chan.handshake_timeout_ms =
@@ -225,14 +234,15 @@ int main(int argc, char **argv)
 			log_verbosity = 0;
 			break;
 		case 'h':
-			printf(usage_text, AGENT_MAX_HANDSHAKES, AGENT_HANDSHAKE_TIMEOUT_MS, AGENT_MAX_CONNS,
+			printf(usage_text, AGENT_MAX_UNAUTH, AGENT_MAX_UNAUTH_PER_SOURCE, AGENT_HANDSHAKE_TIMEOUT_MS, AGENT_MAX_CONNS,
 			       AGENT_IDLE_TIMEOUT_MS);
 			return 0;
 		case OPT_VERSION:
 			printf("sevmon-agent %s\n", SEVMON_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, usage_text, AGENT_MAX_HANDSHAKES, AGENT_HANDSHAKE_TIMEOUT_MS,
+			fprintf(stderr, usage_text, AGENT_MAX_UNAUTH, AGENT_MAX_UNAUTH_PER_SOURCE,
+				AGENT_HANDSHAKE_TIMEOUT_MS,
 				AGENT_MAX_CONNS, AGENT_IDLE_TIMEOUT_MS);
 			return EXIT_USAGE;
 		}

@@ -57,6 +57,7 @@ static long chan_open(void *ctx, const uint8_t *in, size_t n, uint8_t *out, size
 	if (session_ready(&ch->s)) {
 		uncount(ch);
 		ch->cfg->established++;
+		agent_conn_set_authenticated(ch->conn);
 		agent_conn_set_timeout(ch->conn, 0);
 		char hex[2 * NOISE_DH_LEN + 1], line[160];
 		session_hex_encode(session_peer_key(&ch->s), NOISE_DH_LEN, hex);
@@ -75,12 +76,6 @@ static long chan_seal(void *ctx, const uint8_t *in, size_t n, uint8_t *out, size
 static int hook_open(void *ctx, struct agent_conn *c, void **session, struct agent_channel *chp)
 {
 	struct agent_channel_cfg *cfg = ctx;
-	unsigned max = cfg->max_handshakes ? cfg->max_handshakes : AGENT_MAX_HANDSHAKES;
-	if (cfg->in_handshake >= max) {
-		cfg->refused++;
-		chan_log(cfg, AGENT_LOG_WARN, c, "refused: too many handshakes in progress");
-		return SEVMON_EBUSY;
-	}
 	struct chan *ch = malloc(sizeof *ch);
 	if (!ch)
 		return SEVMON_ENOMEM;

@@ -8,10 +8,11 @@
  * short handshake window. Once READY, open/seal are the Noise transport and the
  * timeout returns to the loop's.
  *
- * Half-open bound: at most max_handshakes connections may be in the handshake at once;
- * one more is refused at accept (closed at once, logged), so a flood of half-open
- * connections cannot take the slots that established sessions and new honest
- * handshakes need. Established sessions are not counted.
+ * Half-open bound: the connection counts as unauthenticated in the loop
+ * (agent_loop_config.max_unauth and max_unauth_per_source) until the handshake completes;
+ * then agent_conn_set_authenticated. A flood of half-open connections evicts its own
+ * oldest, never an established session, nor a handshake that is making progress while
+ * one with less progress is there to evict.
  */
 #ifndef SEVMON_AGENT_CHANNEL_H
 #define SEVMON_AGENT_CHANNEL_H
@@ -22,10 +23,6 @@
 /* A handshake is three messages and one report: a second on real hardware (the PSP
  * signs the report). 10 s covers a slow host; a stalled peer is cut after it. */
 #define AGENT_HANDSHAKE_TIMEOUT_MS 10000u
-/* Connections in the handshake at once: well under AGENT_MAX_CONNS, so that a flood of
- * half-open connections leaves slots for the sessions that matter. */
-#define AGENT_MAX_HANDSHAKES 4u
-
 struct agent_channel_cfg {
 	struct noise_keypair key;
 	uint8_t allow[SESSION_MAX_ALLOW][NOISE_DH_LEN];
@@ -36,13 +33,12 @@ struct agent_channel_cfg {
 	 * must verify (e.g. evidence_verify). */
 	session_verify_fn verify;
 	void *verify_ctx;
-	unsigned max_handshakes;     /* 0 = AGENT_MAX_HANDSHAKES */
 	uint32_t handshake_timeout_ms; /* 0 = AGENT_HANDSHAKE_TIMEOUT_MS */
 	agent_log_fn log;
 	void *log_ctx;
 	/* state */
 	unsigned in_handshake;
-	uint64_t established, failed, refused;
+	uint64_t established, failed;
 };
 
 /* The hooks for agent_loop_config.hooks; ctx = the agent_channel_cfg (outlives the loop). */

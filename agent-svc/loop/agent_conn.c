@@ -36,6 +36,12 @@ struct agent_conn *agent_conn_new(struct agent_loop *l, int fd, const char *peer
 	c->is_sock = 1;
 	c->id = ++l->next_conn_id;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	/* "tcp:1.2.3.4:5" -> "tcp:1.2.3.4", "vsock:3:1234" -> "vsock:3"; a label without
+	 * a port (unix) is its own source, shared by every local peer */
+	snprintf(c->source, sizeof c->source, "%s", peer);
+	char *colon = strrchr(c->source, ':');
+	if (colon && colon != strchr(c->source, ':') && strspn(colon + 1, "0123456789") == strlen(colon + 1))
+		*colon = 0;
 	frame_reader_init(&c->fr);
 	c->last_activity_ns = ((uint64_t)clock_mono_ns());
 	c->idle_timeout_ms = l->cfg.idle_timeout_ms;
@@ -74,6 +80,7 @@ int agent_conn_admit(struct agent_loop *l, struct agent_conn *c)
 		return SEVMON_EDENIED;
 	}
 	c->hooked = 1;
+	c->authed = c->ch.open == NULL;
 	if (!c->ch.max_msg)
 		c->ch.max_msg = FRAME_MAX_BODY;
 	if (c->ch.max_msg <= RPC_HDR_LEN || c->ch.max_msg > FRAME_MAX_BODY) {
@@ -107,6 +114,8 @@ void agent_conn_close(struct agent_conn *c, const char *reason)
 {
 	agent_conn_fail(c, 0, "%s", reason ? reason : "closed by the agent");
 }
+
+void agent_conn_set_authenticated(struct agent_conn *c) { c->authed = 1; }
 
 void agent_conn_set_timeout(struct agent_conn *c, uint32_t ms)
 {
@@ -522,6 +531,7 @@ void agent_conn_on_frame(struct agent_conn *c, const uint8_t *body, size_t n)
 	const uint8_t *msg = body;
 	size_t len = n;
 
+	c->frames_in++;
 	if (c->ch.open) {
 		long m = c->ch.open(c->ch.ctx, body, n, c->loop->plain, sizeof c->loop->plain);
 		if (m < 0) {

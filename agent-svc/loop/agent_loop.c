@@ -40,6 +40,8 @@ void agent_loop_config_init(struct agent_loop_config *cfg)
 	cfg->read_budget = AGENT_READ_BUDGET;
 	cfg->dispatch_budget = AGENT_DISPATCH_BUDGET;
 	cfg->idle_timeout_ms = AGENT_IDLE_TIMEOUT_MS;
+	cfg->max_unauth = AGENT_MAX_UNAUTH;
+	cfg->max_unauth_per_source = AGENT_MAX_UNAUTH_PER_SOURCE;
 }
 
 #define DEFAULT(field, value)               \
@@ -67,6 +69,13 @@ int agent_loop_new(struct agent_loop **out, const struct agent_loop_config *in)
 	DEFAULT(read_budget, AGENT_READ_BUDGET);
 	DEFAULT(dispatch_budget, AGENT_DISPATCH_BUDGET);
 	DEFAULT(idle_timeout_ms, AGENT_IDLE_TIMEOUT_MS);
+	DEFAULT(max_unauth, AGENT_MAX_UNAUTH);
+	DEFAULT(max_unauth_per_source, AGENT_MAX_UNAUTH_PER_SOURCE);
+	/* a smaller max_conns (or max_unauth) caps the bounds below it */
+	if (cfg.max_unauth > cfg.max_conns)
+		cfg.max_unauth = cfg.max_conns;
+	if (cfg.max_unauth_per_source > cfg.max_unauth)
+		cfg.max_unauth_per_source = cfg.max_unauth;
 	/* total_len is a u32 on the wire */
 	if (cfg.max_request > UINT32_MAX || cfg.max_reply > UINT32_MAX)
 		return SEVMON_EINVAL;
@@ -153,16 +162,71 @@ static void peer_name(int fd, char *out, size_t cap)
 	}
 }
 
+static void close_conn(struct agent_loop *l, unsigned i, const char *why);
+
+/* The unauthenticated connection to give up for a newer one (agent_loop.h): of source
+ * (NULL: any), not except; one already closing first, else the fewest frames received,
+ * the oldest of those. Returns its index or -1. */
+static int eviction_victim(const struct agent_loop *l, const struct agent_conn *except,
+			   const char *source)
+{
+	int best = -1;
+	for (unsigned i = 0; i < l->nconns; i++) {
+		const struct agent_conn *c = l->conns[i], *b = best < 0 ? NULL : l->conns[best];
+		/* a shm region is one session with a bound of its own (AGENT_MAX_SHM) */
+		if (c == except || c->authed || c->shm || (source && strcmp(c->source, source)))
+			continue;
+		if (!b || (c->closing && !b->closing) ||
+		    (c->closing == b->closing &&
+		     (c->frames_in < b->frames_in || (c->frames_in == b->frames_in && c->id < b->id))))
+			best = (int)i;
+	}
+	return best;
+}
+
+static int evict(struct agent_loop *l, const struct agent_conn *except, const char *source,
+		 const char *why)
+{
+	int i = eviction_victim(l, except, source);
+	if (i < 0)
+		return SEVMON_EBUSY;
+	struct agent_conn *v = l->conns[i];
+	char reason[AGENT_REASON_LEN];
+	snprintf(reason, sizeof reason, "%s", v->closing ? v->reason : why);
+	l->st.evicted += !v->closing;
+	close_conn(l, (unsigned)i, reason);
+	return 0;
+}
+
+/* c was just admitted unauthenticated: keep it within max_unauth(_per_source). */
+static void bound_unauth(struct agent_loop *l, const struct agent_conn *c)
+{
+	unsigned all = 0, same = 0;
+	for (unsigned i = 0; i < l->nconns; i++) {
+		const struct agent_conn *o = l->conns[i];
+		if (o == c || o->authed || o->shm)
+			continue;
+		all++;
+		same += !strcmp(o->source, c->source);
+	}
+	if (same >= l->cfg.max_unauth_per_source)
+		(void)evict(l, c, c->source, "evicted: too many unauthenticated from this source");
+	else if (all >= l->cfg.max_unauth)
+		(void)evict(l, c, NULL, "evicted: too many unauthenticated connections");
+}
+
 static int add_conn(struct agent_loop *l, int fd, const char *label)
 {
 	char peer[AGENT_PEER_LEN];
 	struct agent_conn *c;
+	int rc;
 
 	if (label)
 		snprintf(peer, sizeof peer, "%s", label);
 	else
 		peer_name(fd, peer, sizeof peer);
-	if (l->nconns >= l->cfg.max_conns) {
+	if (l->nconns >= l->cfg.max_conns &&
+	    evict(l, NULL, NULL, "evicted: connection slots full") < 0) {
 		agent_logf(l, AGENT_LOG_WARN, "conn refused peer=%s: %u connections open (max_conns)",
 			   peer, l->nconns);
 		close(fd);
@@ -175,7 +239,9 @@ static int add_conn(struct agent_loop *l, int fd, const char *label)
 		l->st.refused++;
 		return SEVMON_ENOMEM;
 	}
-	return agent_conn_admit(l, c);
+	if ((rc = agent_conn_admit(l, c)) == 0 && !c->authed)
+		bound_unauth(l, c);
+	return rc;
 }
 
 int agent_loop_adopt(struct agent_loop *l, int fd, const char *peer)
@@ -353,9 +419,6 @@ int agent_loop_run(struct agent_loop *l)
 		}
 		if (pf[1].revents)
 			break;
-		for (unsigned i = 0; i < nl; i++)
-			if (pf[2 + i].revents & POLLIN)
-				accept_some(l, pf[2 + i].fd);
 		for (unsigned i = 0; i < nc; i++) {
 			short re = pf[2 + nl + i].revents;
 			if (pc[i]->shm) /* no readiness from poll: just try, it does not block */
@@ -365,6 +428,10 @@ int agent_loop_run(struct agent_loop *l)
 			if (re & (POLLIN | POLLHUP | POLLERR))
 				agent_conn_on_readable(pc[i]);
 		}
+		/* After the connections' events: an accept may evict (free) one of pc[]. */
+		for (unsigned i = 0; i < nl; i++)
+			if (pf[2 + i].revents & POLLIN)
+				accept_some(l, pf[2 + i].fd);
 		/* Round-robin so that no connection is always served first. */
 		for (unsigned k = 0; k < l->nconns; k++) {
 			struct agent_conn *c = l->conns[(l->rr + k) % l->nconns];

@@ -26,8 +26,16 @@
  *   with a log line; pending replies to it are dropped. The loop keeps serving the others.
  * - When the peer half-closes (EOF between frames, nothing partial), the requests already
  *   received are still answered and flushed, then the connection is closed.
- * - Connections over max_conns are accepted and closed at once with a log line, so the
- *   client sees EOF immediately instead of hanging in the listen backlog.
+ * - Connections that have not authenticated yet (in a channel's handshake: see
+ *   agent_conn_set_authenticated) hold at most max_unauth slots, at most
+ *   max_unauth_per_source of them from one source (the peer address without its port).
+ *   A new connection over either bound is still accepted: the one evicted for it is the
+ *   unauthenticated connection (of that source, for the per-source bound) that has
+ *   received the fewest frames, the oldest of those. So connections that send nothing
+ *   cannot crowd out an IDS, whose first frame comes at once, and a flood from one address
+ *   cannot evict the handshakes of others. Authenticated connections are never evicted:
+ *   over max_conns with no unauthenticated one to evict, the new connection is accepted
+ *   and closed at once with a log line (EOF at once, not a hang in the listen backlog).
  * - Library code never prints: everything goes through the optional log callback.
  * - Worst-case memory per connection with the defaults: ~80 KiB fixed (frame reader, read
  *   chunk) + partial requests 8 x 256 KiB + queued requests ~1.25 MiB + write queue
@@ -73,6 +81,12 @@
  * connect and send nothing (or stall a handshake) and clients that never read. Generous,
  * because the IDS may keep an idle session between scans. */
 #define AGENT_IDLE_TIMEOUT_MS (10u * 60u * 1000u)
+/* Slots for connections that have not authenticated yet (a channel's handshake: three
+ * messages and a report), and per source address. Well under AGENT_MAX_CONNS so that
+ * established sessions keep theirs; several per source so that an IDS that reconnects, or
+ * a few behind one NAT, are not evicting each other. */
+#define AGENT_MAX_UNAUTH 8u
+#define AGENT_MAX_UNAUTH_PER_SOURCE 4u
 /* Listening fds one loop serves (vsock + unix + tcp is three). */
 #define AGENT_MAX_LISTENERS 8u
 /* Shared-memory regions one loop serves: one ivshmem device per IDS, a few at most. */
@@ -162,6 +176,8 @@ struct agent_loop_config {
 	size_t read_budget;
 	unsigned dispatch_budget;
 	uint32_t idle_timeout_ms; /* UINT32_MAX: never */
+	unsigned max_unauth;            /* capped at max_conns */
+	unsigned max_unauth_per_source; /* capped at max_unauth */
 };
 
 /* Fills cfg with the defaults: no listeners, stop_fd -1, every limit its AGENT_* value. */
@@ -216,6 +232,7 @@ struct agent_loop_stats {
 	unsigned conns;          /* open now */
 	uint64_t accepted;       /* connections served since creation */
 	uint64_t refused;        /* closed at once: over max_conns, or refused by hooks.open */
+	uint64_t evicted;        /* unauthenticated, closed to make room for a newer one */
 	uint64_t protocol_errors;
 	uint64_t requests;       /* dispatched (handler run) */
 	uint64_t rejected;       /* answered with an error envelope */
@@ -245,5 +262,9 @@ void agent_conn_set_timeout(struct agent_conn *c, uint32_t ms);
 /* Closes the connection after the current call returns (logged with reason, a static
  * string). Its queued requests are dropped, unsent bytes discarded. */
 void agent_conn_close(struct agent_conn *c, const char *reason);
+/* The peer has proved who it is (a channel's handshake completed): from now on the
+ * connection is not counted in max_unauth and is never evicted. A connection whose
+ * hooks.open installs no channel (ch.open NULL) is authenticated from the start. */
+void agent_conn_set_authenticated(struct agent_conn *c);
 
 #endif

@@ -95,6 +95,9 @@ struct agent_conn {
 	void *session;
 	struct agent_channel ch;
 	int hooked; /* hooks.open accepted: hooks.close is owed */
+	int authed; /* see agent_conn_set_authenticated; else counted in max_unauth */
+	uint64_t frames_in; /* frames received: an eviction spares the ones making progress */
+	char source[AGENT_PEER_LEN]; /* peer without its port: the per-source bound */
 
 	uint8_t in[AGENT_READ_CHUNK];
 	size_t in_off, in_len;

@@ -6,13 +6,17 @@
   stall SOCK                send a msg1, read msg2, then say nothing; print seconds to EOF
   flood SOCK N HOLD         open N connections, send nothing; print how many the agent
                             closed at once (refused), hold the rest HOLD seconds
+  tcpflood HOST PORT N HOLD open N TCP connections at once and send nothing (the attack:
+                            idle connections held open); print 'connected C closed K' once
+                            all are connected (K: closed by the agent so far), then hold
+                            every socket HOLD seconds, not reading, not reconnecting
   proxy LISTEN TARGET CAP   relay unix LISTEN <-> unix TARGET, every byte appended to CAP;
                             the client->agent stream of connection i also to CAP.c2s.i
   replay SOCK C2S           send a recorded session's msg1, read msg2, send its msg3;
                             print 'closed' if the agent closes without sending a frame
 Prints one result line; exit 0 unless the tool itself failed.
 """
-import os, select, socket, struct, sys, time
+import os, resource, select, socket, struct, sys, time
 
 
 def conn(path):
@@ -90,6 +94,40 @@ def main():
             if r and s.recv(1) == b"":
                 refused += 1
         print(refused, flush=True)
+        time.sleep(hold)
+    elif mode == "tcpflood":
+        host, port, n, hold = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < n + 64:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+        socks = []
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.connect_ex((host, port))
+            socks.append(s)
+        pending = {s.fileno(): s for s in socks}
+        p = select.poll()  # select() stops at fd 1024
+        for fd in pending:
+            p.register(fd, select.POLLOUT)
+        end = time.monotonic() + 30
+        while pending and time.monotonic() < end:  # the listen backlog makes some retry SYN
+            for fd, _ in p.poll(500):
+                p.unregister(fd)
+                pending.pop(fd, None)
+        pending = set(pending.values())
+        connected = sum(1 for s in socks if s not in pending and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)
+        time.sleep(0.5)
+        closed = 0
+        for s in socks:
+            if s in pending:
+                continue
+            try:
+                if s.recv(1) == b"":
+                    closed += 1
+            except (BlockingIOError, ConnectionResetError):
+                pass
+        print("connected %d closed %d" % (connected, closed), flush=True)
         time.sleep(hold)
     elif mode == "proxy":
         listen, target, cap = sys.argv[2], sys.argv[3], sys.argv[4]

@@ -1,7 +1,8 @@
 /*
  * test_agent_channel.c — the agent side of the channel on the real poll loop (in a
- * thread), against the IDS's blocking driver: RPC through the channel, half-open
- * handshakes bounded while an established session is served, the handshake deadline,
+ * thread), against the IDS's blocking driver: RPC through the channel, a flood of half-open
+ * connections evicting its own oldest while established and new sessions are served, the
+ * handshake deadline,
  * an IDS key not on the allow-list. Real sim provider and verifier.
  */
 #include <dirent.h>
@@ -49,6 +50,7 @@ static struct {
 	struct snp_provider *prov;
 	struct ids_policy pol;
 	struct noise_keypair ids_key;
+	struct agent_loop_stats st; /* at fx_stop */
 } F;
 
 static void *loop_thread(void *arg)
@@ -71,7 +73,6 @@ static void fx_start(unsigned max_hs, uint32_t hs_timeout_ms)
 	F.chan.nallow = 1;
 	F.chan.attest = snp_provider_attest;
 	F.chan.attest_ctx = F.prov;
-	F.chan.max_handshakes = max_hs;
 	F.chan.handshake_timeout_ms = hs_timeout_ms;
 	F.pol.key = F.ids_key;
 	F.pol.peer.trust = snp_trust_new();
@@ -92,6 +93,7 @@ static void fx_start(unsigned max_hs, uint32_t hs_timeout_ms)
 	cfg.listen_fds = &F.lfd;
 	cfg.nlisten = 1;
 	cfg.hooks = agent_channel_hooks(&F.chan);
+	cfg.max_unauth = max_hs; /* 0: the default */
 	ASSERT_EQ(agent_loop_new(&F.l, &cfg), 0);
 	ASSERT_EQ(pthread_create(&F.th, NULL, loop_thread, NULL), 0);
 }
@@ -101,6 +103,7 @@ static void fx_stop(void)
 	agent_loop_stop(F.l);
 	ASSERT_EQ(pthread_join(F.th, NULL), 0);
 	ASSERT_EQ(F.rc, 0);
+	agent_loop_get_stats(F.l, &F.st);
 	agent_loop_free(F.l);
 	close(F.lfd);
 	ASSERT_EQ(F.chan.in_handshake, 0); /* every counted connection was uncounted */
@@ -191,7 +194,12 @@ TEST(agent_channel_unknown_ids_key_closed)
 	ASSERT_EQ(F.chan.established, 0);
 }
 
-TEST(agent_channel_half_open_bounded_established_served)
+/* A flood of connections that never send a byte (the attack: idle TCP connections held
+ * open) evicts its own oldest: an established session is served, a handshake that has
+ * sent its first message survives, and a new IDS gets through while the flood is held.
+ * Every connection here comes from this process: one source, so the per-source bound
+ * (capped at max_unauth) is the one that acts. */
+TEST(agent_channel_half_open_flood_evicts_itself)
 {
 	enum { FLOOD = 12, MAX_HS = 3 };
 	fx_start(MAX_HS, 400);
@@ -200,39 +208,60 @@ TEST(agent_channel_half_open_bounded_established_served)
 	int rc = ids_session_handshake(fd, &sess, &F.pol, 5000, why, sizeof why);
 	if (rc < 0)
 		FAIL_AT("handshake: %s", why);
-	int flood[FLOOD], was_refused[FLOOD], refused = 0;
-	for (int i = 0; i < FLOOD; i++)
+	/* a handshake in progress: msg1 sent, msg2 read, msg3 not yet */
+	int busy = connect_raw();
+	uint8_t m1[2 + 32] = { 0, 32 }, m2[FRAME_MAX_BODY];
+	memset(m1 + 2, 0x42, 32);
+	ASSERT_EQ(send(busy, m1, sizeof m1, 0), (long)sizeof m1);
+	ASSERT_EQ(recv(busy, m2, 2, MSG_WAITALL), 2);
+	size_t m2len = (size_t)m2[0] << 8 | m2[1];
+	ASSERT_EQ(recv(busy, m2, m2len, MSG_WAITALL), (long)m2len); /* all of msg2 read */
+	int flood[FLOOD], evicted = 0, first_evicted = 1;
+	for (int i = 0; i < FLOOD; i++) {
 		flood[i] = connect_raw();
-	for (int i = 0; i < FLOOD; i++)
-		refused += was_refused[i] = closed_within(flood[i], 100);
-	ASSERT_EQ(refused, FLOOD - MAX_HS);
+		usleep(2000); /* accepted in this order: "oldest" is well defined */
+	}
+	for (int i = 0; i < FLOOD; i++) {
+		int e = closed_within(flood[i], 100);
+		evicted += e;
+		if (i < FLOOD - (MAX_HS - 1))
+			first_evicted &= e; /* the oldest ones went */
+	}
+	/* the busy handshake holds one of the MAX_HS slots, the newest silent ones the rest */
+	ASSERT_EQ(evicted, FLOOD - (MAX_HS - 1));
+	ASSERT(first_evicted);
+	ASSERT(!closed_within(busy, 50));
 	double t0 = now_ms();
 	rpc_echo(fd, &sess, 1); /* the established session is served during the flood */
 	double dt = now_ms() - t0;
 	printf("# rpc during a flood of %d half-open connections: %.2f ms\n", FLOOD, dt);
 	ASSERT(dt < 1000);
-	/* the half-open ones that got a slot are cut by the handshake deadline */
-	int cut = 0;
-	for (int i = 0; i < FLOOD; i++) {
-		if (!was_refused[i])
-			cut += closed_within(flood[i], 2000);
-		close(flood[i]);
-	}
-	ASSERT_EQ(cut, MAX_HS);
-	/* and the slots are free again */
+	/* a new IDS gets through while the flood's survivors are still held */
 	int fd2 = connect_raw();
 	struct session s2;
 	rc = ids_session_handshake(fd2, &s2, &F.pol, 5000, why, sizeof why);
 	if (rc < 0)
-		FAIL_AT("handshake after flood: %s", why);
+		FAIL_AT("handshake during the flood: %s", why);
 	rpc_echo(fd2, &s2, 2);
+	/* the survivors and the stalled handshake are cut by the handshake deadline */
+	int cut = closed_within(busy, 2000);
+	for (int i = 0; i < FLOOD; i++) {
+		if (i >= FLOOD - (MAX_HS - 1))
+			cut += closed_within(flood[i], 2000);
+		close(flood[i]);
+	}
+	close(busy);
+	ASSERT_EQ(cut, MAX_HS);
 	rpc_echo(fd, &sess, 3);
 	session_wipe(&s2);
 	session_wipe(&sess);
 	close(fd2);
 	close(fd);
 	fx_stop();
-	ASSERT_EQ(F.chan.refused, FLOOD - MAX_HS);
+	/* the new IDS evicted one more silent connection */
+	ASSERT_EQ(F.st.evicted, (uint64_t)(FLOOD - (MAX_HS - 1) + 1));
+	ASSERT_EQ(F.st.refused, 0);
+	ASSERT_EQ(F.chan.established, 2);
 }
 
 TEST_MAIN()

@@ -1015,6 +1015,95 @@ TEST(agent_loop_conn_set_timeout_handshake_window)
 	fx_stop();
 }
 
+/* A channel that swallows every frame (a handshake that never ends) for peers labelled
+ * "tcp:10.0.*"; none (authenticated from the start) for the others. */
+static long swallow_open(void *ctx, const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+{
+	(void)ctx, (void)in, (void)n, (void)out, (void)cap;
+	return 0;
+}
+
+static int unauth_hook_open(void *ctx, struct agent_conn *c, void **session,
+			    struct agent_channel *ch)
+{
+	(void)ctx;
+	(void)session;
+	if (!strncmp(agent_conn_peer(c), "tcp:10.0.", 9))
+		ch->open = swallow_open;
+	return 0;
+}
+
+static int adopt_as(struct agent_loop *l, int sp[2], const char *label)
+{
+	ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	return agent_loop_adopt(l, sp[0], label);
+}
+
+/* 1 if the agent closed its end of the pair. */
+static int pair_closed(int sp[2])
+{
+	char b;
+	return recv(sp[1], &b, 1, MSG_DONTWAIT) == 0;
+}
+
+/* The unauthenticated bounds (agent_loop.h), deterministic: adopted connections, no run. */
+TEST(agent_loop_unauth_bounds_evict_oldest_of_source_then_any_never_authenticated)
+{
+	struct agent_loop_config cfg;
+	test_config(&cfg);
+	cfg.nlisten = 0;
+	cfg.max_conns = 8;
+	cfg.max_unauth = 4;
+	cfg.max_unauth_per_source = 2;
+	cfg.hooks.open = unauth_hook_open;
+	struct agent_loop *l;
+	ASSERT_EQ(agent_loop_new(&l, &cfg), 0);
+	enum { A1, A2, B1, A3, C1, C2, D1, N_UNAUTH };
+	static const char *lab[N_UNAUTH] = { "tcp:10.0.0.1:1001", "tcp:10.0.0.1:1002",
+		"tcp:10.0.0.2:7", "tcp:10.0.0.1:1003", "tcp:10.0.0.3:1", "tcp:10.0.0.3:2",
+		"tcp:10.0.0.4:9" };
+	int u[N_UNAUTH][2], a[9][2];
+	for (int i = A1; i <= A3; i++)
+		ASSERT_EQ(adopt_as(l, u[i], lab[i]), 0);
+	/* a third from 10.0.0.1: its oldest goes, nobody else's */
+	ASSERT(pair_closed(u[A1]));
+	ASSERT(!pair_closed(u[A2]) && !pair_closed(u[B1]) && !pair_closed(u[A3]));
+	ASSERT_EQ(adopt_as(l, u[C1], lab[C1]), 0);
+	ASSERT(!pair_closed(u[A2]));
+	/* a fifth unauthenticated: the oldest of all goes */
+	ASSERT_EQ(adopt_as(l, u[C2], lab[C2]), 0);
+	ASSERT(pair_closed(u[A2]));
+	ASSERT(!pair_closed(u[B1]) && !pair_closed(u[A3]) && !pair_closed(u[C1]) && !pair_closed(u[C2]));
+	/* authenticated ones take the slots the unauthenticated hold, oldest first */
+	char label[32];
+	for (int i = 0; i < 4; i++) {
+		snprintf(label, sizeof label, "tcp:10.9.0.%d:1", i);
+		ASSERT_EQ(adopt_as(l, a[i], label), 0); /* 8 open now: 4 and 4 */
+	}
+	ASSERT_EQ(adopt_as(l, u[D1], lab[D1]), 0); /* full: B1, the oldest unauthenticated, goes */
+	ASSERT(pair_closed(u[B1]));
+	for (int i = 4; i < 8; i++) {
+		snprintf(label, sizeof label, "tcp:10.9.0.%d:1", i);
+		ASSERT_EQ(adopt_as(l, a[i], label), 0);
+	}
+	ASSERT(pair_closed(u[A3]) && pair_closed(u[C1]) && pair_closed(u[C2]) && pair_closed(u[D1]));
+	/* all eight authenticated: the next one is refused, none of them evicted */
+	ASSERT_EQ(adopt_as(l, a[8], "tcp:10.9.0.8:1"), SEVMON_EBUSY);
+	ASSERT(pair_closed(a[8]));
+	for (int i = 0; i < 8; i++)
+		ASSERT(!pair_closed(a[i]));
+	struct agent_loop_stats st;
+	agent_loop_get_stats(l, &st);
+	ASSERT_EQ(st.evicted, 7);
+	ASSERT_EQ(st.refused, 1);
+	ASSERT_EQ(st.conns, 8);
+	agent_loop_free(l);
+	for (int i = 0; i < N_UNAUTH; i++)
+		close(u[i][1]);
+	for (int i = 0; i < 9; i++)
+		close(a[i][1]);
+}
+
 TEST(agent_loop_run_half_close_answers_then_closes)
 {
 	fx_start(NULL);
