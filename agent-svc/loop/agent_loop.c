@@ -405,7 +405,7 @@ int agent_loop_run(struct agent_loop *l)
 		unsigned nb = l->nshm ? agent_shm_bell_fds(l, pf + np) : 0;
 		int n = ppoll(pf, np + nb, tsp, NULL);
 		if (nb)
-			agent_shm_after_poll(l);
+			agent_shm_after_poll(l, pf + np);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -160,7 +160,7 @@ int64_t agent_shm_timeout_ns(struct agent_loop *l); /* -1: no shm wants a wake-u
 /* Bell regions: their fds for poll(2) (at most AGENT_MAX_SHM; returns how many), and the
  * turn after the poll (flags down, bells cleared). */
 unsigned agent_shm_bell_fds(struct agent_loop *l, struct pollfd *pf);
-void agent_shm_after_poll(struct agent_loop *l);
+void agent_shm_after_poll(struct agent_loop *l, const struct pollfd *pf);
 void agent_shm_free_all(struct agent_loop *l);
 void agent_conn_parse(struct agent_conn *c);
 void agent_conn_dispatch_some(struct agent_conn *c);

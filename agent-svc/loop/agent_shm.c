@@ -45,6 +45,13 @@ static void shm_read(struct agent_conn *c)
 		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 		c->shm->frames++;
+		if (c->shm->region.bell) {
+			uint32_t spin = shm_conn_spin_budget(&c->shm->sc);
+			/* caught while spinning, or one wait fewer of a back-off */
+			if (spin == 0 || c->shm_sleep_ns == 0)
+				shm_conn_spin_outcome(&c->shm->sc, spin != 0);
+			c->shm_sleep_ns = 0;
+		}
 		c->last_activity_ns = c->shm_active_ns = ((uint64_t)clock_mono_ns());
 		agent_conn_on_frame(c, l->shm_in, (size_t)n);
 	}
@@ -245,12 +252,14 @@ int64_t agent_shm_timeout_ns(struct agent_loop *l)
 				      (want ? SHM_WRITABLE : 0);
 			uint64_t cap = (uint64_t)s->sc.opt.loop_max_ms * NS_PER_MS;
 			if (s->region.bell && !c->closing &&
-			    now - c->shm_active_ns >= s->sc.opt.spin_ns) {
+			    now - c->shm_active_ns >= shm_conn_spin_budget(&s->sc)) {
 				/* doorbell: sleep on its fd, no timeout, unless something is
 				 * ready already (arm re-checks after raising our flag) */
 				t = ev && shm_conn_arm(&s->sc, ev, want) != 0 ? 0 : -1;
-				if (t == 0)
-					c->shm_sleep_ns = 0;
+				if (t < 0 && c->shm_sleep_ns == 0 && shm_conn_spin_budget(&s->sc))
+					shm_conn_spin_outcome(&s->sc, 0); /* spun for nothing */
+				/* 1: asleep on the bell (the next frame is not "caught") */
+				c->shm_sleep_ns = t < 0 ? 1 : 0;
 			} else if (c->closing || now - c->shm_active_ns < s->sc.opt.spin_ns ||
 			    (ev && shm_conn_ready(&s->sc, ev, want) != 0)) {
 				/* spin: the next request of a scan is usually microseconds away */
@@ -288,11 +297,17 @@ unsigned agent_shm_bell_fds(struct agent_loop *l, struct pollfd *pf)
 	return n;
 }
 
-void agent_shm_after_poll(struct agent_loop *l)
+void agent_shm_after_poll(struct agent_loop *l, const struct pollfd *pf)
 {
-	for (unsigned i = 0; i < l->nshm; i++)
-		if (l->shm[i]->region.bell && l->shm[i]->sc.base)
-			shm_conn_disarm(&l->shm[i]->sc);
+	for (unsigned i = 0, k = 0; i < l->nshm; i++) {
+		struct agent_shm_lis *s = l->shm[i];
+		if (!s->region.bell)
+			continue;
+		if (s->sc.base)
+			shm_conn_disarm(&s->sc);
+		if (pf[k++].revents)
+			(void)shm_bell_drain(s->region.bell);
+	}
 }
 
 void agent_shm_free_all(struct agent_loop *l)

@@ -103,6 +103,8 @@ static void shm_pump(struct rpc_client *c)
 			return;
 		}
 	}
+	if (got && s->has_bell && s->spinning)
+		shm_conn_spin_outcome(&s->sc, 1); /* the reply came while we spun */
 	if (moved || got)
 		s->active_ns = clock_mono_ns();
 }
@@ -123,6 +125,7 @@ static void on_bell(uv_poll_t *p, int status, int events)
 	(void)status;
 	(void)events;
 	shm_conn_disarm(&c->shm->sc);
+	(void)shm_bell_drain(c->shm->sc.bell);
 	shm_pump(c);
 	if (!c->closing)
 		shm_update(c);
@@ -136,6 +139,8 @@ static int bell_sleep(struct rpc_client *c, size_t want)
 
 	if (shm_conn_arm(&s->sc, ev, want) != 0)
 		return 0; /* ready (or an error to report): spin one more turn */
+	if (s->spinning && c->pend.count)
+		shm_conn_spin_outcome(&s->sc, 0); /* spun for nothing */
 	if (s->spinning) {
 		uv_idle_stop(&s->spin);
 		s->spinning = 0;
@@ -175,8 +180,10 @@ static void shm_update(struct rpc_client *c)
 	if (c->st.requests + c->st.cancels != s->sent_seen) {
 		s->sent_seen = c->st.requests + c->st.cancels;
 		s->active_ns = now; /* a call was queued: its reply is worth a spin */
+		if (s->has_bell && shm_conn_spin_budget(&s->sc) == 0)
+			shm_conn_spin_outcome(&s->sc, 0); /* backing off: one wait fewer */
 	}
-	int spin = c->pend.count && now - s->active_ns < (int64_t)s->sc.opt.spin_ns;
+	int spin = c->pend.count && now - s->active_ns < (int64_t)shm_conn_spin_budget(&s->sc);
 	if (!spin) {
 		size_t want = 0;
 		if (c->wq.bytes && !head_frame(c, &want))
@@ -201,6 +208,8 @@ static void shm_update(struct rpc_client *c)
 			return;
 		}
 	}
+	if (s->has_bell)
+		shm_conn_disarm(&s->sc); /* awake: the agent need not ring */
 	if (!s->spinning) {
 		uv_timer_stop(&s->pump);
 		uv_idle_start(&s->spin, on_spin);
@@ -272,6 +281,15 @@ int rpc_client_open_shm(uv_loop_t *loop, struct shm_conn *sc, struct shm_region 
 	}
 	shm_update(c);
 	*out = c;
+	return 0;
+}
+
+int rpc_client_bell_stats(const struct rpc_client *c, uint64_t *rings, uint64_t *wakeups)
+{
+	if (!c->shm || !c->shm->sc.bell)
+		return SEVMON_ENOTSUP;
+	*rings = c->shm->sc.bell->rings;
+	*wakeups = c->shm->sc.bell->wakeups;
 	return 0;
 }
 

@@ -52,8 +52,8 @@
  *   0x140   4     ring BA head  (written by B)
  *   0x180   4     ring BA tail  (written by A)
  *   0x1c0   12    doorbell A:   +0 seq (futex word), +4 waiting flag (A is asleep, or about
- *                               to be: ring it), +8 bell id + 1 (A's ivshmem peer id; 0 = A
- *                               has no bell)
+ *                               to be: ring it; bit 0 waiting to read, bit 1 for room to
+ *                               write), +8 bell id + 1 (A's ivshmem peer id; 0 = no bell)
  *   0x200   12    doorbell B:   same, for B
  *   0x240   ..    reserved, zero, up to header_size
  *   ab_off  ab_size   ring AB data
@@ -311,7 +311,25 @@ struct shm_conn {
 	int up;               /* 1 once the session is established */
 	int err;              /* latched fatal error (EPROTO/ECONNRESET), 0 if none */
 	int idle_ms;          /* poll_timeout backoff state */
+	uint32_t spin_skip;   /* adaptive spin: waits left without spinning */
+	uint32_t spin_misses; /* spins in a row the peer did not answer within */
 };
+
+/* Adaptive spin (bell mode). Spinning pays only while the peer has a core of its own: then
+ * a reply comes back within the window and no wake-up is spent. When the peer shares our
+ * core (another process keeps the other one busy), every spin only delays it, so after
+ * SHM_SPIN_MISSES windows in a row that ended in a sleep, the next SHM_SPIN_SKIP waits go
+ * straight to the bell; then one probe spins again. */
+#define SHM_SPIN_MISSES 2u
+#define SHM_SPIN_SKIP 1024u
+/* The spin window the next wait may use: opt.spin_ns, or 0 while backing off. */
+static inline uint32_t shm_conn_spin_budget(const struct shm_conn *c)
+{
+	return c->spin_skip ? 0 : c->opt.spin_ns;
+}
+/* Record a wait's outcome: caught = the peer answered while we spun (1), or we went to
+ * sleep (0). A wait made without spinning (budget 0) counts down the back-off. */
+void shm_conn_spin_outcome(struct shm_conn *c, int caught);
 
 /*
  * Begin attaching as side on a mapped region (the region must outlive the connection).
@@ -366,8 +384,10 @@ int shm_conn_poll_timeout_ms(struct shm_conn *c, size_t want_send_len);
  * set. Before sleeping: shm_conn_arm raises our waiting flag, fences and re-checks
  * pred-like readiness for events (0 for "attach progress" while not up): it returns
  * non-zero when something is ready already (the flag is lowered again: do not sleep),
- * 0 when the loop may sleep on the fd with no timeout. After waking (or any loop turn):
- * shm_conn_disarm lowers the flag and clears the fd.
+ * 0 when the loop may sleep on the fd with no timeout. Once awake (rung or not):
+ * shm_conn_disarm lowers the flag (a plain store: call it whenever the side is busy
+ * again, so the peer does not ring for nothing); the loop clears the fd with
+ * shm_bell_drain when poll said it was readable.
  */
 int shm_conn_arm(struct shm_conn *c, unsigned events, size_t send_len);
 void shm_conn_disarm(struct shm_conn *c);
@@ -381,8 +401,16 @@ static inline uint32_t shm_conn_peer_epoch(const struct shm_conn *c) { return c-
 /* A deadline ms from now on the monotonic clock (clock_mono_ns, ns), for the calls above. */
 int64_t shm_deadline_after_ms(int64_t ms);
 
-/* Internal to the shm_*.c files. */
-void shm_notify_peer(struct shm_conn *c);
+/* Internal to the shm_*.c files. The waiting flag holds what the sleeper waits for
+ * (SHM_READABLE / SHM_WRITABLE; both for attach progress): a side that published a record
+ * rings only a peer waiting to read, one that freed room only a peer waiting to write. */
+static inline uint32_t shm_wait_mask(unsigned events)
+{
+	events &= SHM_READABLE | SHM_WRITABLE;
+	return events ? events : SHM_READABLE | SHM_WRITABLE;
+}
+void shm_notify_peer(struct shm_conn *c); /* whatever the peer waits for */
+void shm_notify_peer_for(struct shm_conn *c, unsigned what);
 typedef int (*shm_pred_fn)(struct shm_conn *c, unsigned events, size_t send_len);
 /* Spin, then sleep (futex or poll backoff), until pred returns non-zero (returned) or the
  * deadline passes (SEVMON_ETIMEDOUT). */

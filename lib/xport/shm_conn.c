@@ -260,7 +260,7 @@ int shm_conn_send_nb(struct shm_conn *c, const void *body, size_t len)
 	if (rc == SEVMON_EPROTO)
 		return ring_violation(c);
 	if (rc > 0)
-		shm_notify_peer(c);
+		shm_notify_peer_for(c, SHM_READABLE); /* a record to read */
 	return rc;
 }
 
@@ -273,7 +273,7 @@ int shm_conn_recv_nb(struct shm_conn *c, void *buf, size_t cap)
 	if (rc == SEVMON_EPROTO)
 		return ring_violation(c);
 	if (rc > 0)
-		shm_notify_peer(c);
+		shm_notify_peer_for(c, SHM_WRITABLE); /* room in the ring */
 	else if (rc == 0 && st == 1)
 		return latch(c, SEVMON_ECONNRESET); /* closed and drained */
 	return rc;
@@ -315,9 +315,24 @@ int shm_conn_wait(struct shm_conn *c, unsigned events, size_t send_len, int64_t 
 	return shm_wait_for(c, shm_conn_ready, events, send_len, deadline_ns);
 }
 
+void shm_conn_spin_outcome(struct shm_conn *c, int caught)
+{
+	if (c->spin_skip) {
+		c->spin_skip--;
+		return;
+	}
+	if (caught) {
+		c->spin_misses = 0;
+	} else if (++c->spin_misses >= SHM_SPIN_MISSES) {
+		c->spin_misses = 0;
+		c->spin_skip = SHM_SPIN_SKIP;
+	}
+}
+
 int shm_conn_arm(struct shm_conn *c, unsigned events, size_t send_len)
 {
-	atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], 1, memory_order_relaxed);
+	atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], shm_wait_mask(events),
+			      memory_order_relaxed);
 	/* pairs with shm_notify_peer's fence: we see its index, or it sees our flag */
 	atomic_thread_fence(memory_order_seq_cst);
 	int rc = c->up ? shm_conn_ready(c, events, send_len) : shm_conn_attach_step(c);
@@ -329,8 +344,6 @@ int shm_conn_arm(struct shm_conn *c, unsigned events, size_t send_len)
 void shm_conn_disarm(struct shm_conn *c)
 {
 	atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], 0, memory_order_relaxed);
-	if (c->bell)
-		(void)shm_bell_drain(c->bell);
 }
 
 /* For callers that poll(2) on something else meanwhile (the agent loop): how long until
