@@ -135,11 +135,14 @@ int ktypes_enum_value(const struct btf *btf, const char *name, int64_t *v)
 		if (!btf_is_enum(t))
 			continue;
 		const struct btf_enum *e = btf_enum(t);
-		for (uint16_t i = 0; i < btf_vlen(t); i++, e++)
-			if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+		for (uint16_t i = 0; i < btf_vlen(t); i++, e++) {
+			/* NULL for a name offset outside the strings: the guest wrote this BTF */
+			const char *en = btf__name_by_offset(btf, e->name_off);
+			if (en && !strcmp(en, name)) {
 				*v = e->val;
 				return 0;
 			}
+		}
 	}
 	return SEVMON_ENOENT;
 }
