@@ -353,7 +353,7 @@ static int poll_timeout(struct agent_loop *l, uint64_t now)
 int agent_loop_run(struct agent_loop *l)
 {
 	const unsigned nfix = 2 + AGENT_MAX_LISTENERS;
-	struct pollfd *pf = calloc(nfix + l->cfg.max_conns, sizeof *pf);
+	struct pollfd *pf = calloc(nfix + l->cfg.max_conns + AGENT_MAX_SHM, sizeof *pf);
 	struct agent_conn **pc = calloc(l->cfg.max_conns, sizeof *pc);
 	int rc = 0;
 
@@ -401,7 +401,11 @@ int agent_loop_run(struct agent_loop *l)
 			ts.tv_nsec = (long)(tns % 1000000000);
 			tsp = &ts;
 		}
-		int n = ppoll(pf, np, tsp, NULL);
+		/* doorbells last: their readiness is only "look at the regions again" */
+		unsigned nb = l->nshm ? agent_shm_bell_fds(l, pf + np) : 0;
+		int n = ppoll(pf, np + nb, tsp, NULL);
+		if (nb)
+			agent_shm_after_poll(l, pf + np);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -11,6 +11,8 @@
 #include "agent_loop.h"
 #include "frame.h"
 #include "rpc_wire.h"
+#include <poll.h>
+
 #include "shm.h"
 
 /* One read(2) fills at most this much; it is parsed before the next read, so an input
@@ -77,6 +79,7 @@ struct agent_shm_lis {
 	struct agent_conn *conn; /* the session being served, or NULL */
 	int wait_ms;            /* attach poll backoff */
 	uint64_t next_try_ns;
+	uint64_t rings0, wakeups0, frames; /* bell counters at session start; frames in+out */
 };
 
 struct agent_conn {
@@ -154,6 +157,10 @@ extern const struct agent_conn_io agent_conn_io_stream;
 extern const struct agent_conn_io agent_conn_io_shm;
 void agent_shm_step(struct agent_loop *l);        /* progress attaches, adopt sessions */
 int64_t agent_shm_timeout_ns(struct agent_loop *l); /* -1: no shm wants a wake-up */
+/* Bell regions: their fds for poll(2) (at most AGENT_MAX_SHM; returns how many), and the
+ * turn after the poll (flags down, bells cleared). */
+unsigned agent_shm_bell_fds(struct agent_loop *l, struct pollfd *pf);
+void agent_shm_after_poll(struct agent_loop *l, const struct pollfd *pf);
 void agent_shm_free_all(struct agent_loop *l);
 void agent_conn_parse(struct agent_conn *c);
 void agent_conn_dispatch_some(struct agent_conn *c);

@@ -8,6 +8,7 @@
  * same backpressure (the loop stops taking bodies off the ring while its queues are full,
  * so a fast peer fills the ring, not our memory).
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,14 @@ static void shm_read(struct agent_conn *c)
 			return;
 		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
+		c->shm->frames++;
+		if (c->shm->region.bell) {
+			uint32_t spin = shm_conn_spin_budget(&c->shm->sc);
+			/* caught while spinning, or one wait fewer of a back-off */
+			if (spin == 0 || c->shm_sleep_ns == 0)
+				shm_conn_spin_outcome(&c->shm->sc, spin != 0);
+			c->shm_sleep_ns = 0;
+		}
 		c->last_activity_ns = c->shm_active_ns = ((uint64_t)clock_mono_ns());
 		agent_conn_on_frame(c, l->shm_in, (size_t)n);
 	}
@@ -71,6 +80,7 @@ static long shm_write(struct agent_conn *c, const uint8_t *p, size_t n)
 			return rc;
 		}
 		off += FRAME_HDR_LEN + blen;
+		c->shm->frames++;
 	}
 	if (off)
 		c->shm_active_ns = ((uint64_t)clock_mono_ns());
@@ -81,6 +91,12 @@ static void shm_release(struct agent_conn *c)
 {
 	struct agent_shm_lis *s = c->shm;
 
+	if (s->region.bell)
+		agent_logf(c->loop, AGENT_LOG_INFO,
+			   "%s: session ended: %llu frames, %llu wake-ups, %llu rings", s->label,
+			   (unsigned long long)s->frames,
+			   (unsigned long long)(s->region.bell->wakeups - s->wakeups0),
+			   (unsigned long long)(s->region.bell->rings - s->rings0));
 	shm_conn_close(&s->sc); /* the peer sees ECONNRESET; a new attach follows */
 	s->conn = NULL;
 	s->attaching = 0;
@@ -172,6 +188,11 @@ static void adopt(struct agent_loop *l, struct agent_shm_lis *s)
 	c->shm_active_ns = ((uint64_t)clock_mono_ns());
 	s->conn = c;
 	s->attaching = 0;
+	s->frames = 0;
+	if (s->region.bell) {
+		s->rings0 = s->region.bell->rings;
+		s->wakeups0 = s->region.bell->wakeups;
+	}
 	/* on refusal (hooks.open) c is freed, which ends the session and re-arms the region */
 	(void)agent_conn_admit(l, c);
 }
@@ -204,6 +225,8 @@ void agent_shm_step(struct agent_loop *l)
 			agent_logf(l, AGENT_LOG_WARN, "%s: attach: %s", s->label, sevmon_errname(rc));
 			s->attaching = 0;
 			s->next_try_ns = now + AGENT_SHM_ATTACH_POLL_MS * NS_PER_MS;
+		} else if (s->region.bell) {
+			s->next_try_ns = 0; /* the bell wakes us; agent_shm_timeout_ns arms it */
 		} else {
 			s->wait_ms = s->wait_ms ? s->wait_ms * 2 : 1;
 			if (s->wait_ms > AGENT_SHM_ATTACH_POLL_MS)
@@ -228,7 +251,16 @@ int64_t agent_shm_timeout_ns(struct agent_loop *l)
 			unsigned ev = (agent_conn_wants_read(c) ? SHM_READABLE : 0) |
 				      (want ? SHM_WRITABLE : 0);
 			uint64_t cap = (uint64_t)s->sc.opt.loop_max_ms * NS_PER_MS;
-			if (c->closing || now - c->shm_active_ns < s->sc.opt.spin_ns ||
+			if (s->region.bell && !c->closing &&
+			    now - c->shm_active_ns >= shm_conn_spin_budget(&s->sc)) {
+				/* doorbell: sleep on its fd, no timeout, unless something is
+				 * ready already (arm re-checks after raising our flag) */
+				t = ev && shm_conn_arm(&s->sc, ev, want) != 0 ? 0 : -1;
+				if (t < 0 && c->shm_sleep_ns == 0 && shm_conn_spin_budget(&s->sc))
+					shm_conn_spin_outcome(&s->sc, 0); /* spun for nothing */
+				/* 1: asleep on the bell (the next frame is not "caught") */
+				c->shm_sleep_ns = t < 0 ? 1 : 0;
+			} else if (c->closing || now - c->shm_active_ns < s->sc.opt.spin_ns ||
 			    (ev && shm_conn_ready(&s->sc, ev, want) != 0)) {
 				/* spin: the next request of a scan is usually microseconds away */
 				t = 0;
@@ -243,14 +275,39 @@ int64_t agent_shm_timeout_ns(struct agent_loop *l)
 					c->shm_sleep_ns = cap;
 				t = (int64_t)c->shm_sleep_ns;
 			}
+		} else if (s->region.bell && s->attaching && now >= s->next_try_ns) {
+			/* waiting for a peer: the IDS rings us when it attaches */
+			t = shm_conn_arm(&s->sc, 0, 0) != 0 ? 0 : -1;
 		} else {
 			uint64_t due = s->next_try_ns;
 			t = due > now ? (int64_t)(due - now) : 0;
 		}
-		if (best < 0 || t < best)
+		if (t >= 0 && (best < 0 || t < best))
 			best = t;
 	}
 	return best;
+}
+
+unsigned agent_shm_bell_fds(struct agent_loop *l, struct pollfd *pf)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < l->nshm; i++)
+		if (l->shm[i]->region.bell)
+			pf[n++] = (struct pollfd){ .fd = l->shm[i]->region.bell->wait_fd, .events = POLLIN };
+	return n;
+}
+
+void agent_shm_after_poll(struct agent_loop *l, const struct pollfd *pf)
+{
+	for (unsigned i = 0, k = 0; i < l->nshm; i++) {
+		struct agent_shm_lis *s = l->shm[i];
+		if (!s->region.bell)
+			continue;
+		if (s->sc.base)
+			shm_conn_disarm(&s->sc);
+		if (pf[k++].revents)
+			(void)shm_bell_drain(s->region.bell);
+	}
 }
 
 void agent_shm_free_all(struct agent_loop *l)

@@ -259,6 +259,8 @@ int cmd_bench(int argc, char **argv)
 	printf("sevmon bench %s\n", uri);
 
 	/* 1. small reads, one in flight */
+	uint64_t rings0 = 0, wakes0 = 0, rings1, wakes1;
+	int bell = rpc_client_bell_stats(conn.rpc, &rings0, &wakes0) == 0;
 	for (uint64_t i = 0; i < count && rc == 0; i++) {
 		struct wait1 w = { 0 };
 		Sevmon__V1__ReadPhysRequest req = SEVMON__V1__READ_PHYS_REQUEST__INIT;
@@ -277,6 +279,9 @@ int cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	print_lat("ReadPhys 64 B round trip", ns, count);
+	if (bell && rpc_client_bell_stats(conn.rpc, &rings1, &wakes1) == 0)
+		printf("%-34s %.2f rings, %.2f wake-ups per request (IDS side)\n", "doorbell",
+		       (double)(rings1 - rings0) / (double)count, (double)(wakes1 - wakes0) / (double)count);
 
 	/* 3. Gather 512 x 16 */
 	{

@@ -143,6 +143,7 @@ int rpc_client_set_codec(struct rpc_client *c, const struct rpc_client_codec *co
  * made it as fast (banner 40% faster). An IDS waiting for a reply has nothing better to
  * do with its core; an idle client (nothing pending) never spins. */
 #define RPC_CLIENT_SHM_SPIN_NS 5000000u
+#define RPC_CLIENT_SHM_BELL_SPIN_NS 50000u
 
 struct shm_conn;
 struct shm_region;
@@ -167,6 +168,9 @@ int rpc_client_open_shm(uv_loop_t *loop, struct shm_conn *sc, struct shm_region 
  * timeout_ms (the agent must be serving it), then rpc_client_open_shm with the region
  * owned and a spin window of RPC_CLIENT_SHM_SPIN_NS. Returns 0 or the errors of
  * shm_conn_open / rpc_client_open_shm. */
+/* A shm client's doorbell counters (lib/xport/shm_bell.h): rings sent, wake-ups taken.
+ * SEVMON_ENOTSUP for a client without a doorbell. */
+int rpc_client_bell_stats(const struct rpc_client *c, uint64_t *rings, uint64_t *wakeups);
 int rpc_client_connect_shm(uv_loop_t *loop, const char *uri, int timeout_ms,
 			   const struct rpc_client_limits *lim, struct rpc_client **out);
 

@@ -42,6 +42,8 @@ struct rpc_client_shm {
 	int own_region;
 	uv_timer_t pump;   /* next look at the rings while idle (backoff) */
 	uv_idle_t spin;    /* active: look at the rings every loop turn */
+	uv_poll_t bell;    /* the region's doorbell fd (bell mode: no pump timer at all) */
+	int has_bell, bell_on;
 	int spinning;
 	int64_t active_ns; /* last frame moved, or last call queued: spin window start */
 	uint64_t sent_seen; /* requests + cancels at the last update: a new one restarts it */

@@ -14,6 +14,10 @@
  *   - with nothing pending, a uv_timer at RPC_CLIENT_SHM_IDLE_MS, only to notice that the
  *     peer went away; an idle client costs a few wake-ups a second and no spinning.
  * (A uv_prepare/uv_check pair would spin the same way; a uv_idle does it with one handle.)
+ *
+ * With a doorbell (shm+ivshmem://, lib/xport/shm_bell.h) there is no timer: past the spin
+ * window the client raises its waiting flag (shm_conn_arm), and a uv_poll on the bell's fd
+ * wakes it when the agent rings; idle or waiting, it costs nothing until then.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +103,8 @@ static void shm_pump(struct rpc_client *c)
 			return;
 		}
 	}
+	if (got && s->has_bell && s->spinning)
+		shm_conn_spin_outcome(&s->sc, 1); /* the reply came while we spun */
 	if (moved || got)
 		s->active_ns = clock_mono_ns();
 }
@@ -110,6 +116,40 @@ static void on_pump(uv_timer_t *t)
 	shm_pump(c);
 	if (!c->closing)
 		shm_update(c);
+}
+
+static void on_bell(uv_poll_t *p, int status, int events)
+{
+	struct rpc_client *c = p->data;
+
+	(void)status;
+	(void)events;
+	shm_conn_disarm(&c->shm->sc);
+	(void)shm_bell_drain(c->shm->sc.bell);
+	shm_pump(c);
+	if (!c->closing)
+		shm_update(c);
+}
+
+/* Bell mode past the spin window: sleep on the bell unless something is ready. */
+static int bell_sleep(struct rpc_client *c, size_t want)
+{
+	struct rpc_client_shm *s = c->shm;
+	unsigned ev = SHM_READABLE | (want ? SHM_WRITABLE : 0);
+
+	if (shm_conn_arm(&s->sc, ev, want) != 0)
+		return 0; /* ready (or an error to report): spin one more turn */
+	if (s->spinning && c->pend.count)
+		shm_conn_spin_outcome(&s->sc, 0); /* spun for nothing */
+	if (s->spinning) {
+		uv_idle_stop(&s->spin);
+		s->spinning = 0;
+	}
+	if (!s->bell_on) {
+		uv_poll_start(&s->bell, UV_READABLE, on_bell);
+		s->bell_on = 1;
+	}
+	return 1;
 }
 
 static void on_spin(uv_idle_t *i)
@@ -130,6 +170,9 @@ static void shm_update(struct rpc_client *c)
 	if (c->dead || c->closing) {
 		uv_idle_stop(&s->spin);
 		uv_timer_stop(&s->pump);
+		if (s->bell_on)
+			uv_poll_stop(&s->bell);
+		s->bell_on = 0;
 		s->spinning = 0;
 		return;
 	}
@@ -137,13 +180,19 @@ static void shm_update(struct rpc_client *c)
 	if (c->st.requests + c->st.cancels != s->sent_seen) {
 		s->sent_seen = c->st.requests + c->st.cancels;
 		s->active_ns = now; /* a call was queued: its reply is worth a spin */
+		if (s->has_bell && shm_conn_spin_budget(&s->sc) == 0)
+			shm_conn_spin_outcome(&s->sc, 0); /* backing off: one wait fewer */
 	}
-	int spin = c->pend.count && now - s->active_ns < (int64_t)s->sc.opt.spin_ns;
+	int spin = c->pend.count && now - s->active_ns < (int64_t)shm_conn_spin_budget(&s->sc);
 	if (!spin) {
 		size_t want = 0;
 		if (c->wq.bytes && !head_frame(c, &want))
 			want = 0;
-		if (c->pend.count || c->wq.bytes) {
+		if (s->has_bell) {
+			if (bell_sleep(c, want))
+				return;
+			spin = 1;
+		} else if (c->pend.count || c->wq.bytes) {
 			t = shm_conn_poll_timeout_ms(&s->sc, want);
 			spin = t == 0;
 		} else {
@@ -159,6 +208,8 @@ static void shm_update(struct rpc_client *c)
 			return;
 		}
 	}
+	if (s->has_bell)
+		shm_conn_disarm(&s->sc); /* awake: the agent need not ring */
 	if (!s->spinning) {
 		uv_timer_stop(&s->pump);
 		uv_idle_start(&s->spin, on_spin);
@@ -175,6 +226,8 @@ static void shm_close_handles(struct rpc_client *c, uv_close_cb cb)
 {
 	uv_close((uv_handle_t *)&c->shm->pump, cb);
 	uv_close((uv_handle_t *)&c->shm->spin, cb);
+	if (c->shm->has_bell)
+		uv_close((uv_handle_t *)&c->shm->bell, cb);
 }
 
 static void shm_release(struct rpc_client *c)
@@ -219,8 +272,24 @@ int rpc_client_open_shm(uv_loop_t *loop, struct shm_conn *sc, struct shm_region 
 	c->shm = s;
 	c->io = &shm_io;
 	c->handles_open += 2;
+	if (s->sc.bell) {
+		if ((rc = uv_poll_init(loop, &s->bell, s->sc.bell->wait_fd)) == 0) {
+			s->bell.data = c;
+			s->has_bell = 1;
+			c->handles_open++;
+		}
+	}
 	shm_update(c);
 	*out = c;
+	return 0;
+}
+
+int rpc_client_bell_stats(const struct rpc_client *c, uint64_t *rings, uint64_t *wakeups)
+{
+	if (!c->shm || !c->shm->sc.bell)
+		return SEVMON_ENOTSUP;
+	*rings = c->shm->sc.bell->rings;
+	*wakeups = c->shm->sc.bell->wakeups;
 	return 0;
 }
 

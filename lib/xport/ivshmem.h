@@ -96,8 +96,8 @@ struct ivshmem_peer_entry {
 struct ivshmem_peer {
 	int sock;      /* to the server; -1 once it closed (the table is then frozen) */
 	int64_t id;    /* own id; -1 until step 2 */
-	int shm_fd;    /* -1 until step 3 */
-	int version_seen;
+	int shm_fd;    /* -1 until step 3 (or once the caller took it) */
+	int version_seen, shm_seen;
 	unsigned nown;
 	int own[IVSHMEM_MAX_VECTORS]; /* own eventfds: readable when rung */
 	unsigned npeers;

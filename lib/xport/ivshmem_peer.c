@@ -93,10 +93,11 @@ static int on_message(struct ivshmem_peer *p, int64_t v, int fd)
 		p->id = v;
 		return 0;
 	}
-	if (p->shm_fd < 0) { /* 3. -1 with the shm fd */
+	if (!p->shm_seen) { /* 3. -1 with the shm fd */
 		if (v != -1 || fd < 0)
 			goto bad;
 		p->shm_fd = fd;
+		p->shm_seen = 1;
 		return 0;
 	}
 	if (v < 0 || v > (int64_t)IVSHMEM_ID_MAX)

@@ -51,8 +51,10 @@
  *   0x100   4     ring AB tail  (bytes consumed, free-running; written by B)
  *   0x140   4     ring BA head  (written by B)
  *   0x180   4     ring BA tail  (written by A)
- *   0x1c0   8     doorbell A:   +0 seq (futex word), +4 waiting flag (A is asleep on seq)
- *   0x200   8     doorbell B:   same, for B
+ *   0x1c0   12    doorbell A:   +0 seq (futex word), +4 waiting flag (A is asleep, or about
+ *                               to be: ring it; bit 0 waiting to read, bit 1 for room to
+ *                               write), +8 bell id + 1 (A's ivshmem peer id; 0 = no bell)
+ *   0x200   12    doorbell B:   same, for B
  *   0x240   ..    reserved, zero, up to header_size
  *   ab_off  ab_size   ring AB data
  *   ba_off  ba_size   ring BA data
@@ -81,6 +83,13 @@
  *
  * Wake-up: a waiter first spins (pause loop, then pause + sched_yield, for
  *   SHM_SPIN_NS_DEFAULT), then sleeps:
+ *   - bell mode (shm+ivshmem:// on hosts, an ivshmem-doorbell device through vfio-pci in
+ *     a guest: lib/xport/shm_bell.h): set own waiting flag, seq_cst fence, re-check, then
+ *     sleep in poll(2) on the bell's fd until rung or the caller's deadline: no timer of
+ *     its own. After publishing an index a side fences and, if the peer's waiting flag is
+ *     set, rings the peer's bell id (from the region, checked by the bell). Event loops
+ *     (agent, libuv client) do the same with the fd in their poll set
+ *     (shm_conn_arm / shm_conn_disarm), so an idle session costs no wake-ups at all.
  *   - futex mode (host processes sharing the file): set own waiting flag, re-check, then
  *     FUTEX_WAIT (not private: the futex key is the shared page) on own doorbell seq with a
  *     timeout of at most SHM_FUTEX_SLICE_NS. After publishing an index a side issues a
@@ -111,6 +120,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "shm_bell.h"
 
 #define SHM_MAGIC 0x4d485353u /* "SSHM" little-endian */
 #define SHM_VERSION 1u
@@ -153,11 +164,12 @@ enum {
 	SHM_OFF_DB_B = 0x200,
 	SHM_DB_SEQ = 0, /* within a doorbell */
 	SHM_DB_WAITING = 4,
+	SHM_DB_ID = 8, /* bell id + 1; 0 = none */
 };
 
 enum shm_state { SHM_STATE_DOWN = 0, SHM_STATE_ATTACHING = 1, SHM_STATE_READY = 2, SHM_STATE_CLOSED = 3 };
 enum shm_side { SHM_SIDE_A = 0 /* IDS */, SHM_SIDE_B = 1 /* agent */ };
-enum shm_wake { SHM_WAKE_FUTEX = 0, SHM_WAKE_POLL = 1 };
+enum shm_wake { SHM_WAKE_FUTEX = 0, SHM_WAKE_POLL = 1, SHM_WAKE_BELL = 2 };
 
 /* Spin before sleeping: a round trip between two busy processes is ~1 us, and an agent
  * decrypts, serves and encrypts a small request in ~10 us; a sleep costs 10-50 us to wake
@@ -181,7 +193,9 @@ enum shm_wake { SHM_WAKE_FUTEX = 0, SHM_WAKE_POLL = 1 };
 #define SHM_PATH_MAX 256
 
 struct shm_uri {
-	char path[SHM_PATH_MAX];   /* file to map: /dev/shm/NAME or /sys/bus/pci/devices/BDF/resource2 */
+	char path[SHM_PATH_MAX];   /* file to map: /dev/shm/NAME or /sys/bus/pci/devices/BDF/resource2;
+				    * for shm+ivshmem the server's socket */
+	bool ivshmem;     /* shm+ivshmem: the region and its bell come from an ivshmem server */
 	size_t size;      /* size to create with (shm:// only); 0 for shm+pci */
 	bool may_create;  /* shm:// : side B may create the file */
 	enum shm_wake wake;
@@ -190,7 +204,9 @@ struct shm_uri {
 /*
  * Parse "shm:///abs/path[?size=N[K|M|G]][&wake=futex|poll]" (default size
  * SHM_REGION_DEFAULT, wake futex) or "shm+pci://DDDD:BB:DD.F[?wake=...]" (the guest's
- * ivshmem-plain BAR2 through sysfs; wake poll). Returns 0 or SEVMON_EURI.
+ * ivshmem-plain BAR2 through sysfs; wake poll) or "shm+ivshmem:///abs/server.sock" (host
+ * side: the region and doorbells of `sevmon ivshmem-server`; wake bell). Returns 0 or
+ * SEVMON_EURI.
  */
 int shm_uri_parse(const char *uri, struct shm_uri *out);
 
@@ -198,7 +214,10 @@ struct shm_region {
 	uint8_t *base;  /* MAP_SHARED mapping, len bytes; NULL when unmapped */
 	size_t len;     /* the file's real size at map time (fstat) */
 	int fd;
+	struct shm_bell *bell; /* owned; NULL when the region has no doorbell */
 };
+/* How long mapping a shm+ivshmem URI waits for the server's set-up messages. */
+#define SHM_IVSHMEM_CONNECT_MS 5000
 
 /* Flags of shm_region_map. */
 #define SHM_MAP_CREATE 1u /* create the file (mode 0600) if missing; size it if empty */
@@ -214,7 +233,8 @@ struct shm_region {
  * Works for /dev/shm files and for sysfs PCI resource files alike.
  */
 int shm_region_map(struct shm_region *r, const char *path, size_t create_size, unsigned flags);
-/* Map from a parsed URI; side decides who may create (B only). */
+/* Map from a parsed URI; side decides who may create (B only). shm+ivshmem connects to
+ * the server as a new peer and maps the fd it hands out, with the bell (r->bell). */
 int shm_region_map_uri(struct shm_region *r, const struct shm_uri *u, enum shm_side side);
 void shm_region_unmap(struct shm_region *r);
 
@@ -283,14 +303,33 @@ struct shm_conn {
 	enum shm_side side;
 	struct shm_opts opt;
 	_Atomic uint32_t *my_ctl, *peer_ctl;  /* control blocks: state, epoch, ack */
-	_Atomic uint32_t *my_db, *peer_db;    /* doorbells: seq, waiting */
+	_Atomic uint32_t *my_db, *peer_db;    /* doorbells: seq, waiting, bell id */
+	struct shm_bell *bell;                /* the region's, or NULL (futex / poll) */
 	struct shm_ring tx, rx;
 	uint32_t epoch;       /* mine, this session */
 	uint32_t peer_epoch;  /* the peer's, acknowledged at attach */
 	int up;               /* 1 once the session is established */
 	int err;              /* latched fatal error (EPROTO/ECONNRESET), 0 if none */
 	int idle_ms;          /* poll_timeout backoff state */
+	uint32_t spin_skip;   /* adaptive spin: waits left without spinning */
+	uint32_t spin_misses; /* spins in a row the peer did not answer within */
 };
+
+/* Adaptive spin (bell mode). Spinning pays only while the peer has a core of its own: then
+ * a reply comes back within the window and no wake-up is spent. When the peer shares our
+ * core (another process keeps the other one busy), every spin only delays it, so after
+ * SHM_SPIN_MISSES windows in a row that ended in a sleep, the next SHM_SPIN_SKIP waits go
+ * straight to the bell; then one probe spins again. */
+#define SHM_SPIN_MISSES 2u
+#define SHM_SPIN_SKIP 1024u
+/* The spin window the next wait may use: opt.spin_ns, or 0 while backing off. */
+static inline uint32_t shm_conn_spin_budget(const struct shm_conn *c)
+{
+	return c->spin_skip ? 0 : c->opt.spin_ns;
+}
+/* Record a wait's outcome: caught = the peer answered while we spun (1), or we went to
+ * sleep (0). A wait made without spinning (budget 0) counts down the back-off. */
+void shm_conn_spin_outcome(struct shm_conn *c, int caught);
 
 /*
  * Begin attaching as side on a mapped region (the region must outlive the connection).
@@ -340,6 +379,19 @@ int shm_conn_wait(struct shm_conn *c, unsigned events, size_t send_len, int64_t 
  * before checking again (backoff while idle; see the header comment). */
 int shm_conn_poll_timeout_ms(struct shm_conn *c, size_t want_send_len);
 
+/*
+ * Bell mode, for event loops that have the bell's fd (c->bell->wait_fd) in their poll
+ * set. Before sleeping: shm_conn_arm raises our waiting flag, fences and re-checks
+ * pred-like readiness for events (0 for "attach progress" while not up): it returns
+ * non-zero when something is ready already (the flag is lowered again: do not sleep),
+ * 0 when the loop may sleep on the fd with no timeout. Once awake (rung or not):
+ * shm_conn_disarm lowers the flag (a plain store: call it whenever the side is busy
+ * again, so the peer does not ring for nothing); the loop clears the fd with
+ * shm_bell_drain when poll said it was readable.
+ */
+int shm_conn_arm(struct shm_conn *c, unsigned events, size_t send_len);
+void shm_conn_disarm(struct shm_conn *c);
+
 /* 0 while the session is up, else the latched or current error (ECONNRESET, EPROTO). */
 int shm_conn_check(struct shm_conn *c);
 /* This side's and the peer's epochs of the current session. */
@@ -349,8 +401,16 @@ static inline uint32_t shm_conn_peer_epoch(const struct shm_conn *c) { return c-
 /* A deadline ms from now on the monotonic clock (clock_mono_ns, ns), for the calls above. */
 int64_t shm_deadline_after_ms(int64_t ms);
 
-/* Internal to the shm_*.c files. */
-void shm_notify_peer(struct shm_conn *c);
+/* Internal to the shm_*.c files. The waiting flag holds what the sleeper waits for
+ * (SHM_READABLE / SHM_WRITABLE; both for attach progress): a side that published a record
+ * rings only a peer waiting to read, one that freed room only a peer waiting to write. */
+static inline uint32_t shm_wait_mask(unsigned events)
+{
+	events &= SHM_READABLE | SHM_WRITABLE;
+	return events ? events : SHM_READABLE | SHM_WRITABLE;
+}
+void shm_notify_peer(struct shm_conn *c); /* whatever the peer waits for */
+void shm_notify_peer_for(struct shm_conn *c, unsigned what);
 typedef int (*shm_pred_fn)(struct shm_conn *c, unsigned events, size_t send_len);
 /* Spin, then sleep (futex or poll backoff), until pred returns non-zero (returned) or the
  * deadline passes (SEVMON_ETIMEDOUT). */
@@ -362,7 +422,8 @@ int shm_conn_ready(struct shm_conn *c, unsigned events, size_t send_len);
  * URI is served by the loops' shm paths, not by xport_listen / xport_connect. */
 static inline int shm_uri_is(const char *uri)
 {
-	return strncmp(uri, "shm://", 6) == 0 || strncmp(uri, "shm+pci://", 10) == 0;
+	return strncmp(uri, "shm://", 6) == 0 || strncmp(uri, "shm+pci://", 10) == 0 ||
+	       strncmp(uri, "shm+ivshmem://", 14) == 0;
 }
 
 #endif

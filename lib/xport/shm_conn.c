@@ -128,6 +128,11 @@ int shm_conn_attach_start(struct shm_conn *c, struct shm_region *r, enum shm_sid
 	c->peer_ctl = word(c->base, a ? SHM_OFF_CTL_B : SHM_OFF_CTL_A);
 	c->my_db = word(c->base, a ? SHM_OFF_DB_A : SHM_OFF_DB_B);
 	c->peer_db = word(c->base, a ? SHM_OFF_DB_B : SHM_OFF_DB_A);
+	c->bell = r->bell;
+	if (c->bell)
+		c->opt.wake = SHM_WAKE_BELL;
+	else if (c->opt.wake == SHM_WAKE_BELL)
+		return SEVMON_EINVAL; /* a doorbell wanted, but the region has none */
 	uint8_t *ab = c->base + g.ab_off, *ba = c->base + g.ba_off;
 	_Atomic uint32_t *ab_head = word(c->base, SHM_OFF_AB_HEAD), *ab_tail = word(c->base, SHM_OFF_AB_TAIL);
 	_Atomic uint32_t *ba_head = word(c->base, SHM_OFF_BA_HEAD), *ba_tail = word(c->base, SHM_OFF_BA_TAIL);
@@ -149,6 +154,8 @@ int shm_conn_attach_start(struct shm_conn *c, struct shm_region *r, enum shm_sid
 	atomic_store_explicit(&c->my_ctl[SHM_CTL_ACK / 4], 0, memory_order_relaxed);
 	atomic_store_explicit(&c->my_ctl[SHM_CTL_EPOCH / 4], e, memory_order_release);
 	atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], 0, memory_order_relaxed);
+	atomic_store_explicit(&c->my_db[SHM_DB_ID / 4], c->bell ? c->bell->my_id + 1 : 0,
+			      memory_order_relaxed);
 	/* 2. The indices we own start at zero. */
 	atomic_store_explicit(c->tx.head, 0, memory_order_release);
 	atomic_store_explicit(c->rx.tail, 0, memory_order_release);
@@ -253,7 +260,7 @@ int shm_conn_send_nb(struct shm_conn *c, const void *body, size_t len)
 	if (rc == SEVMON_EPROTO)
 		return ring_violation(c);
 	if (rc > 0)
-		shm_notify_peer(c);
+		shm_notify_peer_for(c, SHM_READABLE); /* a record to read */
 	return rc;
 }
 
@@ -266,7 +273,7 @@ int shm_conn_recv_nb(struct shm_conn *c, void *buf, size_t cap)
 	if (rc == SEVMON_EPROTO)
 		return ring_violation(c);
 	if (rc > 0)
-		shm_notify_peer(c);
+		shm_notify_peer_for(c, SHM_WRITABLE); /* room in the ring */
 	else if (rc == 0 && st == 1)
 		return latch(c, SEVMON_ECONNRESET); /* closed and drained */
 	return rc;
@@ -306,6 +313,37 @@ int shm_conn_wait(struct shm_conn *c, unsigned events, size_t send_len, int64_t 
 	if (!(events & (SHM_READABLE | SHM_WRITABLE)))
 		return SEVMON_EINVAL;
 	return shm_wait_for(c, shm_conn_ready, events, send_len, deadline_ns);
+}
+
+void shm_conn_spin_outcome(struct shm_conn *c, int caught)
+{
+	if (c->spin_skip) {
+		c->spin_skip--;
+		return;
+	}
+	if (caught) {
+		c->spin_misses = 0;
+	} else if (++c->spin_misses >= SHM_SPIN_MISSES) {
+		c->spin_misses = 0;
+		c->spin_skip = SHM_SPIN_SKIP;
+	}
+}
+
+int shm_conn_arm(struct shm_conn *c, unsigned events, size_t send_len)
+{
+	atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], shm_wait_mask(events),
+			      memory_order_relaxed);
+	/* pairs with shm_notify_peer's fence: we see its index, or it sees our flag */
+	atomic_thread_fence(memory_order_seq_cst);
+	int rc = c->up ? shm_conn_ready(c, events, send_len) : shm_conn_attach_step(c);
+	if (rc != 0)
+		atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], 0, memory_order_relaxed);
+	return rc;
+}
+
+void shm_conn_disarm(struct shm_conn *c)
+{
+	atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], 0, memory_order_relaxed);
 }
 
 /* For callers that poll(2) on something else meanwhile (the agent loop): how long until

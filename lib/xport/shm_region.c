@@ -16,12 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
+#include "ivshmem.h"
+#include "xport.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the region layout is little-endian");
 
 #define URI_SHM "shm://"
 #define URI_PCI "shm+pci://"
+#define URI_IVSHMEM "shm+ivshmem://"
 #define SYSFS_PCI "/sys/bus/pci/devices/"
 
 static bool is_hex(char ch)
@@ -86,6 +90,8 @@ static int parse_query(const char *q, struct shm_uri *u, bool allow_size)
 			u->wake = SHM_WAKE_FUTEX;
 		} else if (n == 9 && memcmp(q, "wake=poll", 9) == 0) {
 			u->wake = SHM_WAKE_POLL;
+		} else if (n == 13 && memcmp(q, "wake=doorbell", 13) == 0 && !allow_size) {
+			u->wake = SHM_WAKE_BELL; /* shm+pci: the agent's vfio path */
 		} else {
 			return SEVMON_EURI;
 		}
@@ -118,6 +124,18 @@ int shm_uri_parse(const char *uri, struct shm_uri *out)
 		out->wake = SHM_WAKE_FUTEX;
 		return q ? parse_query(q + 1, out, true) : 0;
 	}
+	if (strncmp(uri, URI_IVSHMEM, strlen(URI_IVSHMEM)) == 0) {
+		/* the server's socket: absolute, no query (the server decides the region) */
+		const char *path = uri + strlen(URI_IVSHMEM);
+		size_t n = strlen(path);
+		if (n < 2 || path[0] != '/' || path[n - 1] == '/' || n >= XPORT_PATH_MAX ||
+		    strchr(path, '?') || strstr(path, "/../"))
+			return SEVMON_EURI;
+		memcpy(out->path, path, n + 1);
+		out->ivshmem = true;
+		out->wake = SHM_WAKE_BELL;
+		return 0;
+	}
 	if (strncmp(uri, URI_PCI, strlen(URI_PCI)) == 0) {
 		const char *bdf = uri + strlen(URI_PCI);
 		q = strchr(bdf, '?');
@@ -142,11 +160,61 @@ static int err_from_open(int e)
 	return SEVMON_ESYS;
 }
 
+/* Map all of fd (taken: closed on failure); its size as shm_region_map checks it. */
+static int map_fd(struct shm_region *r, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return SEVMON_ESYS;
+	}
+	if (st.st_size < (off_t)SHM_REGION_MIN || (uint64_t)st.st_size > SHM_REGION_MAX) {
+		close(fd);
+		return st.st_size < (off_t)SHM_REGION_MIN ? SEVMON_EINVAL : SEVMON_ETOOBIG;
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return SEVMON_ESYS;
+	}
+	r->base = p;
+	r->len = (size_t)st.st_size;
+	r->fd = fd;
+	return 0;
+}
+
+/* shm+ivshmem: a new peer of the server at path; the region is the fd it hands out. */
+static int map_ivshmem(struct shm_region *r, const char *path)
+{
+	struct ivshmem_peer *p = malloc(sizeof *p);
+	if (!p)
+		return SEVMON_ENOMEM;
+	int rc = ivshmem_peer_connect(p, path, clock_mono_ns() + SHM_IVSHMEM_CONNECT_MS * 1000000LL);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	int fd = p->shm_fd;
+	p->shm_fd = -1; /* the region's now */
+	if (!(r->bell = shm_bell_ivshmem(p))) {
+		ivshmem_peer_close(p);
+		free(p);
+		close(fd);
+		return SEVMON_ENOMEM;
+	}
+	if ((rc = map_fd(r, fd)) < 0) {
+		shm_bell_free(r->bell);
+		r->bell = NULL;
+	}
+	return rc;
+}
+
 int shm_region_map(struct shm_region *r, const char *path, size_t create_size, unsigned flags)
 {
 	r->base = NULL;
 	r->len = 0;
 	r->fd = -1;
+	r->bell = NULL;
 	/* O_NOFOLLOW: /dev/shm is shared by all users, so a planted symlink must not redirect
 	 * us (the sysfs BDF directory is a symlink too, but only the last component counts);
 	 * O_NONBLOCK: a FIFO at that name must not block the open. */
@@ -179,27 +247,18 @@ int shm_region_map(struct shm_region *r, const char *path, size_t create_size, u
 		close(fd);
 		return SEVMON_ENOENT;
 	}
-	if (st.st_size < (off_t)SHM_REGION_MIN) {
-		close(fd);
-		return SEVMON_EINVAL;
-	}
-	if ((uint64_t)st.st_size > SHM_REGION_MAX) {
-		close(fd);
-		return SEVMON_ETOOBIG;
-	}
-	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		close(fd);
-		return SEVMON_ESYS;
-	}
-	r->base = p;
-	r->len = (size_t)st.st_size;
-	r->fd = fd;
-	return 0;
+	return map_fd(r, fd);
 }
 
 int shm_region_map_uri(struct shm_region *r, const struct shm_uri *u, enum shm_side side)
 {
+	if (u->ivshmem) {
+		r->base = NULL;
+		r->len = 0;
+		r->fd = -1;
+		r->bell = NULL;
+		return map_ivshmem(r, u->path);
+	}
 	unsigned flags = (u->may_create && side == SHM_SIDE_B) ? SHM_MAP_CREATE : 0;
 	return shm_region_map(r, u->path, u->size, flags);
 }
@@ -210,6 +269,8 @@ void shm_region_unmap(struct shm_region *r)
 		munmap(r->base, r->len);
 	if (r->fd >= 0)
 		close(r->fd);
+	shm_bell_free(r->bell);
+	r->bell = NULL;
 	r->base = NULL;
 	r->len = 0;
 	r->fd = -1;

@@ -55,13 +55,25 @@ static void futex_wake(_Atomic uint32_t *addr)
 
 void shm_notify_peer(struct shm_conn *c)
 {
+	shm_notify_peer_for(c, SHM_READABLE | SHM_WRITABLE);
+}
+
+void shm_notify_peer_for(struct shm_conn *c, unsigned what)
+{
 	/* Pairs with the waiter's fence between setting its flag and re-checking: either it
 	 * sees what we just published, or we see its flag. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&c->peer_db[SHM_DB_WAITING / 4], memory_order_relaxed)) {
-		atomic_fetch_add_explicit(&c->peer_db[SHM_DB_SEQ / 4], 1, memory_order_release);
-		futex_wake(&c->peer_db[SHM_DB_SEQ / 4]);
+	if (!(atomic_load_explicit(&c->peer_db[SHM_DB_WAITING / 4], memory_order_relaxed) & what))
+		return;
+	if (c->bell) {
+		/* the peer's bell id, read once; the bell rings only ids it knows */
+		uint32_t id = atomic_load_explicit(&c->peer_db[SHM_DB_ID / 4], memory_order_relaxed);
+		if (id != 0 && id - 1 <= 0xffffu)
+			(void)shm_bell_ring(c->bell, id - 1);
+		return;
 	}
+	atomic_fetch_add_explicit(&c->peer_db[SHM_DB_SEQ / 4], 1, memory_order_release);
+	futex_wake(&c->peer_db[SHM_DB_SEQ / 4]);
 }
 
 static int sleep_futex(struct shm_conn *c, shm_pred_fn pred, unsigned events, size_t send_len,
@@ -70,7 +82,7 @@ static int sleep_futex(struct shm_conn *c, shm_pred_fn pred, unsigned events, si
 	_Atomic uint32_t *seq = &c->my_db[SHM_DB_SEQ / 4];
 	_Atomic uint32_t *waiting = &c->my_db[SHM_DB_WAITING / 4];
 	uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
-	atomic_store_explicit(waiting, 1, memory_order_relaxed);
+	atomic_store_explicit(waiting, shm_wait_mask(events), memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
 	int rc = pred(c, events, send_len);
 	if (rc == 0)
@@ -102,7 +114,19 @@ int shm_wait_for(struct shm_conn *c, shm_pred_fn pred, unsigned events, size_t s
 			continue;
 		}
 		int64_t left = deadline_ns - now;
-		if (c->opt.wake == SHM_WAKE_FUTEX) {
+		if (c->bell) {
+			/* flag up, fence, re-check (shm_conn_arm), then sleep on the bell: only a
+			 * ring or the deadline ends it */
+			atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], shm_wait_mask(events),
+					      memory_order_relaxed);
+			atomic_thread_fence(memory_order_seq_cst);
+			rc = pred(c, events, send_len);
+			if (rc == 0)
+				rc = shm_bell_wait(c->bell, deadline_ns) < 0 ? SEVMON_ESYS : 0;
+			atomic_store_explicit(&c->my_db[SHM_DB_WAITING / 4], 0, memory_order_relaxed);
+			if (rc != 0)
+				return rc;
+		} else if (c->opt.wake == SHM_WAKE_FUTEX) {
 			rc = sleep_futex(c, pred, events, send_len, left);
 			if (rc != 0)
 				return rc;

@@ -3,12 +3,16 @@
  * agent loop (agent_loop_listen_shm, side B) in a forked child, the libuv RPC client
  * (rpc_client_connect_shm, side A) in the test process. The child's dispatch picks its
  * behaviour by method (M_*). A hostile side A is played with lib/xport/shm.h directly.
+ * Built twice: over a /dev/shm file woken by futexes (test_rpc_shm), and with
+ * RPC_SHM_BELL over the region and doorbells of an ivshmem server started by each case
+ * in a child of its own (test_rpc_shm_bell).
  */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +24,7 @@
 #include "clock.h"
 #include "err.h"
 #include "harness.h"
+#include "ivshmem.h"
 #include "rbuf.h"
 #include "rpc_client.h"
 #include "rpc_wire.h"
@@ -37,11 +42,44 @@ enum {
 static char region_path[128];
 static char region_uri[192];
 
+#ifdef RPC_SHM_BELL
+/* An ivshmem server for this case, in a child that dies with the case's process. */
+static void name_region(void)
+{
+	int ready[2];
+	pid_t parent = getpid();
+	snprintf(region_path, sizeof region_path, "/tmp/sevmon-test-rpcshm-%d.sock", (int)parent);
+	snprintf(region_uri, sizeof region_uri, "shm+ivshmem://%s", region_path);
+	ASSERT_EQ(pipe(ready), 0);
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(3);
+		close(ready[0]);
+		int shm = memfd_create("rpcshm", MFD_CLOEXEC);
+		struct ivshmem_server_cfg cfg = { region_path, shm, 1, 8 };
+		struct ivshmem_server *srv;
+		if (shm < 0 || ftruncate(shm, 1 << 20) < 0 || ivshmem_server_new(&cfg, &srv) < 0)
+			_exit(2);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(4);
+		ivshmem_server_run(srv, -1);
+		_exit(0);
+	}
+	close(ready[1]);
+	char c;
+	ASSERT_EQ(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+}
+#else
 static void name_region(void)
 {
 	snprintf(region_path, sizeof region_path, "/dev/shm/sevmon-test-rpcshm-%d", (int)getpid());
 	snprintf(region_uri, sizeof region_uri, "shm://%s?size=1M", region_path);
 }
+#endif
 
 /* ---- the agent (child) ---- */
 
@@ -138,11 +176,20 @@ static void on_disc(void *arg, int reason)
 }
 
 /* Runs the loop until *flag or ms pass; returns *flag. */
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+/* Run the loop until *flag or ms pass. A client on a doorbell has no timers of its own, so
+ * a tick keeps UV_RUN_ONCE from sleeping past the end. */
 static int run_until(uv_loop_t *loop, const int *flag, int ms)
 {
 	int64_t end = shm_deadline_after_ms(ms);
+	uv_timer_t tick;
+	uv_timer_init(loop, &tick);
+	uv_timer_start(&tick, on_tick, 1, 1);
 	while (!*flag && clock_mono_ns() < end)
 		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&tick, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
 	return *flag;
 }
 
@@ -444,6 +491,7 @@ TEST(rpc_shm_hostile_client_costs_only_its_session)
 	/* 2: a ring index no honest peer writes: head far past what the ring holds */
 	ASSERT_EQ(shm_conn_open(&sc, &rg, region_uri, SHM_SIDE_A, shm_deadline_after_ms(5000)), 0);
 	atomic_store((_Atomic uint32_t *)(rg.base + SHM_OFF_AB_HEAD), 0x7fff0000u);
+	shm_notify_peer(&sc); /* a doorbell peer must ring to be looked at */
 	ASSERT_EQ(shm_conn_recv(&sc, buf, sizeof buf, shm_deadline_after_ms(3000)),
 		  SEVMON_ECONNRESET);
 	shm_region_unmap(&rg);
@@ -454,6 +502,7 @@ TEST(rpc_shm_hostile_client_costs_only_its_session)
 	rg.base[ab_off] = 0xff;
 	rg.base[ab_off + 1] = 0xff;
 	atomic_store((_Atomic uint32_t *)(rg.base + SHM_OFF_AB_HEAD), 10u);
+	shm_notify_peer(&sc);
 	ASSERT_EQ(shm_conn_recv(&sc, buf, sizeof buf, shm_deadline_after_ms(3000)),
 		  SEVMON_ECONNRESET);
 	shm_region_unmap(&rg);
