@@ -61,9 +61,13 @@ enum check_needs {
 };
 
 /* What a check runs against; members it does not need may be NULL. */
+struct kview;
 struct check_env {
 	struct kintro *k;                   /* CHECK_NEEDS_KERNEL */
 	const struct snp_verdict *evidence; /* CHECK_NEEDS_EVIDENCE */
+	/* The sweep's kernel views (kview.h), shared by its checks: check_sweep_begin makes
+	 * them; NULL, and each check that reads views reads its own (more round trips). */
+	struct kview *kv;
 };
 
 /* The first member of every check's result type. */
@@ -77,8 +81,19 @@ struct check_finding {
 	enum store_severity severity;
 	char *kind;        /* owned; [a-z0-9_], e.g. "hidden_process" */
 	char *subject;     /* owned; what it is about, e.g. "1234:bash" */
-	char *detail_json; /* owned or NULL; the evidence */
+	char *technique;   /* owned or NULL; the MITRE ATT&CK technique, e.g. "T1014" */
+	char *detail_json; /* owned or NULL; the evidence (addresses, symbols, owning module) */
 };
+
+/* MITRE ATT&CK techniques the checks name (attack.mitre.org/techniques/...). */
+#define CHECK_T_ROOTKIT "T1014"            /* Rootkit */
+#define CHECK_T_KERNEL_MODULES "T1547.006" /* Boot or Logon Autostart: Kernel Modules and Extensions */
+#define CHECK_T_IMPAIR_DEFENSES "T1562"    /* Impair Defenses */
+#define CHECK_T_KEYLOGGING "T1056.001"     /* Input Capture: Keylogging */
+#define CHECK_T_TRAFFIC_SIGNALING "T1205"  /* Traffic Signaling (port knocking) */
+#define CHECK_T_HIDE_ARTIFACTS "T1564"     /* Hide Artifacts */
+#define CHECK_T_PRIV_ESC "T1068"           /* Exploitation for Privilege Escalation */
+#define CHECK_T_MASQUERADING "T1036"       /* Masquerading */
 struct check_findings {
 	struct check_finding *v;
 	size_t n, cap;
@@ -92,6 +107,7 @@ struct check_def {
 	int in_default;         /* part of the default sweep (sevmon check, scan, sevmond) */
 	enum store_diff_rule diff; /* how the store compares a result with the previous one */
 	const int *members;     /* KPROFILE_OFF_* the check reads, ending with -1; NULL none */
+	unsigned views;         /* the kernel views (kview.h: KV_*) it reads */
 	size_t result_size;     /* sizeof its result type (starts with struct check_result) */
 	int (*run)(const struct check_env *env, void *result);
 	void (*encode)(const void *result, struct jw *w);
@@ -126,6 +142,16 @@ void check_print_help(FILE *f, int indent);
  * and member ("struct module member mem: not in this kernel's BTF"). */
 int check_ready(const struct check_def *c, const struct kprofile *p, char *err, size_t errcap);
 
+/* A sweep of the checks in s on env: the views all of them read are made once (and read
+ * together, on the first check that asks); end frees them. 0 or ENOMEM. */
+int check_sweep_begin(struct check_env *env, check_set s);
+void check_sweep_end(struct check_env *env);
+/* Round trips the sweep's views took so far (0 without a sweep). */
+uint64_t check_sweep_rounds(const struct check_env *env);
+
+/* Run c (its run(), with views of its own when env has none): what every consumer calls. */
+int check_run(const struct check_def *c, const struct check_env *env, void *result);
+
 /* One check, start to end: ready?, run, encode. On success *json is the payload (caller
  * frees), *partial its flag, and f (if not NULL) holds the check's findings (release with
  * check_findings_free). On failure err says why ("kernel: ..." / "ps: ..."). */
@@ -136,6 +162,9 @@ int check_run_json(const struct check_def *c, const struct check_env *env, char 
  * it counts in dropped and returns 0. */
 int check_finding_add(struct check_findings *f, enum store_severity sev, const char *kind,
 		      const char *subject, const char *detail_json);
+/* The same with a MITRE ATT&CK technique (NULL: none). */
+int check_finding_addt(struct check_findings *f, enum store_severity sev, const char *kind,
+		       const char *subject, const char *technique, const char *detail_json);
 void check_findings_free(struct check_findings *f);
 
 #endif

@@ -4,11 +4,16 @@
 #include <string.h>
 
 #include "kchecks.h"
+#include "kview.h"
 
+/* Read with the sweep's other first reads (kview), or alone: one Gather either way. */
 static int banner_run(const struct check_env *env, void *res)
 {
 	struct banner_result *r = res;
-	return kintro_banner(env->k, r->text, sizeof r->text);
+	int rc = kview_load(env->kv, KV_BANNER);
+	if (rc == 0)
+		snprintf(r->text, sizeof r->text, "%s", env->kv->banner);
+	return rc;
 }
 
 static void banner_encode(const void *res, struct jw *w)
@@ -32,6 +37,7 @@ const struct check_def check_banner = {
 	.needs = CHECK_NEEDS_KERNEL,
 	.in_default = 1,
 	.diff = STORE_DIFF_BANNER,
+	.views = KV_BANNER,
 	.result_size = sizeof(struct banner_result),
 	.run = banner_run,
 	.encode = banner_encode,

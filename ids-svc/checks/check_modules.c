@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "kchecks.h"
+#include "kview.h"
 #include "rbuf.h"
 
 int kcheck_modules(struct kintro *k, struct kmod *out, size_t max, int *partial)
@@ -53,20 +54,23 @@ out:
 
 /* ---- the registry row ---------------------------------------------------------------- */
 
+/* The module list view (kview: the same walk, read with the sweep's other views). */
 static int modules_run(const struct check_env *env, void *res)
 {
 	struct modules_result *r = res;
-	struct kmod *v = malloc(GMEM_WALK_MAX_NODES * sizeof *v); /* filled by the walk */
-	if (!v)
+	int rc = kview_load(env->kv, KV_MODULES);
+	if (rc < 0)
+		return rc;
+	const struct kv_modules *m = &env->kv->modules;
+	r->v = malloc((m->n ? m->n : 1) * sizeof *r->v);
+	if (!r->v)
 		return SEVMON_ENOMEM;
-	int n = kcheck_modules(env->k, v, GMEM_WALK_MAX_NODES, &r->h.partial);
-	if (n < 0) {
-		free(v);
-		return n;
+	r->h.partial = m->partial;
+	for (size_t i = 0; i < m->n; i++) {
+		r->v[i] = (struct kmod){ .addr = m->v[i].addr, .state = m->v[i].state };
+		memcpy(r->v[i].name, m->v[i].name, sizeof r->v[i].name);
 	}
-	struct kmod *fit = realloc(v, (n ? (size_t)n : 1) * sizeof *v);
-	r->v = fit ? fit : v;
-	r->n = (size_t)n;
+	r->n = m->n;
 	if (!(r->state = calloc(r->n ? r->n : 1, sizeof *r->state))) {
 		free(r->v);
 		r->v = NULL;
@@ -135,6 +139,7 @@ const struct check_def check_modules = {
 	.in_default = 1,
 	.diff = STORE_DIFF_MODULES,
 	.members = modules_members,
+	.views = KV_MODULES,
 	.result_size = sizeof(struct modules_result),
 	.run = modules_run,
 	.encode = modules_encode,

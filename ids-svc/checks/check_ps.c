@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "kchecks.h"
+#include "kview.h"
 #include "rbuf.h"
 
 /* ps windows, in request order; real_parent and cred are followed by the 4 bytes they point
@@ -103,22 +104,29 @@ out:
 
 /* ---- the registry row ---------------------------------------------------------------- */
 
+/* The task list view (kview: the same walk, read with the sweep's other views). */
 static int ps_run(const struct check_env *env, void *res)
 {
 	struct ps_result *r = res;
-	/* not calloc: kcheck_ps writes every field of the entries it returns, and zeroing
-	 * 3 MB per target was a tenth of a fleet scan's CPU */
-	struct kproc *v = malloc(GMEM_WALK_MAX_NODES * sizeof *v);
-	if (!v)
+	int rc = kview_load(env->kv, KV_TASKS);
+	if (rc < 0)
+		return rc;
+	const struct kv_tasks *t = &env->kv->tasks;
+	r->v = malloc((t->n ? t->n : 1) * sizeof *r->v);
+	if (!r->v)
 		return SEVMON_ENOMEM;
-	int n = kcheck_ps(env->k, v, GMEM_WALK_MAX_NODES, &r->h.partial);
-	if (n < 0) {
-		free(v);
-		return n;
+	r->h.partial = t->partial;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct kv_task *k = &t->v[i];
+		struct kproc *p = &r->v[r->n++];
+		*p = (struct kproc){ .task = k->addr, .pid = k->pid, .tgid = k->tgid, .ppid = k->ppid,
+				     .uid = k->uid, .exiting = k->exit_state != 0 };
+		p->kthread = k->mm == 0 && !p->exiting;
+		memcpy(p->comm, k->comm, sizeof p->comm);
+		/* a torn pointer costs that one field: unknown, and the list partial */
+		if (p->ppid == KPROC_PPID_UNKNOWN || p->uid == KPROC_UID_UNKNOWN)
+			r->h.partial = 1;
 	}
-	struct kproc *fit = realloc(v, (n ? (size_t)n : 1) * sizeof *v);
-	r->v = fit ? fit : v;
-	r->n = (size_t)n;
 	return 0;
 }
 
@@ -208,6 +216,7 @@ const struct check_def check_ps = {
 	.in_default = 1,
 	.diff = STORE_DIFF_PROCESSES,
 	.members = ps_members,
+	.views = KV_TASKS,
 	.result_size = sizeof(struct ps_result),
 	.run = ps_run,
 	.encode = ps_encode,

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "err.h"
 #include "kchecks.h"
+#include "kview.h"
 
 /* A build that carries more checks than these (the registry's own test adds one, to
  * prove a row is all it takes) names a header that declares them and defines
@@ -24,6 +25,8 @@ static const struct check_def *const table[] = {
 	&check_ps,
 	&check_modules,
 	&check_attest,
+	&check_hidden_procs,
+	&check_hidden_modules,
 	CHECK_REGISTRY_EXTRA
 };
 #define NCHECKS (sizeof table / sizeof table[0])
@@ -149,7 +152,7 @@ int check_run_json(const struct check_def *c, const struct check_env *env, char 
 	void *res = calloc(1, c->result_size);
 	if (!res)
 		return SEVMON_ENOMEM;
-	if ((rc = c->run(env, res)) < 0) {
+	if ((rc = check_run(c, env, res)) < 0) {
 		snprintf(err, errcap, "%s: %s", c->name, sevmon_strerror(rc));
 		free(res);
 		return rc;
@@ -173,10 +176,55 @@ int check_run_json(const struct check_def *c, const struct check_env *env, char 
 	return rc;
 }
 
+/* ---- sweeps -------------------------------------------------------------------------- */
+
+int check_sweep_begin(struct check_env *env, check_set s)
+{
+	unsigned views = 0;
+	env->kv = NULL;
+	for (size_t i = 0; i < NCHECKS; i++)
+		if (s & (1ull << i))
+			views |= table[i]->views;
+	if (!views || !env->k)
+		return 0;
+	env->kv = kview_new(env->k, views);
+	return env->kv ? 0 : SEVMON_ENOMEM;
+}
+
+void check_sweep_end(struct check_env *env)
+{
+	kview_free(env->kv);
+	env->kv = NULL;
+}
+
+uint64_t check_sweep_rounds(const struct check_env *env)
+{
+	return env->kv ? env->kv->rounds : 0;
+}
+
+int check_run(const struct check_def *c, const struct check_env *env, void *result)
+{
+	if (!c->views || env->kv || !env->k)
+		return c->run(env, result);
+	/* alone: views of its own for this run */
+	struct check_env e = *env;
+	if (!(e.kv = kview_new(env->k, c->views)))
+		return SEVMON_ENOMEM;
+	int rc = c->run(&e, result);
+	kview_free(e.kv);
+	return rc;
+}
+
 /* ---- findings ------------------------------------------------------------------------ */
 
 int check_finding_add(struct check_findings *f, enum store_severity sev, const char *kind,
 		      const char *subject, const char *detail_json)
+{
+	return check_finding_addt(f, sev, kind, subject, NULL, detail_json);
+}
+
+int check_finding_addt(struct check_findings *f, enum store_severity sev, const char *kind,
+		       const char *subject, const char *technique, const char *detail_json)
 {
 	if (f->n >= CHECK_FINDINGS_MAX) {
 		f->dropped++;
@@ -195,10 +243,13 @@ int check_finding_add(struct check_findings *f, enum store_severity sev, const c
 	x->kind = strdup(kind);
 	x->subject = strdup(subject ? subject : "");
 	x->detail_json = detail_json ? strdup(detail_json) : NULL;
-	if (!x->kind || !x->subject || (detail_json && !x->detail_json)) {
+	x->technique = technique ? strdup(technique) : NULL;
+	if (!x->kind || !x->subject || (detail_json && !x->detail_json) ||
+	    (technique && !x->technique)) {
 		free(x->kind);
 		free(x->subject);
 		free(x->detail_json);
+		free(x->technique);
 		return SEVMON_ENOMEM;
 	}
 	f->n++;
@@ -211,6 +262,7 @@ void check_findings_free(struct check_findings *f)
 		free(f->v[i].kind);
 		free(f->v[i].subject);
 		free(f->v[i].detail_json);
+		free(f->v[i].technique);
 	}
 	free(f->v);
 	memset(f, 0, sizeof *f);

@@ -35,6 +35,10 @@ char *cli_result_json(const struct cli_result *r)
 				jw_str(&w, f->kind);
 				jw_key(&w, "subject");
 				jw_str(&w, f->subject);
+				if (f->technique) {
+					jw_key(&w, "technique");
+					jw_str(&w, f->technique);
+				}
 				if (f->detail_json) {
 					jw_key(&w, "detail");
 					jw_raw(&w, f->detail_json);

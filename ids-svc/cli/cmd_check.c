@@ -178,9 +178,11 @@ static void print_findings(const struct check_findings *f, FILE *out)
 /* Run one check on the open kernel; print it the way the command wants. Returns 0, 1
  * (ran, but partial or a high finding), or a negative SEVMON_E* (did not run). */
 static int run_one(enum kcmd which, const struct kopts *o, const struct check_def *c,
-		   struct ids_conn *conn, struct ids_kernel *kk, struct ids_policy *pol)
+		   struct ids_conn *conn, struct ids_kernel *kk, struct ids_policy *pol,
+		   struct kview *kv)
 {
-	struct check_env env = { .k = kk ? &kk->k : NULL, .evidence = pol ? &pol->peer.last : NULL };
+	struct check_env env = { .k = kk ? &kk->k : NULL, .evidence = pol ? &pol->peer.last : NULL,
+				 .kv = kv };
 	uint64_t r0, b0, r1, b1;
 	char err[256] = "";
 	wire(conn, kk, &r0, &b0);
@@ -195,7 +197,7 @@ static int run_one(enum kcmd which, const struct kopts *o, const struct check_de
 	}
 	if (rc == 0 && (c->needs & CHECK_NEEDS_KERNEL))
 		rc = check_ready(c, &kk->k.p, err, sizeof err);
-	if (rc == 0 && (rc = c->run(&env, res)) < 0)
+	if (rc == 0 && (rc = check_run(c, &env, res)) < 0)
 		snprintf(err, sizeof err, "%s: %s", c->name, sevmon_strerror(rc));
 	if (rc == 0 && kk && kk->offline && kk->dump.altered) {
 		snprintf(err, sizeof err, "%s: the sealed image was altered: %llu reads did not "
@@ -294,10 +296,20 @@ static int cmd_kernel(enum kcmd which, const struct check_def *one, const char *
 		       : kk->agent_pt ? "agent walks the guest page tables from the root the IDS gave"
 				      : "agent reads kernel-virtual memory");
 	}
+	/* one sweep: the checks that compare kernel views read them together */
+	struct check_env sweep = { .k = kk ? &kk->k : NULL };
+	uint64_t r0 = 0, b0 = 0, r1, b1, rt0 = kk ? kk->mem->rounds : 0;
+	int64_t t0 = clock_mono_ns();
+	wire(conn, kk, &r0, &b0);
+	if (which != KCMD_PROFILE && check_sweep_begin(&sweep, o.set) < 0) {
+		cli_kernel_close(&t);
+		cli_error(name, "check", SEVMON_ENOMEM, NULL);
+		return CLI_ELOCAL;
+	}
 	for (size_t i = 0; which != KCMD_PROFILE && i < check_count() && !fatal; i++) {
 		if (!(o.set & (1ull << i)))
 			continue;
-		rc = run_one(which, &o, check_at(i), conn, kk, t.pol);
+		rc = run_one(which, &o, check_at(i), conn, kk, t.pol, sweep.kv);
 		if (rc > 0)
 			worst = 1;
 		if (rc < 0) {
@@ -307,6 +319,12 @@ static int cmd_kernel(enum kcmd which, const struct check_def *one, const char *
 				fatal = conn && conn->lost ? conn->lost : rc;
 		}
 	}
+	wire(conn, kk, &r1, &b1);
+	if (o.stats && which == KCMD_CHECK)
+		fprintf(stderr, "# sweep: %" PRIu64 " round trips, %" PRIu64 " %s, %" PRIu64 " bytes, "
+			"%.1f ms\n", kk ? kk->mem->rounds - rt0 : 0, r1 - r0, conn ? "requests" : "reads",
+			b1 - b0, (double)(clock_mono_ns() - t0) / 1e6);
+	check_sweep_end(&sweep);
 	int lost = conn ? conn->lost : 0;
 	int exf = fatal ? cli_kernel_exit(&t, fatal) : 0;
 	cli_kernel_close(&t);

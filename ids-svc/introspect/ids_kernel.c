@@ -190,17 +190,6 @@ static int scan_for_vmcoreinfo(struct ids_kernel *kk, const char *uri, struct vm
 	return SEVMON_ENOENT;
 }
 
-/* Move a profile's symbol addresses from the boot it was made on to one with this slide. */
-static void kprofile_rebase(struct kprofile *p, uint64_t slide)
-{
-	uint64_t delta = slide - p->slide;
-	p->sym_init_task += delta;
-	p->sym_linux_banner += delta;
-	p->sym_modules += delta;
-	p->sym_init_uts_ns += delta;
-	p->slide = slide;
-}
-
 /* A profile of this build (from the disk cache or the memo), re-based on this boot's slide
  * and checked against the kernel itself (linux_banner must carry the release). */
 static int profile_apply(struct ids_kernel *kk, const struct vmcoreinfo *vi, const struct kprofile *cached)
@@ -375,8 +364,10 @@ static int kernel_setup(struct ids_kernel *kk, const char *name, int use_hint, s
 		return rc;
 	}
 	char dir[512];
-	if (kprofile_cache_dir(dir, sizeof dir) == 0)
-		(void)kprofile_save(&kk->k.p, dir); /* a cache that cannot be written only costs time */
+	/* a cache that cannot be written only costs time (without the image symbols, checks
+	 * on the cached profile show addresses where they would show names) */
+	if (kprofile_cache_dir(dir, sizeof dir) == 0 && kprofile_save(&kk->k.p, dir) == 0)
+		(void)ksyms_save_image(&kk->k.ks, &kk->k.p, dir);
 	if (m)
 		memo_settle(m, mine, &kk->k.p, &m->built);
 	return 0;

@@ -16,6 +16,8 @@
 
 #include "gmem.h"
 
+struct kview;
+
 /* ---- VMCOREINFO ----------------------------------------------------------------------- */
 
 /* The kernel's note is one page (VMCOREINFO_BYTES = PAGE_SIZE); 64 KiB leaves room for
@@ -201,10 +203,112 @@ const char *ktypes_enum_name(const struct btf *btf, const char *type_name, int64
 	X(module_name, "module", "name")                                                  \
 	X(module_state, "module", "state")                                                \
 	X(list_head_next, "list_head", "next")                                            \
-	X(uts_release, "uts_namespace", "name.release")
+	X(uts_release, "uts_namespace", "name.release")                                   \
+	/* hidden processes: the pid namespace's IDR, the runqueues */                  \
+	X(task_group_leader, "task_struct", "group_leader")                               \
+	X(task_pid_links, "task_struct", "pid_links")                                     \
+	X(task_se_group_node, "task_struct", "se.group_node")                             \
+	X(task_real_cred, "task_struct", "real_cred")                                     \
+	X(pid_tasks, "pid", "tasks")                                                      \
+	X(pid_numbers, "pid", "numbers")                                                  \
+	X(upid_nr, "upid", "nr")                                                          \
+	X(pidns_xa_head, "pid_namespace", "idr.idr_rt.xa_head")                           \
+	X(xa_node_shift, "xa_node", "shift")                                              \
+	X(xa_node_slots, "xa_node", "slots")                                              \
+	X(rq_curr, "rq", "curr")                                                          \
+	X(rq_idle, "rq", "idle")                                                          \
+	X(rq_cfs_tasks, "rq", "cfs_tasks")                                                \
+	/* hidden modules: /sys/module (the module kset), vmalloc areas */              \
+	X(kset_list, "kset", "list")                                                      \
+	X(kobject_entry, "kobject", "entry")                                              \
+	X(kobject_name, "kobject", "name")                                                \
+	X(mkobj_mod, "module_kobject", "mod")                                             \
+	X(mkobj_kobj, "module_kobject", "kobj")                                           \
+	X(module_mkobj, "module", "mkobj")                                                \
+	X(vmap_area_start, "vmap_area", "va_start")                                       \
+	X(vmap_area_end, "vmap_area", "va_end")                                           \
+	X(vmap_area_list, "vmap_area", "list")                                            \
+	X(vmap_node_busy_head, "vmap_node", "busy.head")                                  \
+	/* credentials */                                                                 \
+	X(cred_euid, "cred", "euid")
 
 struct kprofile_off {
 	uint32_t off, size;
+};
+
+/* Symbols a profile keeps, as runtime addresses (re-based on each boot's KASLR slide).
+ * REQ: every profile has it (kintro_open fails without it); OPT: where this kernel has
+ * it (0 when not: the check that needs it fails by name, or skips what it is for);
+ * PERCPU: an offset into each CPU's per-CPU area ('A' in kallsyms), never re-based. */
+enum { KPSYM_REQ = 1, KPSYM_OPT = 0, KPSYM_PERCPU = 2 };
+#define KPROFILE_SYMBOLS(X)                                                               \
+	X(init_task, KPSYM_REQ)                                                           \
+	X(linux_banner, KPSYM_REQ)                                                        \
+	X(modules, KPSYM_REQ)                                                             \
+	X(init_uts_ns, KPSYM_REQ)                                                         \
+	X(_stext, KPSYM_REQ)                                                              \
+	X(_etext, KPSYM_OPT)                                                              \
+	X(__start_rodata, KPSYM_OPT)                                                      \
+	X(__end_rodata, KPSYM_OPT)                                                        \
+	X(_end, KPSYM_OPT)                                                                \
+	X(sys_call_table, KPSYM_OPT)                                                      \
+	X(ia32_sys_call_table, KPSYM_OPT)                                                 \
+	X(x32_sys_call_table, KPSYM_OPT)                                                  \
+	X(idt_table, KPSYM_OPT)                                                           \
+	X(init_pid_ns, KPSYM_OPT)                                                         \
+	X(runqueues, KPSYM_PERCPU)                                                        \
+	X(__per_cpu_offset, KPSYM_OPT)                                                    \
+	X(nr_cpu_ids, KPSYM_OPT)                                                          \
+	X(module_kset, KPSYM_OPT)                                                         \
+	X(vmap_area_list, KPSYM_OPT)                                                      \
+	X(vmap_nodes, KPSYM_OPT)                                                          \
+	X(nr_vmap_nodes, KPSYM_OPT)                                                       \
+	X(ftrace_ops_list, KPSYM_OPT)                                                     \
+	X(ftrace_list_end, KPSYM_OPT)                                                     \
+	X(ftrace_pages_start, KPSYM_OPT)                                                  \
+	X(ftrace_caller, KPSYM_OPT)                                                       \
+	X(ftrace_regs_caller, KPSYM_OPT)                                                  \
+	X(kprobe_table, KPSYM_OPT)                                                        \
+	X(aggr_pre_handler, KPSYM_OPT)                                                    \
+	X(pre_handler_kretprobe, KPSYM_OPT)                                               \
+	X(init_net, KPSYM_OPT)                                                            \
+	X(keyboard_notifier_list, KPSYM_OPT)                                              \
+	X(tcp4_seq_ops, KPSYM_OPT)                                                        \
+	X(tcp6_seq_ops, KPSYM_OPT)                                                        \
+	X(udp_seq_ops, KPSYM_OPT)                                                         \
+	X(udp6_seq_ops, KPSYM_OPT)                                                        \
+	X(super_blocks, KPSYM_OPT)                                                        \
+	X(proc_fs_type, KPSYM_OPT)                                                        \
+	X(proc_root_operations, KPSYM_OPT)                                                \
+	X(prog_idr, KPSYM_OPT)                                                            \
+	X(__start___jump_table, KPSYM_OPT)                                                \
+	X(__stop___jump_table, KPSYM_OPT)                                                 \
+	X(init_cred, KPSYM_OPT)
+
+enum kprofile_sym_id {
+#define KPROFILE_SYM_ID(name, flags) KPROFILE_SYM_##name,
+	KPROFILE_SYMBOLS(KPROFILE_SYM_ID)
+#undef KPROFILE_SYM_ID
+	KPROFILE_SYM_COUNT
+};
+/* The kallsyms name of symbol id; NULL if out of range. */
+const char *kprofile_sym_name(int id);
+/* Re-base a profile's symbols (all but the per-CPU ones) from its slide to slide. */
+struct kprofile;
+void kprofile_rebase(struct kprofile *p, uint64_t slide);
+/* The handler an x86-64 IDT gate (16 bytes, the hardware format) names; 0: not present. */
+uint64_t kprofile_idt_target(const uint8_t gate[16]);
+
+/* Tables the profile's build read from the kernel it was made from, for the checks that
+ * compare a live kernel against them: each entry as an offset from _stext, or
+ * KPROFILE_ENTRY_NONE (not a kernel-text address then: an IDT gate not present). */
+#define KPROFILE_SYSTAB_MAX 1024u /* x32 entries reach 547; the x64 table has ~460 */
+#define KPROFILE_IDT_ENTRIES 256u
+#define KPROFILE_ENTRY_NONE UINT32_MAX
+enum { KPROFILE_SYSTAB_X64, KPROFILE_SYSTAB_IA32, KPROFILE_SYSTAB_X32, KPROFILE_NSYSTABS };
+struct kprofile_table {
+	uint32_t n; /* entries recorded (0: no such table in this kernel) */
+	uint32_t off[KPROFILE_SYSTAB_MAX];
 };
 
 /* The states of a module (enum module_state), by the words the checks show. */
@@ -242,7 +346,9 @@ struct kprofile {
 	int slide_source; /* KPROFILE_SLIDE_* */
 	int ksyms_via;    /* KSYMS_VIA_* */
 	uint64_t nsyms;
-	uint64_t sym_init_task, sym_linux_banner, sym_modules, sym_init_uts_ns;
+#define KPROFILE_SYM_FIELD(name, flags) uint64_t sym_##name;
+	KPROFILE_SYMBOLS(KPROFILE_SYM_FIELD)
+#undef KPROFILE_SYM_FIELD
 #define KPROFILE_OFF_FIELD(name, type, path) struct kprofile_off name;
 	KPROFILE_OFFSETS(KPROFILE_OFF_FIELD)
 #undef KPROFILE_OFF_FIELD
@@ -261,6 +367,19 @@ struct kprofile {
 	int module_mem;
 	struct kprofile_off module_text_base, module_text_size; /* offsets in struct module */
 	uint32_t module_mem_count, module_mem_stride; /* the array's length and element size */
+	/* Every memory region of a module (all of mem[] since 6.4; core_layout and
+	 * init_layout before): offsets in struct module of each region's base (8 bytes) and
+	 * size (module_region_size_len bytes), for "which module owns this address". */
+#define KPROFILE_MODULE_REGIONS 8u
+	uint32_t module_nregions;
+	uint32_t module_region_base[KPROFILE_MODULE_REGIONS], module_region_size[KPROFILE_MODULE_REGIONS];
+	uint32_t module_region_size_len;
+	/* Sizes of types a check steps through arrays of (BTF; 0 where absent). */
+	uint32_t size_vmap_node;
+	/* What the profile's build found (see struct kprofile_table). */
+	struct kprofile_table systab[KPROFILE_NSYSTABS];
+	uint32_t idt_n; /* 0: not recorded (no idt_table), else KPROFILE_IDT_ENTRIES */
+	uint32_t idt[KPROFILE_IDT_ENTRIES];
 };
 enum { KPROFILE_MODMEM_NONE = 0, KPROFILE_MODMEM_LAYOUT = 1, KPROFILE_MODMEM_ARRAY = 2 };
 enum { KPROFILE_SLIDE_VMCOREINFO = 1, KPROFILE_SLIDE_PROBE = 2 };
@@ -279,6 +398,9 @@ struct kintro {
 	struct btf *btf;
 	struct gmem *g; /* serves GMEM_VIRT (an agent with kcore, or an xlate gmem) */
 	char err[160];  /* why kintro_open failed, when it can say more than its code */
+	struct ksyms img_syms; /* the cache's image symbols (kintro_ksyms), when ks is empty */
+	int img_syms_tried;
+	struct kview *kv;      /* the current sweep's kernel views (kview.h), or NULL */
 };
 
 /* Build the profile: parse vi (already read by the caller: vmci_read / vmci_scan), locate
@@ -304,6 +426,21 @@ int kaslr_probe(struct gmem *g, uint64_t banner_link, uint64_t *slides, size_t m
 int kprofile_cache_dir(char *buf, size_t cap);
 int kprofile_save(const struct kprofile *p, const char *dir);
 int kprofile_load(struct kprofile *p, const char *dir, const char *build_id);
+/* Beside it, <build-id>.ksyms: the kernel image's symbols (from _stext to _end, offsets
+ * from _stext, type, name), written when the profile is built from guest memory, so that
+ * a check on a cached profile can still name the symbol an address lands in. Loaded into
+ * ks re-based on p's _stext (ks sorted by address and by name, as ksyms_load leaves it).
+ * ENOENT when there is none; EDECODE for a file that does not parse. */
+int ksyms_save_image(const struct ksyms *ks, const struct kprofile *p, const char *dir);
+int ksyms_load_image(struct ksyms *ks, const struct kprofile *p, const char *dir);
+/* The symbol an address falls in: index of the last symbol at or below addr (ks in
+ * address order), or -1. *off gets addr - its address. */
+long ksym_at(const struct ksyms *ks, uint64_t addr, uint64_t *off);
+/* The symbols of k: the ones kintro_open read, or the cache's (loaded on first use).
+ * NULL when neither is there. */
+const struct ksyms *kintro_ksyms(struct kintro *k);
+/* "name+0xoff" (or "0x..." when unknown) of addr, into buf. */
+void kintro_symbolize(struct kintro *k, uint64_t addr, char *buf, size_t cap);
 void kprofile_print(const struct kprofile *p, FILE *f);
 
 /* ---- reading the kernel's own data ------------------------------------------------- */

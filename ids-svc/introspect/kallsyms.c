@@ -214,3 +214,21 @@ int ksym_lookup(const struct ksyms *ks, const char *name, uint64_t *addr)
 	*addr = ks->sym[ks->by_name[lo]].addr;
 	return 0;
 }
+
+long ksym_at(const struct ksyms *ks, uint64_t addr, uint64_t *off)
+{
+	/* the table is in address order (kallsyms sorts it; ksyms_load_image keeps it) */
+	size_t lo = 0, hi = ks->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ks->sym[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -1;
+	if (off)
+		*off = addr - ks->sym[lo - 1].addr;
+	return (long)(lo - 1);
+}

@@ -66,6 +66,44 @@ static const char *const off_path[KPROFILE_OFF_COUNT] = {
 };
 _Static_assert(KPROFILE_OFF_COUNT <= 64, "kprofile.missing has a bit per offset");
 
+static const char *const sym_names[KPROFILE_SYM_COUNT] = {
+#define KPROFILE_SYM_NAME(name, flags) #name,
+	KPROFILE_SYMBOLS(KPROFILE_SYM_NAME)
+#undef KPROFILE_SYM_NAME
+};
+static const int sym_flags[KPROFILE_SYM_COUNT] = {
+#define KPROFILE_SYM_FLAGS(name, flags) flags,
+	KPROFILE_SYMBOLS(KPROFILE_SYM_FLAGS)
+#undef KPROFILE_SYM_FLAGS
+};
+
+const char *kprofile_sym_name(int id)
+{
+	return id >= 0 && id < KPROFILE_SYM_COUNT ? sym_names[id] : NULL;
+}
+
+/* The symbol fields by number. */
+static uint64_t *sym_field(struct kprofile *p, int id)
+{
+	uint64_t *f[KPROFILE_SYM_COUNT] = {
+#define KPROFILE_SYM_PTR(name, flags) &p->sym_##name,
+		KPROFILE_SYMBOLS(KPROFILE_SYM_PTR)
+#undef KPROFILE_SYM_PTR
+	};
+	return f[id];
+}
+
+void kprofile_rebase(struct kprofile *p, uint64_t slide)
+{
+	uint64_t delta = slide - p->slide;
+	for (int i = 0; i < KPROFILE_SYM_COUNT; i++) {
+		uint64_t *f = sym_field(p, i);
+		if (*f && !(sym_flags[i] & KPSYM_PERCPU))
+			*f += delta;
+	}
+	p->slide = slide;
+}
+
 const char *kprofile_off_type(int id)
 {
 	return id >= 0 && id < KPROFILE_OFF_COUNT ? off_type[id] : NULL;
@@ -179,6 +217,13 @@ static int module_mem_shape(struct kprofile *p, const struct btf *btf)
 		p->module_mem_stride = stride;
 		p->module_text_base = (struct kprofile_off){ off + (uint32_t)text * stride + boff, bsize };
 		p->module_text_size = (struct kprofile_off){ off + (uint32_t)text * stride + soff, ssize };
+		p->module_nregions = 0;
+		for (uint32_t i = 0; i < p->module_mem_count && i < KPROFILE_MODULE_REGIONS; i++) {
+			p->module_region_base[i] = off + i * stride + boff;
+			p->module_region_size[i] = off + i * stride + soff;
+			p->module_nregions++;
+		}
+		p->module_region_size_len = ssize;
 	} else if (ktypes_offsetof(btf, "module", "core_layout.base", &boff, &bsize) == 0 &&
 		   ktypes_offsetof(btf, "module", "core_layout.size", &soff, &ssize) == 0) {
 		if (bsize != 8 || (ssize != 4 && ssize != 8))
@@ -188,6 +233,18 @@ static int module_mem_shape(struct kprofile *p, const struct btf *btf)
 		p->module_mem_stride = 0;
 		p->module_text_base = (struct kprofile_off){ boff, bsize };
 		p->module_text_size = (struct kprofile_off){ soff, ssize };
+		p->module_nregions = 1;
+		p->module_region_base[0] = boff;
+		p->module_region_size[0] = soff;
+		p->module_region_size_len = ssize;
+		uint32_t ib, ibs, is, iss;
+		if (ktypes_offsetof(btf, "module", "init_layout.base", &ib, &ibs) == 0 &&
+		    ktypes_offsetof(btf, "module", "init_layout.size", &is, &iss) == 0 && ibs == 8 &&
+		    iss == ssize) {
+			p->module_region_base[1] = ib;
+			p->module_region_size[1] = is;
+			p->module_nregions = 2;
+		}
 	}
 	return 0;
 }
@@ -206,6 +263,8 @@ int kprofile_from_btf(struct kprofile *p, const struct btf *btf, char *err, size
 	if (rc < 0)
 		return rc;
 	module_states(p, btf);
+	if (ktypes_sizeof(btf, "vmap_node", &p->size_vmap_node) < 0)
+		p->size_vmap_node = 0;
 	if ((rc = module_mem_shape(p, btf)) < 0)
 		snprintf(err, errcap, "BTF: struct module's memory regions have a shape this build "
 			 "does not know");
@@ -268,6 +327,7 @@ void kintro_close(struct kintro *k)
 {
 	vmci_free(&k->vi);
 	ksyms_free(&k->ks);
+	ksyms_free(&k->img_syms);
 	btf__free(k->btf);
 	memset(k, 0, sizeof *k);
 }
@@ -303,6 +363,98 @@ int kintro_load_tables(struct kintro *k)
 	return 0;
 }
 
+/* Entries of the table at addr: up to the next symbol (kallsyms has no sizes), at most max. */
+static uint32_t table_len(const struct ksyms *ks, uint64_t addr, uint32_t max, uint32_t entry)
+{
+	uint64_t off;
+	long i = ksym_at(ks, addr, &off);
+	if (i < 0 || off)
+		return 0;
+	while ((size_t)i < ks->n && ks->sym[i].addr <= addr)
+		i++;
+	if ((size_t)i == ks->n)
+		return 0;
+	uint64_t n = (ks->sym[i].addr - addr) / entry;
+	return n > max ? max : (uint32_t)n;
+}
+
+/* An address as an offset from _stext, where it is kernel text; else KPROFILE_ENTRY_NONE. */
+static uint32_t text_off(const struct kprofile *p, uint64_t a)
+{
+	uint64_t end = p->sym__etext ? p->sym__etext : p->sym__stext + X86_KERNEL_IMAGE_SIZE;
+	return a >= p->sym__stext && a < end ? (uint32_t)(a - p->sym__stext) : KPROFILE_ENTRY_NONE;
+}
+
+/* The handler an IDT gate names (x86-64 16-byte gate: offset 0..15, 48..63, 64..95; present
+ * bit 47), or 0 for a gate that is not present. */
+uint64_t kprofile_idt_target(const uint8_t gate[16])
+{
+	if (!(gate[5] & 0x80))
+		return 0;
+	return (uint64_t)load_le16(gate) | (uint64_t)load_le16(gate + 6) << 16 |
+	       (uint64_t)load_le32(gate + 8) << 32;
+}
+
+/* The system-call tables and the IDT of the kernel the profile is built from: what the
+ * syscalls and idt checks compare a live kernel with. One round trip. */
+static int record_tables(struct kintro *k)
+{
+	struct kprofile *p = &k->p;
+	const uint64_t tab[KPROFILE_NSYSTABS] = { p->sym_sys_call_table, p->sym_ia32_sys_call_table,
+						  p->sym_x32_sys_call_table };
+	uint64_t *buf[KPROFILE_NSYSTABS] = { 0 };
+	uint8_t *idt = NULL;
+	struct gmem_range r[KPROFILE_NSYSTABS + 1];
+	size_t n = 0;
+	int rc = SEVMON_ENOMEM;
+	for (int t = 0; t < KPROFILE_NSYSTABS; t++) {
+		p->systab[t].n = tab[t] ? table_len(&k->ks, tab[t], KPROFILE_SYSTAB_MAX, 8) : 0;
+		if (!p->systab[t].n)
+			continue;
+		if (!(buf[t] = calloc(p->systab[t].n, 8)))
+			goto out;
+		r[n++] = (struct gmem_range){ .addr = tab[t], .len = p->systab[t].n * 8u,
+			.space = GMEM_VIRT, .out = buf[t] };
+	}
+	p->idt_n = 0;
+	if (p->sym_idt_table) {
+		if (!(idt = malloc(KPROFILE_IDT_ENTRIES * 16)))
+			goto out;
+		r[n++] = (struct gmem_range){ .addr = p->sym_idt_table, .len = KPROFILE_IDT_ENTRIES * 16,
+			.space = GMEM_VIRT, .out = idt };
+	}
+	if ((rc = n ? gmem_gather(k->g, r, n) : 0) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].status < 0) { /* a table we cannot read is one we do not record */
+			if (r[i].out == idt)
+				p->sym_idt_table = 0;
+			for (int t = 0; t < KPROFILE_NSYSTABS; t++)
+				if (r[i].out == buf[t])
+					p->systab[t].n = 0;
+		}
+	for (int t = 0; t < KPROFILE_NSYSTABS; t++) {
+		struct kprofile_table *pt = &p->systab[t];
+		for (uint32_t i = 0; i < pt->n; i++)
+			pt->off[i] = text_off(p, load_le64((uint8_t *)&buf[t][i]));
+		while (pt->n && pt->off[pt->n - 1] == KPROFILE_ENTRY_NONE)
+			pt->off[--pt->n] = 0; /* alignment padding after the last entry */
+	}
+	if (p->sym_idt_table) {
+		for (uint32_t i = 0; i < KPROFILE_IDT_ENTRIES; i++) {
+			uint64_t a = kprofile_idt_target(idt + 16 * i);
+			p->idt[i] = a ? text_off(p, a) : KPROFILE_ENTRY_NONE;
+		}
+		p->idt_n = KPROFILE_IDT_ENTRIES;
+	}
+	rc = 0;
+out:
+	for (int t = 0; t < KPROFILE_NSYSTABS; t++)
+		free(buf[t]);
+	free(idt);
+	return rc;
+}
+
 int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi)
 {
 	uint64_t stext, vstext;
@@ -314,12 +466,17 @@ int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi)
 	if ((rc = from_vmci(&k->p, &k->vi)) < 0 || (rc = load_ksyms(k)) < 0)
 		goto fail;
 	k->p.nsyms = k->ks.n;
-	if ((rc = ksym_lookup(&k->ks, "init_task", &k->p.sym_init_task)) ||
-	    (rc = ksym_lookup(&k->ks, "linux_banner", &k->p.sym_linux_banner)) ||
-	    (rc = ksym_lookup(&k->ks, "modules", &k->p.sym_modules)) ||
-	    (rc = ksym_lookup(&k->ks, "init_uts_ns", &k->p.sym_init_uts_ns)) ||
-	    (rc = ksym_lookup(&k->ks, "_stext", &stext)))
-		goto fail;
+	for (int i = 0; i < KPROFILE_SYM_COUNT; i++) {
+		uint64_t *f = sym_field(&k->p, i);
+		if ((rc = ksym_lookup(&k->ks, sym_names[i], f)) < 0) {
+			*f = 0;
+			if (sym_flags[i] & KPSYM_REQ) {
+				snprintf(k->err, sizeof k->err, "kallsyms has no %s", sym_names[i]);
+				goto fail;
+			}
+		}
+	}
+	stext = k->p.sym__stext;
 	/* The decoded table, VMCOREINFO and the slide must tell the same story. */
 	rc = SEVMON_EDECODE;
 	if (stext != X86_START_KERNEL + k->p.slide ||
@@ -327,7 +484,7 @@ int kintro_open(struct kintro *k, struct gmem *g, struct vmcoreinfo *vi)
 		goto fail;
 	if ((rc = ktypes_load(&k->btf, g, &k->ks)) < 0 ||
 	    (rc = kprofile_from_btf(&k->p, k->btf, k->err, sizeof k->err)) < 0 ||
-	    (rc = validate(k)) < 0)
+	    (rc = validate(k)) < 0 || (rc = record_tables(k)) < 0)
 		goto fail;
 	return 0;
 fail:;
@@ -367,7 +524,7 @@ out:
 
 /* The cache file's format: a file of another format (older builds knew fewer offsets or
  * none of the enum values) is not used but rebuilt, never read with fields missing. */
-#define KPROFILE_FORMAT 3
+#define KPROFILE_FORMAT 4
 /* Paths are built from a directory and a hex build-id. */
 #define KPROFILE_MAX_PATH 4096
 
@@ -418,10 +575,11 @@ void kprofile_print(const struct kprofile *p, FILE *f)
 		p->phys_base, p->init_top_pgt, p->pgtable_l5);
 	fprintf(f, "sme_mask=0x%" PRIx64 "\nksyms_via=%s\nnsyms=%" PRIu64 "\n", p->sme_mask,
 		p->ksyms_via == KSYMS_VIA_STRUCTURE ? "structure" : "vmcoreinfo", p->nsyms);
-	fprintf(f, "sym.init_task=0x%" PRIx64 "\nsym.linux_banner=0x%" PRIx64 "\n",
-		p->sym_init_task, p->sym_linux_banner);
-	fprintf(f, "sym.modules=0x%" PRIx64 "\nsym.init_uts_ns=0x%" PRIx64 "\n", p->sym_modules,
-		p->sym_init_uts_ns);
+#define KPROFILE_PRINT_SYM(name, flags)                                                   \
+	if (p->sym_##name)                                                                \
+		fprintf(f, "sym." #name "=0x%" PRIx64 "\n", p->sym_##name);
+	KPROFILE_SYMBOLS(KPROFILE_PRINT_SYM)
+#undef KPROFILE_PRINT_SYM
 #define KPROFILE_PRINT(name, type, path)                                                  \
 	if (p->missing & (1ull << KPROFILE_OFF_##name))                                   \
 		fprintf(f, "off.%s.%s=missing\n", type, path);                            \
@@ -443,6 +601,62 @@ void kprofile_print(const struct kprofile *p, FILE *f)
 	fprintf(f, "off.module.text_base=%" PRIu32 ",%" PRIu32 "\noff.module.text_size=%" PRIu32
 		   ",%" PRIu32 "\n", p->module_text_base.off, p->module_text_base.size,
 		p->module_text_size.off, p->module_text_size.size);
+	for (uint32_t i = 0; i < p->module_nregions && i < KPROFILE_MODULE_REGIONS; i++)
+		fprintf(f, "module.region=%" PRIu32 ",%" PRIu32 ",%" PRIu32 "\n",
+			p->module_region_base[i], p->module_region_size[i], p->module_region_size_len);
+	fprintf(f, "size.vmap_node=%" PRIu32 "\n", p->size_vmap_node);
+}
+
+/* The recorded tables: 16 entries a line (KPROFILE_MAX_LINE holds them), "-" for NONE. */
+static void print_table(FILE *f, const char *name, const uint32_t *v, uint32_t n)
+{
+	fprintf(f, "%s.n=%" PRIu32 "\n", name, n);
+	for (uint32_t i = 0; i < n; i += 16) {
+		fprintf(f, "%s.%" PRIu32 "=", name, i);
+		for (uint32_t j = i; j < n && j < i + 16; j++) {
+			if (v[j] == KPROFILE_ENTRY_NONE)
+				fprintf(f, "%s-", j > i ? "," : "");
+			else
+				fprintf(f, "%s%" PRIx32, j > i ? "," : "", v[j]);
+		}
+		fputc('\n', f);
+	}
+}
+
+static const char *const systab_name[KPROFILE_NSYSTABS] = { "systab.x64", "systab.ia32",
+							     "systab.x32" };
+
+static void print_tables(const struct kprofile *p, FILE *f)
+{
+	for (int t = 0; t < KPROFILE_NSYSTABS; t++)
+		print_table(f, systab_name[t], p->systab[t].off, p->systab[t].n);
+	print_table(f, "idt", p->idt, p->idt_n);
+}
+
+/* "name.N=a,b,-,..." into v (cap entries); *n was set by the ".n" line before. */
+static int parse_table(const char *k, const char *name, char *v, uint32_t *out, uint32_t n,
+		       uint32_t cap)
+{
+	size_t l = strlen(name);
+	char *end;
+	if (strncmp(k, name, l) || k[l] != '.')
+		return 1; /* not this table */
+	unsigned long at = strtoul(k + l + 1, &end, 10);
+	if (*end || at % 16 || at >= cap || at >= n)
+		return SEVMON_EDECODE;
+	for (char *tok = strtok(v, ","); tok; tok = strtok(NULL, ","), at++) {
+		if (at >= n || at >= cap)
+			return SEVMON_EDECODE;
+		if (!strcmp(tok, "-"))
+			out[at] = KPROFILE_ENTRY_NONE;
+		else {
+			unsigned long x = strtoul(tok, &end, 16);
+			if (*end || x >= KPROFILE_ENTRY_NONE)
+				return SEVMON_EDECODE;
+			out[at] = (uint32_t)x;
+		}
+	}
+	return 0;
 }
 
 int kprofile_save(const struct kprofile *p, const char *dir)
@@ -461,6 +675,7 @@ int kprofile_save(const struct kprofile *p, const char *dir)
 		return sevmon_from_errno(errno);
 	fprintf(f, "format=%d\n", KPROFILE_FORMAT);
 	kprofile_print(p, f);
+	print_tables(p, f);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		rc = sevmon_from_errno(errno);
 		remove(tmp);
@@ -469,7 +684,7 @@ int kprofile_save(const struct kprofile *p, const char *dir)
 	return 0;
 }
 
-/* A cached profile is a few dozen short lines. */
+/* A cached profile is a hundred short lines and the tables, 16 entries a line. */
 #define KPROFILE_MAX_LINE 512
 
 static int parse_line(struct kprofile *p, char *k, char *v)
@@ -499,14 +714,44 @@ static int parse_line(struct kprofile *p, char *k, char *v)
 		p->ksyms_via = !strcmp(v, "structure") ? KSYMS_VIA_STRUCTURE : KSYMS_VIA_VMCOREINFO;
 	else if (!strcmp(k, "nsyms"))
 		p->nsyms = strtoull(v, &end, 0);
-	else if (!strcmp(k, "sym.init_task"))
-		p->sym_init_task = strtoull(v, &end, 0);
-	else if (!strcmp(k, "sym.linux_banner"))
-		p->sym_linux_banner = strtoull(v, &end, 0);
-	else if (!strcmp(k, "sym.modules"))
-		p->sym_modules = strtoull(v, &end, 0);
-	else if (!strcmp(k, "sym.init_uts_ns"))
-		p->sym_init_uts_ns = strtoull(v, &end, 0);
+#define KPROFILE_PARSE_SYM(name, flags)                                                   \
+	else if (!strcmp(k, "sym." #name))                                                \
+		p->sym_##name = strtoull(v, &end, 0);
+	KPROFILE_SYMBOLS(KPROFILE_PARSE_SYM)
+#undef KPROFILE_PARSE_SYM
+	else if (!strcmp(k, "module.region")) {
+		uint32_t i = p->module_nregions;
+		if (i >= KPROFILE_MODULE_REGIONS ||
+		    sscanf(v, "%" SCNu32 ",%" SCNu32 ",%" SCNu32, &p->module_region_base[i],
+			   &p->module_region_size[i], &p->module_region_size_len) != 3)
+			return SEVMON_EDECODE;
+		p->module_nregions++;
+	} else if (!strcmp(k, "size.vmap_node"))
+		p->size_vmap_node = (uint32_t)strtoul(v, &end, 0);
+	else if (!strcmp(k, "idt.n")) {
+		p->idt_n = (uint32_t)strtoul(v, &end, 10);
+		if (p->idt_n != 0 && p->idt_n != KPROFILE_IDT_ENTRIES)
+			return SEVMON_EDECODE;
+	} else if (!strncmp(k, "idt.", 4))
+		return parse_table(k, "idt", v, p->idt, p->idt_n, KPROFILE_IDT_ENTRIES);
+	else if (!strncmp(k, "systab.", 7)) {
+		for (int t = 0; t < KPROFILE_NSYSTABS; t++) {
+			char nk[32];
+			snprintf(nk, sizeof nk, "%s.n", systab_name[t]);
+			if (!strcmp(k, nk)) {
+				unsigned long n = strtoul(v, &end, 10);
+				if (*end || n > KPROFILE_SYSTAB_MAX)
+					return SEVMON_EDECODE;
+				p->systab[t].n = (uint32_t)n;
+				return 0;
+			}
+			int rc = parse_table(k, systab_name[t], v, p->systab[t].off, p->systab[t].n,
+					     KPROFILE_SYSTAB_MAX);
+			if (rc <= 0)
+				return rc;
+		}
+		return SEVMON_EDECODE;
+	}
 #define KPROFILE_PARSE(name, type, path)                                                  \
 	else if (!strcmp(k, "off." type "." path)) {                                      \
 		if (!strcmp(v, "missing"))                                                \

@@ -38,6 +38,11 @@ struct rest_route; /* one row of a routing table, below */
 #define REST_MAX_BODY_DEFAULT (1u << 20)
 /* Accepted connections at once; each costs h2o ~16 KiB of buffers plus one fd. */
 #define REST_MAX_CONNS_DEFAULT 256u
+/* Of them from one source address (TCP; unix-socket clients are local and not counted):
+ * h2o 2.2 cannot close an idle connection early, so without this one host holding
+ * connections that never send a request would keep every other client out for as long
+ * as it holds them. */
+#define REST_MAX_CONNS_PER_SOURCE_DEFAULT 32u
 /* Asynchronous requests (live views) waiting on agents at once; past this the server
  * answers 503 instead of queueing work it cannot finish in time. */
 #define REST_MAX_INFLIGHT_DEFAULT 64u
@@ -192,6 +197,7 @@ struct rest_config {
 	/* 0 picks the *_DEFAULT above. */
 	size_t max_body;
 	unsigned max_conns;
+	unsigned max_conns_per_source; /* TCP; 0: REST_MAX_CONNS_PER_SOURCE_DEFAULT */
 	unsigned max_inflight;
 };
 
@@ -202,7 +208,8 @@ struct rest_server;
  * be NULL (then /metrics serves an empty document and the layer records nothing).
  * The layer declares and updates its own families in `metrics`: sevmond_http_requests_total
  * {route,method,code}, sevmond_http_request_duration_seconds{route},
- * sevmond_http_connections, sevmond_http_inflight, sevmond_http_connections_refused_total.
+ * sevmond_http_connections, sevmond_http_inflight, sevmond_http_connections_refused_total
+ * {reason="max_conns"|"per_source"}.
  * If SIGPIPE is at its default disposition it is set to SIG_IGN (h2o writes with
  * writev(2); a client's reset must not kill the daemon).
  * Returns 0 and *out, or EINVAL (bad config), ESYS (bind/listen failed: address in use

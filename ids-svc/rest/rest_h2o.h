@@ -27,7 +27,7 @@ struct rest_server {
 	char *tokens[REST_TOKENS_MAX];
 	size_t ntokens;
 	size_t max_body;
-	unsigned max_conns, max_inflight;
+	unsigned max_conns, max_conns_per_source, max_inflight;
 	unsigned nconns, inflight;
 	const struct rest_route *routes;
 	size_t nroutes;
@@ -49,6 +49,7 @@ struct rest_conn {
 	} h;
 	struct rest_server *srv;
 	h2o_conn_t *hconn; /* h2o's connection on this socket (sock->data after accept) */
+	struct sockaddr_storage peer; /* TCP: the source address (port cleared); unix: AF_UNSPEC */
 	struct rest_conn *prev, *next;
 };
 

@@ -27,7 +27,7 @@ void rest_declare_metrics(struct metrics *m)
 	metrics_declare(m, "sevmond_http_inflight", METRICS_GAUGE,
 			"Asynchronous HTTP requests waiting on the backend.", NULL, 0);
 	metrics_declare(m, "sevmond_http_connections_refused_total", METRICS_COUNTER,
-			"Connections closed at accept because of the connection limit.",
+			"Connections closed at accept: the connection limit, or the one per source address.",
 			NULL, 0);
 }
 

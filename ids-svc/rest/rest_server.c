@@ -183,6 +183,43 @@ static void on_refused_closed(uv_handle_t *h)
 	free(container_of(h, struct rest_conn, h.handle));
 }
 
+/* c->peer = the TCP peer's address without its port. 0, or -1 (then not counted). */
+static int peer_of(struct rest_conn *c)
+{
+	int len = (int)sizeof c->peer;
+	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&c->peer, &len) != 0)
+		return -1;
+	if (c->peer.ss_family == AF_INET)
+		((struct sockaddr_in *)&c->peer)->sin_port = 0;
+	else if (c->peer.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&c->peer)->sin6_port = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int same_source(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+	return 0;
+}
+
+/* Open connections from src (a walk of the list: max_conns is a few hundred). */
+static unsigned conns_from(const struct rest_server *srv, const struct sockaddr_storage *src)
+{
+	unsigned n = 0;
+	for (const struct rest_conn *o = srv->conns; o; o = o->next)
+		n += same_source(&o->peer, src);
+	return n;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct rest_server *srv = listener->data;
@@ -202,12 +239,16 @@ static void on_connection(uv_stream_t *listener, int status)
 		uv_close(&c->h.handle, on_refused_closed);
 		return;
 	}
-	if (srv->nconns >= srv->max_conns) {
+	const char *refuse = srv->nconns >= srv->max_conns ? "max_conns" : NULL;
+	if (!refuse && is_tcp && peer_of(c) == 0 &&
+	    conns_from(srv, &c->peer) >= srv->max_conns_per_source)
+		refuse = "per_source";
+	if (refuse) {
 		/* Shed: taking it off the accept queue and closing it is cheaper for the
 		 * client than letting it time out in the backlog. */
 		if (srv->metrics)
 			metrics_counter_add(srv->metrics, "sevmond_http_connections_refused_total",
-					    NULL, 1);
+					    (const char *const[]){ "reason", refuse, NULL }, 1);
 		uv_close(&c->h.handle, on_refused_closed);
 		return;
 	}
@@ -328,6 +369,8 @@ int rest_server_start(struct rest_server **out, uv_loop_t *loop, const struct re
 	srv->metrics = metrics;
 	srv->max_body = cfg->max_body ? cfg->max_body : REST_MAX_BODY_DEFAULT;
 	srv->max_conns = cfg->max_conns ? cfg->max_conns : REST_MAX_CONNS_DEFAULT;
+	srv->max_conns_per_source =
+		cfg->max_conns_per_source ? cfg->max_conns_per_source : REST_MAX_CONNS_PER_SOURCE_DEFAULT;
 	srv->max_inflight = cfg->max_inflight ? cfg->max_inflight : REST_MAX_INFLIGHT_DEFAULT;
 	rest_declare_metrics(metrics);
 

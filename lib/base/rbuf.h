@@ -72,6 +72,7 @@ static inline uint64_t load_be64(const uint8_t *p)
 {
 	return ((uint64_t)load_be32(p) << 32) | load_be32(p + 4);
 }
+static inline uint16_t load_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t load_le32(const uint8_t *p)
 {
 	return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];

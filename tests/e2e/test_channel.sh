@@ -15,7 +15,7 @@ n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
 check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
-echo "1..25"
+echo "1..26"
 
 e2e_setup "$T" || { echo "Bail out! setup failed"; exit 1; }
 S=$T/a.sock
@@ -154,5 +154,18 @@ wait $bg
 check channel_session_before_flood_served '[ "$(cat "$T/before.rc")" = 0 ] && cmp -s "$T/before.out" "$T/mem.img"' "$(cat "$T/before.err")"
 check channel_agent_bounded_under_flood '[ -n "$rss" ] && [ "$rss" -lt 65536 ] && kill -0 $AGENT_PID' "rss=${rss}kB"
 echo "# 1,500 idle TCP connections held ($flood; $ev evicted): $good of 10 reads got through, slowest ${worst} ms; agent RSS ${rss} kB"
+kill $fl 2>/dev/null; wait $fl 2>/dev/null
+
+# 26: 5,000 connection attempts at once on the same agent (a fresh flood, held): the same
+# rules, the allowed IDS again gets through every time
+$tool tcpflood 127.0.0.1 "$PORT" 5000 60 >"$T/tcpflood5k.out" &
+fl=$!
+for _ in $(seq 400); do [ -s "$T/tcpflood5k.out" ] && break; sleep 0.1; done
+good=0 worst=0
+reads
+rss5k=$(awk '/^VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
+check channel_allowed_ids_gets_through_5000_attempts '[ $good = 5 ] && kill -0 $fl && [ -n "$rss5k" ] && [ "$rss5k" -lt 65536 ]' \
+  "flood: $(cat "$T/tcpflood5k.out") good=$good rss=${rss5k}kB"
+echo "# 5,000 connection attempts held ($(cat "$T/tcpflood5k.out")): $good of 5 reads got through, slowest ${worst} ms; agent RSS ${rss5k} kB"
 kill $fl 2>/dev/null; wait $fl 2>/dev/null
 e2e_stop_agent

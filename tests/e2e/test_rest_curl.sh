@@ -267,7 +267,7 @@ for _ in $(seq 100); do
 done
 check "served again once connections closed" code_is 200
 CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "$AUTH" "$SURL/metrics")
-check "refused connection counted" grep -q '^sevmond_http_connections_refused_total 1$' "$T/body"
+check "refused connection counted" grep -q '^sevmond_http_connections_refused_total{reason="max_conns"} 1$' "$T/body"
 
 # --- close drains: a live view pending at SIGTERM still gets its answer
 curl -s -o "$T/drain.body" -H "$AUTH" "$SURL/v1/targets/slow/modules" &
@@ -281,8 +281,56 @@ check "no new connections once closing (curl rc $rc: refused)" [ $rc = 7 ]
 wait "$SLOW"
 check "pending live view answered during the drain" grep -q '"modules"' "$T/drain.body"
 
+# --- 5,000 connection attempts at once from one host (127.0.0.2), never sending a byte and
+# held open: that host gets its 32 (max_conns_per_source) and no more; a client from another
+# address (127.0.0.1) is served throughout, the server stays small, every refusal counted
+start_testd flood
+FLOOD_PID=$LAST_PID
+FURL=http://127.0.0.1:$(cat "$T/flood.port")
+python3 - "$(cat "$T/flood.port")" 5000 >"$T/flood.out" 2>&1 <<'PY' &
+import resource, select, socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.2", 0))
+    s.setblocking(False)
+    s.connect_ex(("127.0.0.1", port))
+    socks.append(s)
+p = select.poll()
+pending = {s.fileno() for s in socks}
+for fd in pending:
+    p.register(fd, select.POLLOUT)
+end = time.monotonic() + 30
+while pending and time.monotonic() < end:
+    for fd, _ in p.poll(500):
+        p.unregister(fd)
+        pending.discard(fd)
+print("connected", n - len(pending), flush=True)
+time.sleep(60)
+PY
+FLOODER=$!
+PIDS+=("$FLOODER")
+for _ in $(seq 300); do [ -s "$T/flood.out" ] && break; sleep 0.1; done
+good=0
+for _ in $(seq 10); do
+  CODE=$(curl -s -o "$T/body" -m 5 -w '%{http_code}' -H "$AUTH" "$FURL/v1/targets"); [ "$CODE" = 200 ] && good=$((good + 1))
+done
+CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "$AUTH" "$FURL/metrics")
+refused=$(sed -n 's/^sevmond_http_connections_refused_total{reason="per_source"} //p' "$T/body")
+conns=$(sed -n 's/^sevmond_http_connections //p' "$T/body")
+rss=$(awk '/^VmRSS/ {print $2}' "/proc/$FLOOD_PID/status")
+check "5,000 idle connections from one host: another host served 10 of 10 ($(cat "$T/flood.out"); $good)" [ "$good" = 10 ]
+check "that host holds at most 32 connections, the rest refused and counted (open $conns, refused ${refused:-0})" \
+  eval '[ "${conns%.*}" -le 33 ] && [ "${refused%.*}" -ge 1000 ]'
+check "the server stays small under the flood (RSS ${rss} kB)" eval '[ -n "$rss" ] && [ "$rss" -lt 131072 ]'
+echo "# REST: 5,000 connection attempts from one host held: $good of 10 requests from another served; open $conns, refused ${refused:-0}, RSS ${rss} kB"
+kill "$FLOODER" 2>/dev/null; wait "$FLOODER" 2>/dev/null
+
 # --- shutdown: clean, nothing left on the loop, nothing leaked (ASan builds check leaks)
-for pair in "main:$MAIN_PID" "small:$SMALL_PID"; do
+for pair in "main:$MAIN_PID" "small:$SMALL_PID" "flood:$FLOOD_PID"; do
   name=${pair%%:*} pid=${pair#*:}
   kill -TERM "$pid" 2>/dev/null
   wait "$pid"; rc=$?
