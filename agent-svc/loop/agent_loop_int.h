@@ -162,6 +162,9 @@ int64_t agent_shm_timeout_ns(struct agent_loop *l); /* -1: no shm wants a wake-u
 unsigned agent_shm_bell_fds(struct agent_loop *l, struct pollfd *pf);
 void agent_shm_after_poll(struct agent_loop *l, const struct pollfd *pf);
 void agent_shm_free_all(struct agent_loop *l);
+/* agent_shm_vfio.c: the ivshmem-doorbell device bdf through vfio-pci: r gets BAR2 and the
+ * bell (MSI-X vector 0 as an eventfd, the doorbell register). Logs why it fails. */
+int agent_shm_vfio_open(struct agent_loop *l, const char *bdf, struct shm_region *r);
 void agent_conn_parse(struct agent_conn *c);
 void agent_conn_dispatch_some(struct agent_conn *c);
 void agent_conn_flush(struct agent_conn *c);

@@ -155,7 +155,16 @@ int agent_loop_listen_shm(struct agent_loop *l, const char *uri)
 		ul = sizeof s->label - 1;
 	memcpy(s->label, uri, ul);
 	s->label[ul] = '\0';
-	if ((rc = shm_region_map_uri(&s->region, &u, SHM_SIDE_B)) < 0) {
+	if (u.wake == SHM_WAKE_BELL && !u.ivshmem) {
+		/* shm+pci://BDF?wake=doorbell: ivshmem-doorbell through vfio-pci */
+		char bdf[16];
+		const char *p = u.path + strlen("/sys/bus/pci/devices/");
+		snprintf(bdf, sizeof bdf, "%.12s", p);
+		rc = agent_shm_vfio_open(l, bdf, &s->region);
+	} else {
+		rc = shm_region_map_uri(&s->region, &u, SHM_SIDE_B);
+	}
+	if (rc < 0) {
 		free(s);
 		return rc;
 	}

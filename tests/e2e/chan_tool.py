@@ -10,6 +10,9 @@
                             idle connections held open); print 'connected C closed K' once
                             all are connected (K: closed by the agent so far), then hold
                             every socket HOLD seconds, not reading, not reconnecting
+  fakeagent SOCK MODE       an agent that fails: 'close-after-msg1' (reads msg1, closes),
+                            'silent' (accepts, never sends), 'half-frame' (reads msg1,
+                            sends half of a frame, stalls); serves connections until killed
   proxy LISTEN TARGET CAP   relay unix LISTEN <-> unix TARGET, every byte appended to CAP;
                             the client->agent stream of connection i also to CAP.c2s.i
   replay SOCK C2S           send a recorded session's msg1, read msg2, send its msg3;
@@ -129,6 +132,23 @@ def main():
                 pass
         print("connected %d closed %d" % (connected, closed), flush=True)
         time.sleep(hold)
+    elif mode == "fakeagent":
+        path, how = sys.argv[2], sys.argv[3]
+        ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ls.bind(path)
+        ls.listen(8)
+        held = []
+        while True:
+            c, _ = ls.accept()
+            if how == "silent":
+                held.append(c)
+                continue
+            read_frame(c)
+            if how == "close-after-msg1":
+                c.close()
+            else:  # half-frame: announce 96 bytes, send 40
+                c.sendall(struct.pack(">H", 96) + os.urandom(40))
+                held.append(c)
     elif mode == "proxy":
         listen, target, cap = sys.argv[2], sys.argv[3], sys.argv[4]
         ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
