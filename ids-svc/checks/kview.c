@@ -12,7 +12,7 @@
 /* Every loader, by part. A part without a loader here cannot be asked for. */
 static const struct kview_loader_ops *const loaders[] = {
 	&kv_banner_ops, &kv_tasks_ops, &kv_pids_ops, &kv_runq_ops, &kv_modules_ops,
-	&kv_kset_ops, &kv_carve_ops,
+	&kv_kset_ops, &kv_carve_ops, &kv_systab_ops, &kv_idt_ops,
 };
 #define NLOADERS (sizeof loaders / sizeof loaders[0])
 
@@ -186,4 +186,10 @@ int kv_need(const struct kprofile *p, const int *ids)
 		if ((p->missing >> *ids) & 1)
 			return SEVMON_ENOTSUP;
 	return 0;
+}
+
+void **kview_ext(struct kview *kv, unsigned part)
+{
+	int i = part_index(part);
+	return i < 0 ? NULL : &kv->ext[i];
 }

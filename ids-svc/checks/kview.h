@@ -223,7 +223,7 @@ struct kview_loader_ops {
 
 /* The loaders, in one table (kview.c). */
 extern const struct kview_loader_ops kv_banner_ops, kv_tasks_ops, kv_pids_ops, kv_runq_ops,
-	kv_modules_ops, kv_kset_ops, kv_carve_ops;
+	kv_modules_ops, kv_kset_ops, kv_carve_ops, kv_systab_ops, kv_idt_ops;
 
 /* Helpers the loaders share (kview_util.c). */
 /* Walk buffers for up to max nodes of req (kwalk_alloc's). */
@@ -234,6 +234,8 @@ int kv_walk_alloc(struct gmem_walk_out *o, const struct gmem_walk_req *req);
 size_t kv_task_windows(const struct kprofile *p, struct gmem_window *w);
 void kv_task_parse(const struct kprofile *p, const uint8_t *d, uint32_t faults, uint64_t addr,
 		   struct kv_task *t);
+/* The slot of a part defined by a check file (its data in kv->ext). */
+void **kview_ext(struct kview *kv, unsigned part);
 /* ENOTSUP unless every KPROFILE_OFF_* in ids (ending with -1) is in this kernel's BTF. */
 int kv_need(const struct kprofile *p, const int *ids);
 /* An x86-64 kernel address: the upper half with 5-level paging (bits 63..56 set; with 4

@@ -27,6 +27,8 @@ static const struct check_def *const table[] = {
 	&check_attest,
 	&check_hidden_procs,
 	&check_hidden_modules,
+	&check_syscalls,
+	&check_idt,
 	CHECK_REGISTRY_EXTRA
 };
 #define NCHECKS (sizeof table / sizeof table[0])

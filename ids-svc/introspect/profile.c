@@ -378,11 +378,26 @@ static uint32_t table_len(const struct ksyms *ks, uint64_t addr, uint32_t max, u
 	return n > max ? max : (uint32_t)n;
 }
 
-/* An address as an offset from _stext, where it is kernel text; else KPROFILE_ENTRY_NONE. */
-static uint32_t text_off(const struct kprofile *p, uint64_t a)
+/* An address as an offset from _stext, where it is in the kernel image (text, or init
+ * text: the IDT's reserved vectors keep their early handlers); else KPROFILE_ENTRY_NONE. */
+static uint32_t image_off(const struct kprofile *p, uint64_t a)
 {
-	uint64_t end = p->sym__etext ? p->sym__etext : p->sym__stext + X86_KERNEL_IMAGE_SIZE;
+	uint64_t end = p->sym__end ? p->sym__end : p->sym__stext + X86_KERNEL_IMAGE_SIZE;
 	return a >= p->sym__stext && a < end ? (uint32_t)(a - p->sym__stext) : KPROFILE_ENTRY_NONE;
+}
+
+/* Is a the start of a system-call function (a symbol with "_sys_" among its aliases, or
+ * the ni_syscall stub)? What a table entry of a kernel not tampered with points at. */
+static int syscall_fn(const struct ksyms *ks, uint64_t a)
+{
+	uint64_t off;
+	long i = ksym_at(ks, a, &off);
+	for (; i >= 0 && off == 0 && ks->sym[i].addr == a; i--) {
+		const char *n = ksym_name(ks, (size_t)i);
+		if (strstr(n, "_sys_") || !strcmp(n, "sys_ni_syscall"))
+			return 1;
+	}
+	return 0;
 }
 
 /* The handler an IDT gate names (x86-64 16-byte gate: offset 0..15, 48..63, 64..95; present
@@ -396,7 +411,9 @@ uint64_t kprofile_idt_target(const uint8_t gate[16])
 }
 
 /* The system-call tables and the IDT of the kernel the profile is built from: what the
- * syscalls and idt checks compare a live kernel with. One round trip. */
+ * syscalls and idt checks compare a live kernel with. One round trip. Trailing table
+ * entries that are no system-call function are alignment padding (the table's size is
+ * up to the next symbol). */
 static int record_tables(struct kintro *k)
 {
 	struct kprofile *p = &k->p;
@@ -435,15 +452,19 @@ static int record_tables(struct kintro *k)
 		}
 	for (int t = 0; t < KPROFILE_NSYSTABS; t++) {
 		struct kprofile_table *pt = &p->systab[t];
-		for (uint32_t i = 0; i < pt->n; i++)
-			pt->off[i] = text_off(p, load_le64((uint8_t *)&buf[t][i]));
+		for (uint32_t i = 0; i < pt->n; i++) {
+			uint64_t a = load_le64((uint8_t *)&buf[t][i]);
+			/* an entry that is no system-call function is not recorded as expected:
+			 * the syscalls check reports it (the table was altered before this build) */
+			pt->off[i] = syscall_fn(&k->ks, a) ? image_off(p, a) : KPROFILE_ENTRY_NONE;
+		}
 		while (pt->n && pt->off[pt->n - 1] == KPROFILE_ENTRY_NONE)
 			pt->off[--pt->n] = 0; /* alignment padding after the last entry */
 	}
 	if (p->sym_idt_table) {
 		for (uint32_t i = 0; i < KPROFILE_IDT_ENTRIES; i++) {
 			uint64_t a = kprofile_idt_target(idt + 16 * i);
-			p->idt[i] = a ? text_off(p, a) : KPROFILE_ENTRY_NONE;
+			p->idt[i] = a ? image_off(p, a) : KPROFILE_ENTRY_NONE;
 		}
 		p->idt_n = KPROFILE_IDT_ENTRIES;
 	}
@@ -524,7 +545,7 @@ out:
 
 /* The cache file's format: a file of another format (older builds knew fewer offsets or
  * none of the enum values) is not used but rebuilt, never read with fields missing. */
-#define KPROFILE_FORMAT 4
+#define KPROFILE_FORMAT 5
 /* Paths are built from a directory and a hex build-id. */
 #define KPROFILE_MAX_PATH 4096
 

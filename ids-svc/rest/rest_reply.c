@@ -138,6 +138,7 @@ int rest_status_of(int err, const char **code)
 	case SEVMON_EINVAL: *code = "bad_request"; return 400;
 	case SEVMON_ETOOBIG: *code = "too_large"; return 413;
 	case SEVMON_EBUSY: *code = "overloaded"; return 503;
+	case SEVMON_EFULL: *code = "store_full"; return 503; /* retry when space returns */
 	case SEVMON_ETIMEDOUT: *code = "timeout"; return 504;
 	case SEVMON_ENOTSUP: *code = "not_implemented"; return 501;
 	default: *code = "internal"; return 500;

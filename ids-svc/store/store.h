@@ -43,6 +43,8 @@
  *   SEVMON_EDENIED  a write through a read-only handle, or a fenced write whose lease
  *                   this replica no longer holds
  *   SEVMON_ENOTSUP  the database was written by a newer schema version
+ *   SEVMON_EFULL    the disk (or the server's) is full: the call wrote nothing, the
+ *                   database is intact, and the same call works once there is room
  *   SEVMON_EIO      I/O error, a corrupt database file, or a server error
  *   SEVMON_ENOMEM   out of memory
  *

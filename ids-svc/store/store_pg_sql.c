@@ -119,6 +119,8 @@ static int map_state(const char *st)
 				      * connection, shutdown, too many connections */
 	if (!strcmp(st, "53200"))
 		return SEVMON_ENOMEM;
+	if (!strcmp(st, "53100"))
+		return SEVMON_EFULL; /* disk_full */
 	if (!strcmp(st, "54000"))
 		return SEVMON_ETOOBIG;
 	if (!strcmp(st, "25006") || !strncmp(st, "42501", 5))

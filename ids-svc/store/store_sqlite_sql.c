@@ -2,6 +2,7 @@
  * store_sqlite_sql.c — the SQL helpers the SQLite backend's files share: errors mapped to
  * SEVMON_E*, statements, transactions, columns.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,17 @@ int sq_err(struct store *s, int rc, const char *what)
 	case SQLITE_READONLY:
 		err = SEVMON_EDENIED;
 		break;
-	case SQLITE_IOERR:
+	case SQLITE_FULL:
+		err = SEVMON_EFULL; /* the disk is full: nothing was written, retry when it is not */
+		break;
+	case SQLITE_IOERR: {
+		/* a write that failed for space comes back as an I/O error on some paths */
+		struct store_sqlite *q0 = s->impl;
+		err = q0 && q0->db && sqlite3_system_errno(q0->db) == ENOSPC ? SEVMON_EFULL : SEVMON_EIO;
+		break;
+	}
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
-	case SQLITE_FULL:
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
 		err = SEVMON_EIO;

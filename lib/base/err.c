@@ -48,6 +48,9 @@ int sevmon_from_errno(int e)
 	case EFAULT:
 	case ENXIO:
 		return SEVMON_EFAULT;
+	case ENOSPC:
+	case EDQUOT:
+		return SEVMON_EFULL;
 	case EACCES:
 	case EPERM:
 		return SEVMON_EDENIED;

@@ -36,7 +36,8 @@
 	X(EATTEST, 23, "attestation evidence rejected")                               \
 	X(EEXIST, 24, "already exists")                                               \
 	X(EPARTIAL, 25, "result incomplete")                                          \
-	X(ENONCE, 26, "nonce space exhausted: a new handshake is needed")
+	X(ENONCE, 26, "nonce space exhausted: a new handshake is needed")              \
+	X(EFULL, 27, "no space left on the device")
 
 enum sevmon_err {
 	SEVMON_OK = 0,

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 CLEAN_B=3 # clean sweeps in placement (b); (a) gets one: its agent runs under TCG
-if [ -n "${RK_CLEAN_ONLY:-}" ]; then N=$((CLEAN_B + 3)); else N=20; fi
+if [ -n "${RK_CLEAN_ONLY:-}" ]; then N=$((CLEAN_B + 3)); else N=24; fi
 echo "1..$N"
 K=0; FAILS=0
 ok() { K=$((K + 1)); echo "ok $K - $1"; }
@@ -177,6 +177,23 @@ for spec in "list:ps=1 sysrq=0" "both:ps=0 sysrq=0"; do
       clean "$WORK/task-$m-after.jsonl"'
   else
     for t in fools detected unloads; do not_ok "hide_task_${m}_$t" "insmod failed"; done
+  fi
+done
+
+# --- rk_syscall: sys_call_table[__NR_kill] replaced (CR0.WP, then through a vmap alias) -----
+for how in cr0 alias; do
+  args=; [ $how = alias ] && args=rk_alias=1
+  # shellcheck disable=SC2086
+  if insmod rk_syscall.ko $args; then
+    entry=$(p rk_syscall entry); hook=$(p rk_syscall hook)
+    note "rk_syscall ($how): slot $(p rk_syscall slot) = $entry, hook $hook, dispatch=$(p rk_syscall dispatch)"
+    sweep "$URI_B" "$WORK/sys-$how.jsonl" syscalls
+    checkx "syscall_${how}_table_entry_hooked_detected" '[ -n "$hook" ] && [ "$entry" = "$hook" ] &&
+      found "$WORK/sys-$how.jsonl" syscalls syscall_hooked T1014 subject="x64 62 kill" module=rk_syscall'
+    checkx "syscall_${how}_unloads_clean_again" 'rmmod rk_syscall && sweep "$URI_B" "$WORK/sys-$how-after.jsonl" syscalls &&
+      clean "$WORK/sys-$how-after.jsonl"'
+  else
+    not_ok "syscall_${how}_table_entry_hooked_detected" "insmod failed"; not_ok "syscall_${how}_unloads_clean_again" "not loaded"
   fi
 done
 
