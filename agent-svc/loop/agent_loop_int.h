@@ -80,6 +80,7 @@ struct agent_shm_lis {
 	int wait_ms;            /* attach poll backoff */
 	uint64_t next_try_ns;
 	uint64_t rings0, wakeups0, frames; /* bell counters at session start; frames in+out */
+	uint32_t spin_us; /* the URI's spin=, 0 for the default */
 };
 
 struct agent_conn {

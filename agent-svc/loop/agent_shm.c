@@ -116,6 +116,8 @@ static int attach_start(struct agent_loop *l, struct agent_shm_lis *s)
 
 	/* keep the URI's wake mode (the attach uses the defaults for it) */
 	shm_opts_default(&o, s->sc.opt.wake);
+	if (s->spin_us)
+		o.spin_ns = s->spin_us * 1000u;
 	if ((rc = shm_conn_attach_start(&s->sc, &s->region, SHM_SIDE_B, &o)) < 0) {
 		agent_logf(l, AGENT_LOG_WARN, "%s: attach failed: %s", s->label, sevmon_errname(rc));
 		return rc;
@@ -169,6 +171,7 @@ int agent_loop_listen_shm(struct agent_loop *l, const char *uri)
 		return rc;
 	}
 	s->sc.opt.wake = u.wake;
+	s->spin_us = u.spin_us;
 	if ((rc = attach_start(l, s)) < 0) {
 		shm_region_unmap(&s->region);
 		free(s);

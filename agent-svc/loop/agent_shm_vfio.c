@@ -239,18 +239,18 @@ int agent_shm_vfio_open(struct agent_loop *l, const char *bdf, struct shm_region
 		FAIL(SEVMON_ENOTSUP, "%s has no MSI-X vector (ivshmem-plain, not -doorbell?)", bdf);
 	if ((v->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		FAIL(SEVMON_ESYS, "eventfd: %s", strerror(errno));
-	struct {
-		struct vfio_irq_set s;
-		int32_t fd;
-	} irq;
-	memset(&irq, 0, sizeof irq);
-	irq.s.argsz = sizeof irq;
-	irq.s.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	irq.s.index = VFIO_PCI_MSIX_IRQ_INDEX;
-	irq.s.start = 0;
-	irq.s.count = 1;
-	irq.fd = v->efd;
-	if (ioctl(v->dev, VFIO_DEVICE_SET_IRQS, &irq) < 0)
+	/* struct vfio_irq_set ends in a flexible array: the header and one eventfd in a buffer */
+	_Alignas(struct vfio_irq_set) uint8_t irqbuf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *irq = (struct vfio_irq_set *)(void *)irqbuf;
+	int32_t efd = v->efd;
+	memset(irqbuf, 0, sizeof irqbuf);
+	irq->argsz = sizeof irqbuf;
+	irq->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	irq->index = VFIO_PCI_MSIX_IRQ_INDEX;
+	irq->start = 0;
+	irq->count = 1;
+	memcpy(irq->data, &efd, sizeof efd);
+	if (ioctl(v->dev, VFIO_DEVICE_SET_IRQS, irq) < 0)
 		FAIL(SEVMON_ESYS, "wire MSI-X vector 0: %s", strerror(errno));
 
 	uint32_t pos;

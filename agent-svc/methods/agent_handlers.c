@@ -341,6 +341,10 @@ static void walk_stop(sevmon_v1_WalkListResponse *resp, sevmon_v1_WalkStop why, 
 			 sevmon_strerror(status));
 }
 
+/* Largest span of a node read at once by a walk: a page, which holds the fields a list
+ * walk asks for in every struct it is used on (task_struct, module). */
+#define AGENT_WALK_SPAN_MAX 4096u
+
 int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequest *req,
 			   sevmon_v1_WalkListResponse *resp)
 {
@@ -382,6 +386,17 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 	resp->nodes.funcs.encode = encode_walk_nodes;
 	resp->nodes.arg = wl;
 
+	/* The span of a node's own windows and next pointer, relative to the node base. */
+	static uint8_t span[AGENT_WALK_SPAN_MAX];
+	uint64_t span_lo = req->link_offset + (uint64_t)req->next_offset, span_hi = span_lo + 8;
+	for (size_t i = 0; i < req->fields_count; i++) {
+		const sevmon_v1_FieldWindow *fw = &req->fields[i];
+		span_lo = fw->offset < span_lo ? fw->offset : span_lo;
+		uint64_t end = (uint64_t)fw->offset + fw->len; /* u32 + u32: no wrap in u64 */
+		span_hi = end > span_hi ? end : span_hi;
+	}
+	size_t span_len = span_hi - span_lo <= sizeof span ? (size_t)(span_hi - span_lo) : 0;
+
 	uint64_t link = 0;
 	int rc = read_space(a, space, req->head + req->next_offset, &link, sizeof link);
 	if (rc < 0) {
@@ -415,9 +430,16 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 		uint64_t base = link - req->link_offset;
 		uint8_t *fields = arena_alloc(a, node_bytes);
 		uint32_t off = 0, faults = 0;
+		/* The node's own windows and its next pointer in one read when they lie close
+		 * together (a source read is a system call: for kcore, one per pread); if that
+		 * read fails, each window is read alone, so a fault means what it always did. */
+		int have_span = span_len && read_space(a, space, base + span_lo, span, span_len) == 0;
 		for (size_t i = 0; i < req->fields_count && rc == 0; i++) {
 			const sevmon_v1_FieldWindow *fw = &req->fields[i];
-			rc = read_space(a, space, base + fw->offset, fields + off, fw->len);
+			if (have_span)
+				memcpy(fields + off, span + (fw->offset - span_lo), fw->len);
+			else
+				rc = read_space(a, space, base + fw->offset, fields + off, fw->len);
 			off += fw->len;
 			if (rc < 0 || !fw->deref)
 				continue;
@@ -432,7 +454,9 @@ int agent_handle_walk_list(struct agent_call *call, const sevmon_v1_WalkListRequ
 			off += fw->deref_len;
 		}
 		uint64_t next = 0;
-		if (rc == 0)
+		if (rc == 0 && have_span)
+			next = load_le64(span + (req->link_offset + req->next_offset - span_lo));
+		else if (rc == 0)
 			rc = read_space(a, space, link + req->next_offset, &next, sizeof next);
 		if (rc < 0) {
 			walk_stop(resp, sevmon_v1_WalkStop_WALK_STOP_FAULT, rc, base);

@@ -34,6 +34,7 @@ void cli_hexdump(uint64_t base, const uint8_t *p, size_t n);
 int cmd_info(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_kernel(int argc, char **argv);
 int cmd_banner(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_modules(int argc, char **argv);

@@ -29,6 +29,7 @@
 
 static const char bench_usage[] =
 	"usage: sevmon bench URI [--count N] [--addr ADDR] [--walk-head ADDR --walk-nodes N]\n"
+	"       sevmon bench --kernel URI [--runs N]   (the seed's banner / ps figures; --kernel --help)\n"
 	"Measure small-read latency (median, p99) next to a raw 64-byte socket ping-pong,\n"
 	"a Gather of 512 x 16 bytes and, with --walk-head, a WalkList over a synthetic list\n"
 	"(tests/bench/make_list_image writes one; its head is at 0x1000).\n";
@@ -205,6 +206,9 @@ int cmd_bench(int argc, char **argv)
 		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--kernel"))
+			return cmd_bench_kernel(argc, argv);
 	uint64_t count = 5000, addr = 0x1000, walk_head = 0, walk_nodes = 10000;
 	struct cli_conn_opts copts;
 	cli_conn_opts_init(&copts);

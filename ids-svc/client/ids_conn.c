@@ -100,7 +100,11 @@ int ids_conn_open(struct ids_conn *c, const char *uri, int timeout_ms, struct id
 			snprintf(c->why, sizeof c->why, "attach: %s", sevmon_strerror(rc));
 			return rc;
 		}
-		t.sc.opt.spin_ns = t.sc.bell ? RPC_CLIENT_SHM_BELL_SPIN_NS : RPC_CLIENT_SHM_SPIN_NS;
+		struct shm_uri su;
+		if (shm_uri_parse(uri, &su) == 0 && su.spin_us)
+			t.sc.opt.spin_ns = su.spin_us * 1000u; /* the operator's choice */
+		else
+			t.sc.opt.spin_ns = t.sc.bell ? RPC_CLIENT_SHM_BELL_SPIN_NS : RPC_CLIENT_SHM_SPIN_NS;
 		m = xport_msg_shm(&t.sc);
 	} else {
 		rc = connect_fd(uri, timeout_ms, &t.fd);

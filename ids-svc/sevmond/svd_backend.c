@@ -16,7 +16,7 @@ static int store_rc(struct svd *d, int rc, const char *what)
 	if (rc == SEVMON_ENOENT || rc == SEVMON_EEXIST || rc == SEVMON_EINVAL)
 		return rc;
 	svd_store_failed(d, what);
-	return rc == SEVMON_EBUSY || rc == SEVMON_ENOMEM ? rc : SEVMON_EIO;
+	return rc == SEVMON_EBUSY || rc == SEVMON_ENOMEM || rc == SEVMON_EFULL ? rc : SEVMON_EIO;
 }
 
 /* A target as the API shows it: from memory where this replica holds it, else its row. */

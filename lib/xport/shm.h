@@ -199,14 +199,18 @@ struct shm_uri {
 	size_t size;      /* size to create with (shm:// only); 0 for shm+pci */
 	bool may_create;  /* shm:// : side B may create the file */
 	enum shm_wake wake;
+	uint32_t spin_us; /* ?spin=N: spin this long before sleeping (0: the side's default) */
 };
+/* Longest spin a URI may ask for: a waiting side burns its core that long per wait. */
+#define SHM_URI_SPIN_MAX_US 100000u
 
 /*
  * Parse "shm:///abs/path[?size=N[K|M|G]][&wake=futex|poll]" (default size
  * SHM_REGION_DEFAULT, wake futex) or "shm+pci://DDDD:BB:DD.F[?wake=...]" (the guest's
  * ivshmem-plain BAR2 through sysfs; wake poll) or "shm+ivshmem:///abs/server.sock" (host
- * side: the region and doorbells of `sevmon ivshmem-server`; wake bell). Returns 0 or
- * SEVMON_EURI.
+ * side: the region and doorbells of `sevmon ivshmem-server`; wake bell). Every form
+ * takes &spin=N (microseconds, at most SHM_URI_SPIN_MAX_US): how long this side spins
+ * before it sleeps. Returns 0 or SEVMON_EURI.
  */
 int shm_uri_parse(const char *uri, struct shm_uri *out);
 

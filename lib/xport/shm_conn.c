@@ -235,6 +235,8 @@ int shm_conn_open(struct shm_conn *c, struct shm_region *r, const char *uri, enu
 		return rc;
 	struct shm_opts o;
 	shm_opts_default(&o, u.wake);
+	if (u.spin_us)
+		o.spin_ns = u.spin_us * 1000u;
 	rc = shm_conn_attach(c, r, side, &o, deadline_ns);
 	if (rc < 0)
 		shm_region_unmap(r);

@@ -90,6 +90,16 @@ static int parse_query(const char *q, struct shm_uri *u, bool allow_size)
 			u->wake = SHM_WAKE_FUTEX;
 		} else if (n == 9 && memcmp(q, "wake=poll", 9) == 0) {
 			u->wake = SHM_WAKE_POLL;
+		} else if (n > 5 && n <= 11 && memcmp(q, "spin=", 5) == 0) {
+			uint32_t v = 0;
+			for (size_t i = 5; i < n; i++) {
+				if (q[i] < '0' || q[i] > '9')
+					return SEVMON_EURI;
+				v = v * 10 + (uint32_t)(q[i] - '0');
+			}
+			if (v > SHM_URI_SPIN_MAX_US)
+				return SEVMON_EURI;
+			u->spin_us = v;
 		} else if (n == 13 && memcmp(q, "wake=doorbell", 13) == 0 && !allow_size) {
 			u->wake = SHM_WAKE_BELL; /* shm+pci: the agent's vfio path */
 		} else {
@@ -127,14 +137,20 @@ int shm_uri_parse(const char *uri, struct shm_uri *out)
 	if (strncmp(uri, URI_IVSHMEM, strlen(URI_IVSHMEM)) == 0) {
 		/* the server's socket: absolute, no query (the server decides the region) */
 		const char *path = uri + strlen(URI_IVSHMEM);
-		size_t n = strlen(path);
-		if (n < 2 || path[0] != '/' || path[n - 1] == '/' || n >= XPORT_PATH_MAX ||
-		    strchr(path, '?') || strstr(path, "/../"))
+		q = strchr(path, '?');
+		size_t n = q ? (size_t)(q - path) : strlen(path);
+		if (n < 2 || path[0] != '/' || path[n - 1] == '/' || n >= XPORT_PATH_MAX)
 			return SEVMON_EURI;
-		memcpy(out->path, path, n + 1);
+		memcpy(out->path, path, n);
+		out->path[n] = 0;
+		if (strstr(out->path, "/../"))
+			return SEVMON_EURI;
 		out->ivshmem = true;
 		out->wake = SHM_WAKE_BELL;
-		return 0;
+		/* only spin= after '?': the server decides the region's size and wake-up */
+		if (q && (strncmp(q + 1, "spin=", 5) != 0 || strchr(q + 1, '&')))
+			return SEVMON_EURI;
+		return q ? parse_query(q + 1, out, false) : 0;
 	}
 	if (strncmp(uri, URI_PCI, strlen(URI_PCI)) == 0) {
 		const char *bdf = uri + strlen(URI_PCI);

@@ -88,6 +88,24 @@ TEST(shm_uri_parse_pci_bar2)
 	ASSERT_EQ(u.wake, SHM_WAKE_FUTEX);
 }
 
+TEST(shm_uri_parse_ivshmem_and_doorbell)
+{
+	struct shm_uri u;
+	ASSERT_EQ(shm_uri_parse("shm+ivshmem:///run/sevmon/ivs.sock", &u), 0);
+	ASSERT_STREQ(u.path, "/run/sevmon/ivs.sock");
+	ASSERT(u.ivshmem);
+	ASSERT_EQ(u.wake, SHM_WAKE_BELL);
+	ASSERT_EQ(u.spin_us, 0);
+	ASSERT_EQ(shm_uri_parse("shm+ivshmem:///run/ivs.sock?spin=300", &u), 0);
+	ASSERT_STREQ(u.path, "/run/ivs.sock");
+	ASSERT_EQ(u.spin_us, 300);
+	ASSERT_EQ(shm_uri_parse("shm+pci://0000:00:02.0?wake=doorbell&spin=0", &u), 0);
+	ASSERT_EQ(u.wake, SHM_WAKE_BELL);
+	ASSERT(!u.ivshmem);
+	ASSERT_EQ(shm_uri_parse("shm:///dev/shm/x?spin=5", &u), 0);
+	ASSERT_EQ(u.spin_us, 5);
+}
+
 TEST(shm_uri_parse_bad_rejected)
 {
 	static const char *const bad[] = {
@@ -96,6 +114,10 @@ TEST(shm_uri_parse_bad_rejected)
 		"shm:///dev/shm/x?size=1X", "shm:///dev/shm/x?size=", "shm:///dev/shm/x?colour=red",
 		"shm+pci://0000:00:04", "shm+pci://0000:00:04.0/../../x", "shm+pci://00:04.0",
 		"shm+pci://0000:00:04.0?size=1M", "tcp://1.2.3.4:5", "", NULL,
+		"shm+ivshmem://", "shm+ivshmem://rel.sock", "shm+ivshmem:///x/../y.sock",
+		"shm+ivshmem:///x.sock?size=1M", "shm+ivshmem:///x.sock?wake=poll",
+		"shm+ivshmem:///x.sock?spin=1&spin=2", "shm:///dev/shm/x?wake=doorbell",
+		"shm:///dev/shm/x?spin=100001", "shm:///dev/shm/x?spin=-1", "shm:///dev/shm/x?spin=",
 	};
 	struct shm_uri u;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
