@@ -6,6 +6,7 @@
  */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,39 @@
 /* Domains listed at once: a host runs a few hundred VMs at most. */
 #define SVD_LIBVIRT_MAX_DOMAINS 4096
 
+/* What a listing has to say (its errors, the domains it skipped), logged only when it
+ * differs from what the previous listing said: a poll every few seconds must not repeat
+ * the same line forever. */
+struct said {
+	struct svd *d;
+	uint64_t h;
+	char lines[8][200];
+	unsigned n;
+};
+
+static void say(struct said *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct said *s, const char *fmt, ...)
+{
+	char line[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	for (const char *p = line; *p; p++)
+		s->h = (s->h ^ (uint8_t)*p) * 0x100000001b3ull;
+	if (s->n < 8)
+		snprintf(s->lines[s->n++], sizeof s->lines[0], "%s", line);
+}
+
+static void said_flush(struct said *s)
+{
+	if (s->h == s->d->libvirt_said)
+		return;
+	s->d->libvirt_said = s->h;
+	for (unsigned i = 0; i < s->n; i++)
+		svd_log("%s", s->lines[i]);
+}
+
 /* libvirt prints its errors to stderr by default; sevmond logs them its own way. */
 static void quiet(void *ud, virErrorPtr e)
 {
@@ -26,21 +60,24 @@ static void quiet(void *ud, virErrorPtr e)
 
 int svd_source_libvirt_load(struct svd *d, struct svd_target_cfg **v, size_t *n)
 {
+	struct said said = { .d = d, .h = 0xcbf29ce484222325ull };
 	*v = NULL;
 	*n = 0;
 	virSetErrorFunc(NULL, quiet);
 	virConnectPtr c = virConnectOpenReadOnly(d->cfg.libvirt);
 	if (!c) {
 		virErrorPtr e = virGetLastError();
-		svd_log("libvirt %s: %s", d->cfg.libvirt, e && e->message ? e->message : "cannot connect");
+		say(&said, "libvirt %s: %s", d->cfg.libvirt, e && e->message ? e->message : "cannot connect");
+		said_flush(&said);
 		return SEVMON_ECONNREFUSED;
 	}
 	virDomainPtr *doms = NULL;
 	int nd = virConnectListAllDomains(c, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 	if (nd < 0) {
 		virErrorPtr e = virGetLastError();
-		svd_log("libvirt %s: listing domains: %s", d->cfg.libvirt,
-			e && e->message ? e->message : "failed");
+		say(&said, "libvirt %s: listing domains: %s", d->cfg.libvirt,
+		    e && e->message ? e->message : "failed");
+		said_flush(&said);
 		virConnectClose(c);
 		return SEVMON_EIO;
 	}
@@ -58,17 +95,18 @@ int svd_source_libvirt_load(struct svd *d, struct svd_target_cfg **v, size_t *n)
 			if (r == 0)
 				k++;
 			else if (r != SEVMON_ENOENT) /* a domain without vsock is not a target */
-				svd_log("libvirt %s: domain %s: %s", d->cfg.libvirt,
-					virDomainGetName(doms[i]), xml ? why : "no XML");
+				say(&said, "libvirt %s: domain %s: %s (not a target)", d->cfg.libvirt,
+				    virDomainGetName(doms[i]), xml ? why : "no XML");
 			free(xml);
 		}
 		virDomainFree(doms[i]);
 	}
 	if (nd > SVD_LIBVIRT_MAX_DOMAINS)
-		svd_log("libvirt %s: %d domains, the first %d taken", d->cfg.libvirt, nd,
-			SVD_LIBVIRT_MAX_DOMAINS);
+		say(&said, "libvirt %s: %d domains, the first %d taken", d->cfg.libvirt, nd,
+		    SVD_LIBVIRT_MAX_DOMAINS);
 	free(doms);
 	virConnectClose(c);
+	said_flush(&said);
 	if (rc < 0) {
 		free(*v);
 		*v = NULL;
