@@ -125,7 +125,7 @@ int check_set_parse(const char *list, check_set *out, char *err, size_t errcap)
 void check_print_help(FILE *f, int indent)
 {
 	for (size_t i = 0; i < NCHECKS; i++)
-		fprintf(f, "%*s%-10s %s%s\n", indent, "", table[i]->name, table[i]->summary,
+		fprintf(f, "%*s%-15s %s%s\n", indent, "", table[i]->name, table[i]->summary,
 			table[i]->in_default ? "" : " [not in the default sweep]");
 }
 
