@@ -103,13 +103,14 @@
  *     that wants finer steps lowers it with prctl(PR_SET_TIMERSLACK).)
  *   Both ends of a region should use the same mode; a futex sleeper whose peer polls still
  *   works, waking every SHM_FUTEX_SLICE_NS.
- * Event loops: the region has no fd. A poll(2)/libuv loop calls
+ * Event loops: in bell mode the loop polls the bell's fd (shm_conn_arm before sleeping,
+ * shm_conn_disarm after). Without a bell the region has no fd: a poll(2)/libuv loop calls
  * shm_conn_poll_timeout_ms() before it sleeps, sleeps at most that long (poll timeout or
  * uv_timer), then calls shm_conn_recv_nb()/shm_conn_send_nb(). The returned timeout is 0
  * while something is pending and grows (1, 2, 4 ... ms up to the loop cap) while the region
  * stays idle, so an idle connection costs a few hundred wake-ups per second at most and a
- * busy one adds at most one cap's latency. (An eventfd fed by a helper thread blocked on the
- * futex would remove the polling on hosts; not built, since the agent is single-threaded.)
+ * busy one adds at most one cap's latency. Use shm+ivshmem:// between host processes for
+ * doorbells instead.
  * ---------------------------------------------------------------------------------------
  */
 #ifndef SEVMON_SHM_H
@@ -329,8 +330,8 @@ struct shm_conn {
  * row that ended in a sleep, the next SHM_SPIN_SKIP waits go straight to the bell; then one
  * probe spins again. A window that ends in a sleep without ever losing the CPU is a slow
  * peer (asleep itself, or an emulated guest), not contention: it changes nothing. */
-#define SHM_SPIN_MISSES 2u
-#define SHM_SPIN_SKIP 1024u
+#define SHM_SPIN_MISSES 4u
+#define SHM_SPIN_SKIP 64u
 /* A turn of a spin takes a microsecond or two; a gap this long is a time slice lost. */
 #define SHM_SPIN_PREEMPT_NS 30000
 /* Call on every turn of a spin (now: the monotonic clock). */
