@@ -12,7 +12,8 @@
 /* Every loader, by part. A part without a loader here cannot be asked for. */
 static const struct kview_loader_ops *const loaders[] = {
 	&kv_banner_ops, &kv_tasks_ops, &kv_pids_ops, &kv_runq_ops, &kv_modules_ops,
-	&kv_kset_ops, &kv_carve_ops, &kv_systab_ops, &kv_idt_ops,
+	&kv_kset_ops, &kv_carve_ops, &kv_systab_ops, &kv_idt_ops, &kv_ftrace_ops, &kv_kprobes_ops,
+	&kv_netfilter_ops, &kv_notifiers_ops, &kv_seqops_ops, &kv_procfops_ops,
 };
 #define NLOADERS (sizeof loaders / sizeof loaders[0])
 
@@ -183,7 +184,7 @@ int kview_module_listed(const struct kview *kv, uint64_t addr)
 int kv_need(const struct kprofile *p, const int *ids)
 {
 	for (; *ids >= 0; ids++)
-		if ((p->missing >> *ids) & 1)
+		if (kprofile_missing(p, *ids))
 			return SEVMON_ENOTSUP;
 	return 0;
 }

@@ -168,6 +168,32 @@ struct kv_carve {
 	int partial;
 };
 
+/* A callback the kernel calls, where something registered or wrote it (kview_hooks.c). */
+enum kv_hook_kind {
+	KV_HOOK_FTRACE,    /* an ftrace_ops: fn its func, fn2 its trampoline, flags its flags */
+	KV_HOOK_KPROBE,    /* a kprobe at `at`: fn pre_handler, fn2 post_handler, label its symbol */
+	KV_HOOK_KRETPROBE, /* a kretprobe at `at`: fn its handler, fn2 its entry handler */
+	KV_HOOK_NETFILTER, /* a netfilter hook entry: label "ipv4 PRE_ROUTING" */
+	KV_HOOK_NOTIFIER,  /* a notifier_block on the chain in label */
+	KV_HOOK_SEQ_OPS,   /* a seq_operations member: label "tcp4_seq_ops.show" */
+	KV_HOOK_PROC_FOPS, /* a procfs root inode: fn its i_fop table, fn2 that table's iterate_shared */
+};
+
+struct kv_hook {
+	int kind;
+	uint64_t where;   /* the object it is read from */
+	uint64_t fn, fn2;
+	uint64_t at;
+	uint64_t flags;
+	char label[64];
+};
+
+struct kv_hooks {
+	struct kv_hook *v;
+	size_t n, cap;
+	int partial;
+};
+
 struct kview_loader;
 
 struct kview {
@@ -223,7 +249,8 @@ struct kview_loader_ops {
 
 /* The loaders, in one table (kview.c). */
 extern const struct kview_loader_ops kv_banner_ops, kv_tasks_ops, kv_pids_ops, kv_runq_ops,
-	kv_modules_ops, kv_kset_ops, kv_carve_ops, kv_systab_ops, kv_idt_ops;
+	kv_modules_ops, kv_kset_ops, kv_carve_ops, kv_systab_ops, kv_idt_ops, kv_ftrace_ops,
+	kv_kprobes_ops, kv_netfilter_ops, kv_notifiers_ops, kv_seqops_ops, kv_procfops_ops;
 
 /* Helpers the loaders share (kview_util.c). */
 /* Walk buffers for up to max nodes of req (kwalk_alloc's). */

@@ -375,7 +375,7 @@ static int carve_step(struct kview *kv, void *state, struct gmem_round *q)
 			return carve_walks(kv, s, q, &p->sym_vmap_area_list, 1);
 		}
 		if (!p->sym_vmap_nodes || !p->sym_nr_vmap_nodes || !p->size_vmap_node ||
-		    (p->missing >> KPROFILE_OFF_vmap_node_busy_head) & 1)
+		    kprofile_missing(p, KPROFILE_OFF_vmap_node_busy_head))
 			return SEVMON_ENOTSUP;
 		gmem_round_read(q, p->sym_vmap_nodes, GMEM_VIRT, s->nodes_ptr, 8, &s->st_ptr);
 		gmem_round_read(q, p->sym_nr_vmap_nodes, GMEM_VIRT, s->nodes_n, 4, &s->st_n);

@@ -58,7 +58,7 @@ _Static_assert(TW_TASKS + 1 == KV_TASK_NWIN, "the task windows");
 /* Bytes the cred deref brings: uid .. euid (kuid_t, 4 bytes each, in one run). */
 static uint32_t cred_span(const struct kprofile *p)
 {
-	if ((p->missing >> KPROFILE_OFF_cred_euid) & 1 || p->cred_euid.off < p->cred_uid.off ||
+	if (kprofile_missing(p, KPROFILE_OFF_cred_euid) || p->cred_euid.off < p->cred_uid.off ||
 	    p->cred_euid.off - p->cred_uid.off > 64)
 		return 4;
 	return p->cred_euid.off - p->cred_uid.off + 4;

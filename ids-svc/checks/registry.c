@@ -29,6 +29,7 @@ static const struct check_def *const table[] = {
 	&check_hidden_modules,
 	&check_syscalls,
 	&check_idt,
+	&check_hooks,
 	CHECK_REGISTRY_EXTRA
 };
 #define NCHECKS (sizeof table / sizeof table[0])
@@ -132,7 +133,7 @@ int check_ready(const struct check_def *c, const struct kprofile *p, char *err, 
 	if (!c->members || !p)
 		return 0;
 	for (const int *m = c->members; *m >= 0; m++)
-		if (p->missing & (1ull << *m)) {
+		if (kprofile_missing(p, *m)) {
 			snprintf(err, errcap, "%s: this kernel's BTF has no struct %s member %s", c->name,
 				 kprofile_off_type(*m), kprofile_off_path(*m));
 			return SEVMON_ENOTSUP;

@@ -230,11 +230,41 @@ const char *ktypes_enum_name(const struct btf *btf, const char *type_name, int64
 	X(vmap_area_list, "vmap_area", "list")                                            \
 	X(vmap_node_busy_head, "vmap_node", "busy.head")                                  \
 	/* credentials */                                                                 \
-	X(cred_euid, "cred", "euid")
+	X(cred_euid, "cred", "euid")                                                      \
+	/* hooks: ftrace, kprobes, netfilter, notifier chains, /proc root */                \
+	X(ftrace_ops_func, "ftrace_ops", "func")                                          \
+	X(ftrace_ops_next, "ftrace_ops", "next")                                          \
+	X(ftrace_ops_flags, "ftrace_ops", "flags")                                        \
+	X(ftrace_ops_trampoline, "ftrace_ops", "trampoline")                              \
+	X(kprobe_hlist, "kprobe", "hlist")                                                \
+	X(kprobe_list, "kprobe", "list")                                                  \
+	X(kprobe_addr, "kprobe", "addr")                                                  \
+	X(kprobe_symbol_name, "kprobe", "symbol_name")                                    \
+	X(kprobe_pre_handler, "kprobe", "pre_handler")                                    \
+	X(kprobe_post_handler, "kprobe", "post_handler")                                  \
+	X(kretprobe_kp, "kretprobe", "kp")                                                \
+	X(kretprobe_handler, "kretprobe", "handler")                                      \
+	X(kretprobe_entry_handler, "kretprobe", "entry_handler")                          \
+	X(net_hooks_ipv4, "net", "nf.hooks_ipv4")                                         \
+	X(net_hooks_ipv6, "net", "nf.hooks_ipv6")                                         \
+	X(net_hooks_arp, "net", "nf.hooks_arp")                                           \
+	X(net_hooks_bridge, "net", "nf.hooks_bridge")                                     \
+	X(nf_entries_num, "nf_hook_entries", "num_hook_entries")                          \
+	X(nf_entries_hooks, "nf_hook_entries", "hooks")                                   \
+	X(notifier_call, "notifier_block", "notifier_call")                               \
+	X(notifier_next, "notifier_block", "next")                                        \
+	X(atomic_notifier_head, "atomic_notifier_head", "head")                           \
+	X(sb_list, "super_block", "s_list")                                               \
+	X(sb_type, "super_block", "s_type")                                               \
+	X(sb_root, "super_block", "s_root")                                               \
+	X(dentry_inode, "dentry", "d_inode")                                              \
+	X(inode_fop, "inode", "i_fop")                                                    \
+	X(fops_iterate_shared, "file_operations", "iterate_shared")
 
 struct kprofile_off {
 	uint32_t off, size;
 };
+#define KPROFILE_MISSING_WORDS 2
 
 /* Symbols a profile keeps, as runtime addresses (re-based on each boot's KASLR slide).
  * REQ: every profile has it (kintro_open fails without it); OPT: where this kernel has
@@ -318,6 +348,18 @@ struct kprofile_table {
 	X(going, "MODULE_STATE_GOING")                                                    \
 	X(unformed, "MODULE_STATE_UNFORMED")
 #define KPROFILE_NMODULE_STATES 4
+/* Other enumerators the checks need, by name (kprofile.enums[KPROFILE_ENUM_x]). */
+#define KPROFILE_ENUMS(X)                                                                 \
+	X(FTRACE_OPS_FL_IPMODIFY)                                                         \
+	X(FTRACE_OPS_FL_SAVE_REGS)                                                        \
+	X(NF_INET_NUMHOOKS)                                                               \
+	X(NFPROTO_NUMPROTO)
+enum kprofile_enum_id {
+#define KPROFILE_ENUM_ID(name) KPROFILE_ENUM_##name,
+	KPROFILE_ENUMS(KPROFILE_ENUM_ID)
+#undef KPROFILE_ENUM_ID
+	KPROFILE_NENUMS
+};
 #define KPROFILE_NO_VALUE INT64_MIN
 /* The word ("live", ...) of module state value v in p, or "unknown". */
 struct kprofile;
@@ -330,6 +372,9 @@ enum kprofile_off_id {
 #undef KPROFILE_OFF_ID
 	KPROFILE_OFF_COUNT
 };
+/* Is offset id absent from this kernel's BTF? Mark it so. */
+#define kprofile_missing(p, id) (((p)->missing[(id) / 64] >> ((id) % 64)) & 1)
+#define kprofile_set_missing(p, id) ((p)->missing[(id) / 64] |= 1ull << ((id) % 64))
 /* The BTF type and member path of offset id ("task_struct", "tasks"); NULL if out of range. */
 const char *kprofile_off_type(int id);
 const char *kprofile_off_path(int id);
@@ -353,8 +398,8 @@ struct kprofile {
 	KPROFILE_OFFSETS(KPROFILE_OFF_FIELD)
 #undef KPROFILE_OFF_FIELD
 	/* bit KPROFILE_OFF_x: this kernel's BTF has no such member (its offset is 0 and must
-	 * not be used; check_ready() refuses a check that reads it) */
-	uint64_t missing;
+	 * not be used; check_ready() refuses a check that reads it): kprofile_missing() */
+	uint64_t missing[KPROFILE_MISSING_WORDS];
 	/* enum module_state as this kernel's BTF has it: the value of each state named in
 	 * KPROFILE_MODULE_STATES, or KPROFILE_NO_VALUE where the enum lacks it. Kept in the
 	 * profile so that a cached profile names states without loading BTF again. */
@@ -375,7 +420,9 @@ struct kprofile {
 	uint32_t module_region_base[KPROFILE_MODULE_REGIONS], module_region_size[KPROFILE_MODULE_REGIONS];
 	uint32_t module_region_size_len;
 	/* Sizes of types a check steps through arrays of (BTF; 0 where absent). */
-	uint32_t size_vmap_node;
+	uint32_t size_vmap_node, size_nf_hook_entry, size_seq_operations;
+	/* Enumerators the checks read flags with (KPROFILE_ENUMS; KPROFILE_NO_VALUE absent). */
+	int64_t enums[KPROFILE_NENUMS];
 	/* What the profile's build found (see struct kprofile_table). */
 	struct kprofile_table systab[KPROFILE_NSYSTABS];
 	uint32_t idt_n; /* 0: not recorded (no idt_table), else KPROFILE_IDT_ENTRIES */

@@ -64,7 +64,7 @@ static const char *const off_path[KPROFILE_OFF_COUNT] = {
 	KPROFILE_OFFSETS(KPROFILE_PATH)
 #undef KPROFILE_PATH
 };
-_Static_assert(KPROFILE_OFF_COUNT <= 64, "kprofile.missing has a bit per offset");
+_Static_assert(KPROFILE_OFF_COUNT <= 64 * KPROFILE_MISSING_WORDS, "kprofile.missing has a bit per offset");
 
 static const char *const sym_names[KPROFILE_SYM_COUNT] = {
 #define KPROFILE_SYM_NAME(name, flags) #name,
@@ -128,11 +128,11 @@ static int offsets(struct kprofile *p, const struct btf *btf, char *err, size_t 
 		KPROFILE_OFFSETS(KPROFILE_PTR)
 #undef KPROFILE_PTR
 	};
-	p->missing = 0;
+	memset(p->missing, 0, sizeof p->missing);
 	for (int i = 0; i < KPROFILE_OFF_COUNT; i++) {
 		int rc = ktypes_offsetof(btf, off_type[i], off_path[i], &o[i]->off, &o[i]->size);
 		if (rc == SEVMON_ENOENT) {
-			p->missing |= 1ull << i;
+			kprofile_set_missing(p, i);
 			*o[i] = (struct kprofile_off){ 0 };
 		} else if (rc < 0) {
 			snprintf(err, errcap, "BTF: struct %s member %s: %s", off_type[i],
@@ -141,7 +141,7 @@ static int offsets(struct kprofile *p, const struct btf *btf, char *err, size_t 
 		}
 	}
 	for (size_t i = 0; i < sizeof core_offsets / sizeof core_offsets[0]; i++)
-		if (p->missing & (1ull << core_offsets[i])) {
+		if (kprofile_missing(p, core_offsets[i])) {
 			snprintf(err, errcap, "BTF of this kernel has no struct %s member %s",
 				 off_type[core_offsets[i]], off_path[core_offsets[i]]);
 			return SEVMON_ENOTSUP;
@@ -167,7 +167,7 @@ static int offsets(struct kprofile *p, const struct btf *btf, char *err, size_t 
 	};
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		int id = sizes[i].id;
-		if (p->missing & (1ull << id))
+		if (kprofile_missing(p, id))
 			continue;
 		if (o[id]->size < sizes[i].min || o[id]->size > sizes[i].max) {
 			snprintf(err, errcap,
@@ -191,11 +191,20 @@ static const char *const mstate_enum[KPROFILE_NMODULE_STATES] = {
 #undef MSTATE_ENUM
 };
 
+static const char *const enum_name[KPROFILE_NENUMS] = {
+#define KPROFILE_ENUM_NAME(name) #name,
+	KPROFILE_ENUMS(KPROFILE_ENUM_NAME)
+#undef KPROFILE_ENUM_NAME
+};
+
 static void module_states(struct kprofile *p, const struct btf *btf)
 {
 	for (int i = 0; i < KPROFILE_NMODULE_STATES; i++)
 		if (ktypes_enum_value(btf, mstate_enum[i], &p->mod_states[i]) < 0)
 			p->mod_states[i] = KPROFILE_NO_VALUE;
+	for (int i = 0; i < KPROFILE_NENUMS; i++)
+		if (ktypes_enum_value(btf, enum_name[i], &p->enums[i]) < 0)
+			p->enums[i] = KPROFILE_NO_VALUE;
 }
 
 /* The shape of struct module's memory regions, from BTF (see kprofile.module_mem). */
@@ -265,6 +274,10 @@ int kprofile_from_btf(struct kprofile *p, const struct btf *btf, char *err, size
 	module_states(p, btf);
 	if (ktypes_sizeof(btf, "vmap_node", &p->size_vmap_node) < 0)
 		p->size_vmap_node = 0;
+	if (ktypes_sizeof(btf, "nf_hook_entry", &p->size_nf_hook_entry) < 0)
+		p->size_nf_hook_entry = 0;
+	if (ktypes_sizeof(btf, "seq_operations", &p->size_seq_operations) < 0)
+		p->size_seq_operations = 0;
 	if ((rc = module_mem_shape(p, btf)) < 0)
 		snprintf(err, errcap, "BTF: struct module's memory regions have a shape this build "
 			 "does not know");
@@ -545,7 +558,7 @@ out:
 
 /* The cache file's format: a file of another format (older builds knew fewer offsets or
  * none of the enum values) is not used but rebuilt, never read with fields missing. */
-#define KPROFILE_FORMAT 5
+#define KPROFILE_FORMAT 6
 /* Paths are built from a directory and a hex build-id. */
 #define KPROFILE_MAX_PATH 4096
 
@@ -602,7 +615,7 @@ void kprofile_print(const struct kprofile *p, FILE *f)
 	KPROFILE_SYMBOLS(KPROFILE_PRINT_SYM)
 #undef KPROFILE_PRINT_SYM
 #define KPROFILE_PRINT(name, type, path)                                                  \
-	if (p->missing & (1ull << KPROFILE_OFF_##name))                                   \
+	if (kprofile_missing(p, KPROFILE_OFF_##name))                                     \
 		fprintf(f, "off.%s.%s=missing\n", type, path);                            \
 	else                                                                              \
 		fprintf(f, "off.%s.%s=%" PRIu32 ",%" PRIu32 "\n", type, path, p->name.off,  \
@@ -625,7 +638,14 @@ void kprofile_print(const struct kprofile *p, FILE *f)
 	for (uint32_t i = 0; i < p->module_nregions && i < KPROFILE_MODULE_REGIONS; i++)
 		fprintf(f, "module.region=%" PRIu32 ",%" PRIu32 ",%" PRIu32 "\n",
 			p->module_region_base[i], p->module_region_size[i], p->module_region_size_len);
-	fprintf(f, "size.vmap_node=%" PRIu32 "\n", p->size_vmap_node);
+	fprintf(f, "size.vmap_node=%" PRIu32 "\nsize.nf_hook_entry=%" PRIu32
+		   "\nsize.seq_operations=%" PRIu32 "\n", p->size_vmap_node, p->size_nf_hook_entry,
+		p->size_seq_operations);
+	for (int i = 0; i < KPROFILE_NENUMS; i++)
+		if (p->enums[i] == KPROFILE_NO_VALUE)
+			fprintf(f, "enum.%s=missing\n", enum_name[i]);
+		else
+			fprintf(f, "enum.%s=%" PRId64 "\n", enum_name[i], p->enums[i]);
 }
 
 /* The recorded tables: 16 entries a line (KPROFILE_MAX_LINE holds them), "-" for NONE. */
@@ -749,6 +769,10 @@ static int parse_line(struct kprofile *p, char *k, char *v)
 		p->module_nregions++;
 	} else if (!strcmp(k, "size.vmap_node"))
 		p->size_vmap_node = (uint32_t)strtoul(v, &end, 0);
+	else if (!strcmp(k, "size.nf_hook_entry"))
+		p->size_nf_hook_entry = (uint32_t)strtoul(v, &end, 0);
+	else if (!strcmp(k, "size.seq_operations"))
+		p->size_seq_operations = (uint32_t)strtoul(v, &end, 0);
 	else if (!strcmp(k, "idt.n")) {
 		p->idt_n = (uint32_t)strtoul(v, &end, 10);
 		if (p->idt_n != 0 && p->idt_n != KPROFILE_IDT_ENTRIES)
@@ -776,7 +800,7 @@ static int parse_line(struct kprofile *p, char *k, char *v)
 #define KPROFILE_PARSE(name, type, path)                                                  \
 	else if (!strcmp(k, "off." type "." path)) {                                      \
 		if (!strcmp(v, "missing"))                                                \
-			p->missing |= 1ull << KPROFILE_OFF_##name;                        \
+			kprofile_set_missing(p, KPROFILE_OFF_##name);                     \
 		else if (sscanf(v, "%" SCNu32 ",%" SCNu32, &p->name.off, &p->name.size) != 2) \
 			return SEVMON_EDECODE;                                            \
 	}
@@ -800,14 +824,18 @@ static int parse_line(struct kprofile *p, char *k, char *v)
 			return SEVMON_EDECODE;
 	}
 	else if (!strncmp(k, "enum.", 5)) {
-		int i = 0;
-		while (i < KPROFILE_NMODULE_STATES && strcmp(k + 5, mstate_enum[i]))
-			i++;
-		if (i == KPROFILE_NMODULE_STATES)
+		int64_t *slot = NULL;
+		for (int i = 0; i < KPROFILE_NMODULE_STATES && !slot; i++)
+			if (!strcmp(k + 5, mstate_enum[i]))
+				slot = &p->mod_states[i];
+		for (int i = 0; i < KPROFILE_NENUMS && !slot; i++)
+			if (!strcmp(k + 5, enum_name[i]))
+				slot = &p->enums[i];
+		if (!slot)
 			return SEVMON_EDECODE;
 		if (!strcmp(v, "missing"))
-			p->mod_states[i] = KPROFILE_NO_VALUE;
-		else if (sscanf(v, "%" SCNd64, &p->mod_states[i]) != 1)
+			*slot = KPROFILE_NO_VALUE;
+		else if (sscanf(v, "%" SCNd64, slot) != 1)
 			return SEVMON_EDECODE;
 	}
 	else
@@ -823,6 +851,8 @@ int kprofile_load(struct kprofile *p, const char *dir, const char *build_id)
 	/* a profile cached before the states were kept names none (shown as "unknown") */
 	for (int i = 0; i < KPROFILE_NMODULE_STATES; i++)
 		p->mod_states[i] = KPROFILE_NO_VALUE;
+	for (int i = 0; i < KPROFILE_NENUMS; i++)
+		p->enums[i] = KPROFILE_NO_VALUE;
 	if ((rc = profile_path(path, dir, build_id)) < 0)
 		return rc;
 	FILE *f = fopen(path, "r");

@@ -199,6 +199,8 @@ struct svd {
 	struct svd_job *outbox, *outbox_tail; /* finished jobs waiting for the store */
 	unsigned noutbox;
 	uint64_t store_err_logged_ms; /* rate limit of "store unreachable" lines */
+	uint64_t sources_next_ms;     /* next listing of the polled target sources (svd_source.h) */
+	uint64_t libvirt_said;        /* hash of what the last libvirt listing logged: said once */
 	unsigned running;         /* jobs on the pool */
 	unsigned queued;          /* jobs waiting */
 	struct svd_target *rr;    /* round-robin position of the dispatcher */

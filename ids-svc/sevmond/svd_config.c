@@ -197,6 +197,24 @@ static int daemon_key(struct parser *ps, struct svd_config *c, const char *k, co
 		return copy(ps, k, c->database, sizeof c->database, v);
 	if (!strcmp(k, "targets_file"))
 		return copy(ps, k, c->targets_file, sizeof c->targets_file, v);
+	if (!strcmp(k, "libvirt"))
+		return copy(ps, k, c->libvirt, sizeof c->libvirt, v);
+	if (!strcmp(k, "libvirt_port")) {
+		if (number(ps, k, v, 65535, &x) < 0)
+			return -1;
+		if (x == 0)
+			return fail(ps, k, "a port is 1..65535");
+		c->libvirt_port = (uint16_t)x;
+		return 0;
+	}
+	if (!strcmp(k, "libvirt_poll")) {
+		if (duration(ps, k, v, 1, 3600000, &x) < 0)
+			return -1;
+		if (x < 100)
+			return fail(ps, k, "at least 100ms");
+		c->libvirt_poll_ms = (uint32_t)x;
+		return 0;
+	}
 	if (!strcmp(k, "replica")) {
 		if (!is_name(v, SVD_NAME_MAX))
 			return fail(ps, k, "a replica name is 1..%u of A-Za-z0-9._-", SVD_NAME_MAX);
@@ -426,6 +444,8 @@ int svd_config_parse(const char *text, size_t len, const char *fname, struct svd
 	c->backoff_max_ms = SVD_DEFAULT_BACKOFF_MAX_MS;
 	c->lease_ms = SVD_DEFAULT_LEASE_MS;
 	c->claim_batch = SVD_DEFAULT_CLAIM_BATCH;
+	c->libvirt_port = SVD_DEFAULT_LIBVIRT_PORT;
+	c->libvirt_poll_ms = SVD_DEFAULT_LIBVIRT_POLL_MS;
 	c->checks = check_default_set();
 	c->acquire_interval_s = SVD_DEFAULT_ACQUIRE_INTERVAL_S;
 	c->acquire_keep = SVD_DEFAULT_ACQUIRE_KEEP;

@@ -70,6 +70,10 @@ struct svd_config {
 	/* state */
 	char database[SVD_PATH_MAX + 1]; /* `store =` (alias `database =`) */
 	char targets_file[SVD_PATH_MAX + 1]; /* a `sevmon scan --targets` file; "" = none */
+	/* discovery from libvirt (svd_libvirt.c): running domains with a vsock device */
+	char libvirt[SVD_URI_MAX + 1];  /* a libvirt URI ("qemu:///system"); "" = none */
+	uint16_t libvirt_port;          /* the agents' vsock port when a domain names none */
+	uint32_t libvirt_poll_ms;       /* how often the domains are listed again */
 	/* the fleet: this replica's name ("" = HOSTNAME-PID), its leases */
 	char replica[SVD_NAME_MAX + 1];
 	uint32_t lease_ms, lease_renew_ms;
@@ -122,6 +126,9 @@ struct svd_config {
 /* 64 targets per claim: a new replica takes its share of a thousand in a few rounds
  * without one long transaction. */
 #define SVD_DEFAULT_CLAIM_BATCH 64u
+/* The agent's vsock port in deploy/sevmon-agent.service; domains are listed every 10 s. */
+#define SVD_DEFAULT_LIBVIRT_PORT 5000u
+#define SVD_DEFAULT_LIBVIRT_POLL_MS 10000u
 
 /*
  * Parse text (len bytes, need not be NUL-terminated) named fname in messages into *out

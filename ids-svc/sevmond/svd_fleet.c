@@ -13,6 +13,7 @@
 #include "err.h"
 #include "scan_targets.h"
 #include "svd.h"
+#include "svd_source.h"
 
 int svd_target_define(struct svd *d, const struct svd_target_cfg *cfg, const char *origin)
 {
@@ -160,8 +161,8 @@ static int read_pub(const char *path, char *hex, size_t cap)
 	return rc;
 }
 
-/* The targets file's entries as target configurations (NULL, 0 when none is set). */
-static int load_targets_file(struct svd *d, struct svd_target_cfg **out, size_t *n)
+/* The targets file's entries as target configurations (svd_source.h). */
+int svd_source_file_load(struct svd *d, struct svd_target_cfg **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -211,23 +212,42 @@ static int load_targets_file(struct svd *d, struct svd_target_cfg **out, size_t 
 	return 0;
 }
 
+/* Is name one of the source's targets? */
+static int listed(const struct svd_target_cfg *v, size_t n, const char *name)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!strcmp(v[k].name, name))
+			return 1;
+	return 0;
+}
+
 int svd_targets_seed(struct svd *d)
 {
-	struct svd_target_cfg *file = NULL;
-	size_t nfile = 0;
-	int frc = load_targets_file(d, &file, &nfile);
+	/* every configured source's targets; a source that failed lists nothing and
+	 * removes nothing (loaded[i] == 0) */
+	struct svd_target_cfg *got[8] = { 0 };
+	size_t ngot[8] = { 0 };
+	int loaded[8] = { 0 };
 	int rc = 0;
 	unsigned added = 0, removed = 0;
-	/* the files' targets, and which of the store's came from them and left */
+	_Static_assert(sizeof got / sizeof got[0] >= 2, "room for the sources");
+	for (size_t i = 0; i < svd_nsources && i < 8; i++)
+		if (svd_sources[i].configured(&d->cfg))
+			loaded[i] = svd_sources[i].load(d, &got[i], &ngot[i]) == 0;
 	for (size_t i = 0; rc >= 0 && i < d->cfg.ntargets; i++)
 		if ((rc = svd_target_define(d, &d->cfg.targets[i], "config")) > 0)
 			added++;
-	for (size_t i = 0; rc >= 0 && i < nfile; i++) {
-		if (svd_config_target(&d->cfg, file[i].name))
-			continue; /* the config file's section wins */
-		if ((rc = svd_target_define(d, &file[i], "file")) > 0)
-			added++;
-	}
+	for (size_t i = 0; i < svd_nsources && i < 8; i++)
+		for (size_t k = 0; rc >= 0 && k < ngot[i]; k++) {
+			const char *name = got[i][k].name;
+			int earlier = 0; /* the config file's section wins, then the earlier row */
+			for (size_t e = 0; e < i && !earlier; e++)
+				earlier = listed(got[e], ngot[e], name);
+			if (svd_config_target(&d->cfg, name) || earlier)
+				continue;
+			if ((rc = svd_target_define(d, &got[i][k], svd_sources[i].origin)) > 0)
+				added++;
+		}
 	for (size_t off = 0; rc >= 0;) {
 		struct store_target *v;
 		size_t n;
@@ -241,15 +261,20 @@ int svd_targets_seed(struct svd *d)
 			char origin[16];
 			if (svd_target_cfg_from_row(&v[i], &c, origin, sizeof origin) < 0)
 				continue;
-			int in_file = 0;
-			for (size_t k = 0; k < nfile && !in_file; k++)
-				in_file = !strcmp(file[k].name, v[i].name);
-			int left = (!strcmp(origin, "config") && !svd_config_target(&d->cfg, v[i].name)) ||
-				   (!strcmp(origin, "file") && frc == 0 && !in_file);
-			if (!left)
+			const char *from = NULL;
+			if (!strcmp(origin, "config") && !svd_config_target(&d->cfg, v[i].name))
+				from = "configuration";
+			for (size_t s = 0; !from && s < svd_nsources && s < 8; s++) {
+				if (strcmp(origin, svd_sources[s].origin))
+					continue;
+				/* a source no longer configured lists nothing: its targets go */
+				int on = svd_sources[s].configured(&d->cfg);
+				if (!on || (loaded[s] && !listed(got[s], ngot[s], v[i].name)))
+					from = svd_sources[s].origin;
+			}
+			if (!from)
 				continue;
-			svd_log("target %s: no longer in the %s: removed", v[i].name,
-				!strcmp(origin, "config") ? "configuration" : "targets file");
+			svd_log("target %s: no longer in the %s: removed", v[i].name, from);
 			if (store_target_remove(d->store, v[i].name) == 0) {
 				gone++;
 				removed++;
@@ -258,7 +283,8 @@ int svd_targets_seed(struct svd *d)
 		off += n - gone; /* the list shifted by what went */
 		store_targets_free(v, n);
 	}
-	free(file);
+	for (size_t i = 0; i < 8; i++)
+		free(got[i]);
 	if (rc < 0) {
 		svd_log("targets: store: %s", store_last_error(d->store));
 		return rc;

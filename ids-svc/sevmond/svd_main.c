@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "err.h"
 #include "svd.h"
+#include "svd_source.h"
 
 /* How often the scheduler looks for due scans and targets to reconnect. */
 #define SVD_TICK_MS 1000u
@@ -195,6 +196,19 @@ static void on_tick(uv_timer_t *tm)
 				sevmon_strerror(rc));
 	}
 	free(due);
+	/* target sources that change by themselves (libvirt domains start and stop) */
+	uint32_t poll = 0;
+	for (size_t i = 0; i < svd_nsources; i++) {
+		uint32_t p = svd_sources[i].configured(&d->cfg) ? svd_sources[i].poll_ms(&d->cfg) : 0;
+		if (p && (!poll || p < poll))
+			poll = p;
+	}
+	uint64_t mono = (uint64_t)clock_mono_ms();
+	if (poll && mono >= d->sources_next_ms) {
+		d->sources_next_ms = mono + poll;
+		if (svd_targets_seed(d) == 0)
+			svd_lease_round(d); /* new targets are claimed now, not at the next renewal */
+	}
 	svd_dispatch(d);
 }
 

@@ -401,7 +401,7 @@ TEST(introspect_btf_from_vmlinuz_matches_guest_btf)
 #define SAME(name, type, mpath)                                                            \
 	do {                                                                               \
 		uint32_t o = 0, sz = 0;                                                    \
-		int missing = (e->k.p.missing >> KPROFILE_OFF_##name) & 1;                 \
+		int missing = kprofile_missing(&e->k.p, KPROFILE_OFF_##name);            \
 		ASSERT_EQ(ktypes_offsetof(b, type, mpath, &o, &sz), missing ? SEVMON_ENOENT : 0); \
 		ASSERT_UEQ(o, e->k.p.name.off);                                            \
 		ASSERT_UEQ(sz, e->k.p.name.size);                                          \
@@ -505,7 +505,7 @@ TEST(introspect_btf_without_a_member_fails_that_check_by_name)
 	struct btf *b = btf_without(e->k.btf, "task_struct", "cred");
 	memset(&p, 0, sizeof p);
 	ASSERT_EQ(kprofile_from_btf(&p, b, err, sizeof err), 0);
-	ASSERT(p.missing & (1ull << KPROFILE_OFF_task_cred));
+	ASSERT(kprofile_missing(&p, KPROFILE_OFF_task_cred));
 	ASSERT_EQ(check_ready(&check_ps, &p, err, sizeof err), SEVMON_ENOTSUP);
 	ASSERT(strstr(err, "struct task_struct member cred") != NULL);
 	ASSERT_EQ(check_ready(&check_modules, &p, err, sizeof err), 0);

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 CLEAN_B=3 # clean sweeps in placement (b); (a) gets one: its agent runs under TCG
-if [ -n "${RK_CLEAN_ONLY:-}" ]; then N=$((CLEAN_B + 3)); else N=24; fi
+if [ -n "${RK_CLEAN_ONLY:-}" ]; then N=$((CLEAN_B + 3)); else N=42; fi
 echo "1..$N"
 K=0; FAILS=0
 ok() { K=$((K + 1)); echo "ok $K - $1"; }
@@ -164,21 +164,60 @@ tviews() {
     dmesg -c >/dev/null; echo t >/proc/sysrq-trigger
     dmesg -c | grep -q 'pid:$TP ' && echo ' sysrq=1' || echo ' sysrq=0'"
 }
-for spec in "list:ps=1 sysrq=0" "both:ps=0 sysrq=0"; do
+# list: unlinked from the task list (hidden_procs); proc: /proc's readdir wrapped (hooks:
+# the /proc root inode's file operations); both: both findings
+for spec in "list:ps=1 sysrq=0" "proc:ps=0 sysrq=1" "both:ps=0 sysrq=0"; do
   m=${spec%%:*}; want=${spec#*:}
   if insmod rk_hide_task.ko pid="$TP" mode="$m"; then
     v=$(tviews)
     note "rk_hide_task mode=$m: guest views $v"
     check "hide_task_${m}_fools_the_guest" [ "$v" = "$want" ]
-    sweep "$URI_B" "$WORK/task-$m.jsonl" hidden_procs
-    checkx "hide_task_${m}_detected_hidden_procs" 'found "$WORK/task-$m.jsonl" hidden_procs hidden_process T1014 \
-      subject="$TP:sleep" pid="$TP"'
-    checkx "hide_task_${m}_unloads_clean_again" 'rmmod rk_hide_task && sweep "$URI_B" "$WORK/task-$m-after.jsonl" hidden_procs &&
+    sweep "$URI_B" "$WORK/task-$m.jsonl" hidden_procs hooks
+    det=; [ $m != proc ] && det='found "$WORK/task-$m.jsonl" hidden_procs hidden_process T1014 subject="$TP:sleep" pid="$TP"'
+    [ $m != list ] && det="${det:+$det && }"'found "$WORK/task-$m.jsonl" hooks proc_fops_replaced T1014 module=rk_hide_task'
+    checkx "hide_task_${m}_detected" "$det"
+    checkx "hide_task_${m}_unloads_clean_again" 'rmmod rk_hide_task && sweep "$URI_B" "$WORK/task-$m-after.jsonl" hidden_procs hooks &&
       clean "$WORK/task-$m-after.jsonl"'
   else
     for t in fools detected unloads; do not_ok "hide_task_${m}_$t" "insmod failed"; done
   fi
 done
+
+# --- hooks: each module registers or writes one; sevmon names the hook point and the module --
+# hook MODULE KIND TECHNIQUE 'guest proof' [insmod args]: load, prove it live in the guest,
+# find it, unload, clean again.
+hook() {
+  local mod=$1 kind=$2 tech=$3 proof=$4; shift 4
+  if insmod "$mod.ko" "$@"; then
+    checkx "${mod}_live_in_the_guest" "$proof"
+    sweep "$URI_B" "$WORK/$mod.jsonl" hooks
+    checkx "${mod}_detected_${kind}" 'found "$WORK/$mod.jsonl" hooks "$kind" "$tech" module="$mod"'
+    checkx "${mod}_unloads_clean_again" 'rmmod "$mod" && sweep "$URI_B" "$WORK/$mod-after.jsonl" hooks &&
+      clean "$WORK/$mod-after.jsonl"'
+  else
+    for t in live detected unloads; do not_ok "${mod}_$t" "insmod failed"; done
+  fi
+}
+# ftrace IPMODIFY redirect of __x64_sys_kill: kill -0 31338 "succeeds" (no such pid)
+hook rk_ftrace ftrace_hook T1014 '[ "$(g "kill -0 31338 2>/dev/null; echo \$?")" = 0 ]'
+# kprobe + kretprobe on __x64_sys_openat: hits grow
+hook rk_kprobe kprobe_hook T1014 'g "cat /etc/passwd >/dev/null"; [ "$(p rk_kprobe hits)" -gt 0 ]'
+# netfilter PRE_ROUTING: loopback pings are seen
+hook rk_netfilter netfilter_hook T1205 'g "ping -c 2 -W 2 127.0.0.1 >/dev/null"; [ "$(p rk_netfilter hits)" -gt 0 ]'
+# keyboard notifier: keys injected through QMP are logged
+keys() {
+  for k in s e v; do
+    "$TESTVM" qmp "$G" "{\"execute\":\"send-key\",\"arguments\":{\"keys\":[{\"type\":\"qcode\",\"data\":\"$k\"}]}}" >/dev/null
+  done
+  sleep 1
+  [[ " $(p rk_keyboard keys) " == *" 31 18 47 "* ]]
+}
+hook rk_keyboard keyboard_notifier T1056.001 'keys'
+# tcp4/tcp6 seq_ops->show replaced: a listener on 4444 vanishes from /proc/net/tcp
+g 'mkdir -p /tmp/www; setsid httpd -f -p 127.0.0.1:4444 -h /tmp/www </dev/null >/dev/null 2>&1 & sleep 1'
+hook rk_tcp_seq seq_ops_hooked T1014 '[ "$(g "grep -c :115C /proc/net/tcp")" = 0 ] &&
+  g "nc -w 3 127.0.0.1 4444 </dev/null >/dev/null"' port=4444
+g 'killall httpd 2>/dev/null; true'
 
 # --- rk_syscall: sys_call_table[__NR_kill] replaced (CR0.WP, then through a vmap alias) -----
 for how in cr0 alias; do

@@ -80,7 +80,7 @@ TEST(check_ready_names_the_missing_btf_member)
 	memset(&p, 0, sizeof p);
 	char err[256] = "";
 	ASSERT_EQ(check_ready(check_find("ps"), &p, err, sizeof err), 0);
-	p.missing = 1ull << KPROFILE_OFF_task_cred;
+	kprofile_set_missing(&p, KPROFILE_OFF_task_cred);
 	ASSERT_EQ(check_ready(check_find("ps"), &p, err, sizeof err), SEVMON_ENOTSUP);
 	ASSERT(strstr(err, "struct task_struct member cred") != NULL);
 	/* the modules check reads no task member: it still runs */

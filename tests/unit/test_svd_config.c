@@ -222,6 +222,26 @@ TEST(svd_config_parse_acquire_keys)
 	ASSERT(fails_with("acquire_keep = 10001\n", "acquire_keep"));
 }
 
+TEST(svd_config_parse_libvirt_keys)
+{
+	struct svd_config c;
+	char err[512] = "", text[1024];
+	ASSERT_EQ(parse(HEAD, &c, err, sizeof err), 0);
+	ASSERT_STREQ(c.libvirt, "");
+	ASSERT_EQ(c.libvirt_port, SVD_DEFAULT_LIBVIRT_PORT);
+	ASSERT_EQ(c.libvirt_poll_ms, SVD_DEFAULT_LIBVIRT_POLL_MS);
+	svd_config_free(&c);
+	snprintf(text, sizeof text, "%slibvirt = qemu:///system\nlibvirt_port = 7000\nlibvirt_poll = 2s\n", HEAD);
+	ASSERT_EQ(parse(text, &c, err, sizeof err), 0);
+	ASSERT_STREQ(c.libvirt, "qemu:///system");
+	ASSERT_EQ(c.libvirt_port, 7000);
+	ASSERT_EQ(c.libvirt_poll_ms, 2000);
+	svd_config_free(&c);
+	ASSERT(fails_with("libvirt_port = 0\n", "libvirt_port: a port is 1..65535"));
+	ASSERT(fails_with("libvirt_port = 65536\n", "libvirt_port"));
+	ASSERT(fails_with("libvirt_poll = 50ms\n", "libvirt_poll: at least 100ms"));
+}
+
 TEST(svd_config_load_missing_file)
 {
 	struct svd_config c;
