@@ -68,6 +68,7 @@ struct check_env {
 	/* The sweep's kernel views (kview.h), shared by its checks: check_sweep_begin makes
 	 * them; NULL, and each check that reads views reads its own (more round trips). */
 	struct kview *kv;
+	const char *baseline; /* the text check's baseline file; NULL: the cache's (by BUILD-ID) */
 };
 
 /* The first member of every check's result type. */

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "baseline.h"
 #include "gmem.h"
 #include "introspect.h"
 
@@ -194,6 +195,27 @@ struct kv_hooks {
 	int partial;
 };
 
+/* Kernel text and rodata against the baseline (kview_text.c). */
+struct kv_text_page {
+	uint64_t off;   /* from _stext */
+	uint32_t len;
+	int rodata, st;
+	uint8_t now[BASELINE_LEAF];
+};
+
+struct kv_text {
+	struct baseline b;
+	int have;       /* a baseline was there and was compared with */
+	int recorded;   /* this scan recorded it (the first of this build) */
+	int partial;
+	char path[4200];
+	uint64_t groups, groups_changed, leaves_changed;
+	struct kv_text_page *pages; /* the leaves that differ, as they are now */
+	size_t npages;
+};
+/* Are these n bytes one of the NOPs the kernel puts at a patch site (5 or 2 bytes)? */
+int kv_text_nop(const uint8_t *p, size_t n);
+
 struct kview_loader;
 
 struct kview {
@@ -203,6 +225,7 @@ struct kview {
 	unsigned failed;   /* parts that could not be read at all (their status in err[]) */
 	int err[KV_NPARTS];
 	uint64_t rounds;   /* round trips spent loading */
+	const char *baseline; /* the text baseline's file (NULL: the cache's, by BUILD-ID) */
 	char banner[KPROFILE_MAX_BANNER];
 	struct kv_tasks tasks;
 	struct kv_pids pids;
@@ -241,6 +264,7 @@ int kview_module_listed(const struct kview *kv, uint64_t addr);
 struct kview_loader_ops {
 	unsigned part;
 	unsigned deps;
+	unsigned with;     /* parts it reads in its last stage: loaded in the same call */
 	size_t state_size;
 	int (*step)(struct kview *kv, void *state, struct gmem_round *q);
 	void (*release)(struct kview *kv, void *state);
@@ -250,7 +274,8 @@ struct kview_loader_ops {
 /* The loaders, in one table (kview.c). */
 extern const struct kview_loader_ops kv_banner_ops, kv_tasks_ops, kv_pids_ops, kv_runq_ops,
 	kv_modules_ops, kv_kset_ops, kv_carve_ops, kv_systab_ops, kv_idt_ops, kv_ftrace_ops,
-	kv_kprobes_ops, kv_netfilter_ops, kv_notifiers_ops, kv_seqops_ops, kv_procfops_ops;
+	kv_kprobes_ops, kv_netfilter_ops, kv_notifiers_ops, kv_seqops_ops, kv_procfops_ops,
+	kv_text_ops;
 
 /* Helpers the loaders share (kview_util.c). */
 /* Walk buffers for up to max nodes of req (kwalk_alloc's). */

@@ -30,6 +30,7 @@ static const struct check_def *const table[] = {
 	&check_syscalls,
 	&check_idt,
 	&check_hooks,
+	&check_text,
 	CHECK_REGISTRY_EXTRA
 };
 #define NCHECKS (sizeof table / sizeof table[0])
@@ -191,6 +192,8 @@ int check_sweep_begin(struct check_env *env, check_set s)
 	if (!views || !env->k)
 		return 0;
 	env->kv = kview_new(env->k, views);
+	if (env->kv)
+		env->kv->baseline = env->baseline;
 	return env->kv ? 0 : SEVMON_ENOMEM;
 }
 
@@ -213,6 +216,7 @@ int check_run(const struct check_def *c, const struct check_env *env, void *resu
 	struct check_env e = *env;
 	if (!(e.kv = kview_new(env->k, c->views)))
 		return SEVMON_ENOMEM;
+	e.kv->baseline = env->baseline;
 	int rc = c->run(&e, result);
 	kview_free(e.kv);
 	return rc;

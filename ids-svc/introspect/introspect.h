@@ -259,7 +259,12 @@ const char *ktypes_enum_name(const struct btf *btf, const char *type_name, int64
 	X(sb_root, "super_block", "s_root")                                               \
 	X(dentry_inode, "dentry", "d_inode")                                              \
 	X(inode_fop, "inode", "i_fop")                                                    \
-	X(fops_iterate_shared, "file_operations", "iterate_shared")
+	X(fops_iterate_shared, "file_operations", "iterate_shared")                       \
+	/* text integrity: ftrace's call sites */                                         \
+	X(ftrace_page_next, "ftrace_page", "next")                                        \
+	X(ftrace_page_records, "ftrace_page", "records")                                  \
+	X(ftrace_page_index, "ftrace_page", "index")                                      \
+	X(dyn_ftrace_ip, "dyn_ftrace", "ip")
 
 struct kprofile_off {
 	uint32_t off, size;
@@ -298,6 +303,9 @@ enum { KPSYM_REQ = 1, KPSYM_OPT = 0, KPSYM_PERCPU = 2 };
 	X(ftrace_pages_start, KPSYM_OPT)                                                  \
 	X(ftrace_caller, KPSYM_OPT)                                                       \
 	X(ftrace_regs_caller, KPSYM_OPT)                                                  \
+	X(ftrace_call, KPSYM_OPT)                                                         \
+	X(ftrace_regs_call, KPSYM_OPT)                                                    \
+	X(ftrace_graph_call, KPSYM_OPT)                                                   \
 	X(kprobe_table, KPSYM_OPT)                                                        \
 	X(aggr_pre_handler, KPSYM_OPT)                                                    \
 	X(pre_handler_kretprobe, KPSYM_OPT)                                               \
@@ -420,7 +428,7 @@ struct kprofile {
 	uint32_t module_region_base[KPROFILE_MODULE_REGIONS], module_region_size[KPROFILE_MODULE_REGIONS];
 	uint32_t module_region_size_len;
 	/* Sizes of types a check steps through arrays of (BTF; 0 where absent). */
-	uint32_t size_vmap_node, size_nf_hook_entry, size_seq_operations;
+	uint32_t size_vmap_node, size_nf_hook_entry, size_seq_operations, size_dyn_ftrace;
 	/* Enumerators the checks read flags with (KPROFILE_ENUMS; KPROFILE_NO_VALUE absent). */
 	int64_t enums[KPROFILE_NENUMS];
 	/* What the profile's build found (see struct kprofile_table). */

@@ -278,6 +278,8 @@ int kprofile_from_btf(struct kprofile *p, const struct btf *btf, char *err, size
 		p->size_nf_hook_entry = 0;
 	if (ktypes_sizeof(btf, "seq_operations", &p->size_seq_operations) < 0)
 		p->size_seq_operations = 0;
+	if (ktypes_sizeof(btf, "dyn_ftrace", &p->size_dyn_ftrace) < 0)
+		p->size_dyn_ftrace = 0;
 	if ((rc = module_mem_shape(p, btf)) < 0)
 		snprintf(err, errcap, "BTF: struct module's memory regions have a shape this build "
 			 "does not know");
@@ -558,7 +560,7 @@ out:
 
 /* The cache file's format: a file of another format (older builds knew fewer offsets or
  * none of the enum values) is not used but rebuilt, never read with fields missing. */
-#define KPROFILE_FORMAT 6
+#define KPROFILE_FORMAT 8
 /* Paths are built from a directory and a hex build-id. */
 #define KPROFILE_MAX_PATH 4096
 
@@ -639,8 +641,8 @@ void kprofile_print(const struct kprofile *p, FILE *f)
 		fprintf(f, "module.region=%" PRIu32 ",%" PRIu32 ",%" PRIu32 "\n",
 			p->module_region_base[i], p->module_region_size[i], p->module_region_size_len);
 	fprintf(f, "size.vmap_node=%" PRIu32 "\nsize.nf_hook_entry=%" PRIu32
-		   "\nsize.seq_operations=%" PRIu32 "\n", p->size_vmap_node, p->size_nf_hook_entry,
-		p->size_seq_operations);
+		   "\nsize.seq_operations=%" PRIu32 "\nsize.dyn_ftrace=%" PRIu32 "\n",
+		p->size_vmap_node, p->size_nf_hook_entry, p->size_seq_operations, p->size_dyn_ftrace);
 	for (int i = 0; i < KPROFILE_NENUMS; i++)
 		if (p->enums[i] == KPROFILE_NO_VALUE)
 			fprintf(f, "enum.%s=missing\n", enum_name[i]);
@@ -773,6 +775,8 @@ static int parse_line(struct kprofile *p, char *k, char *v)
 		p->size_nf_hook_entry = (uint32_t)strtoul(v, &end, 0);
 	else if (!strcmp(k, "size.seq_operations"))
 		p->size_seq_operations = (uint32_t)strtoul(v, &end, 0);
+	else if (!strcmp(k, "size.dyn_ftrace"))
+		p->size_dyn_ftrace = (uint32_t)strtoul(v, &end, 0);
 	else if (!strcmp(k, "idt.n")) {
 		p->idt_n = (uint32_t)strtoul(v, &end, 10);
 		if (p->idt_n != 0 && p->idt_n != KPROFILE_IDT_ENTRIES)

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 CLEAN_B=3 # clean sweeps in placement (b); (a) gets one: its agent runs under TCG
-if [ -n "${RK_CLEAN_ONLY:-}" ]; then N=$((CLEAN_B + 3)); else N=42; fi
+if [ -n "${RK_CLEAN_ONLY:-}" ]; then N=$((CLEAN_B + 3)); else N=49; fi
 echo "1..$N"
 K=0; FAILS=0
 ok() { K=$((K + 1)); echo "ok $K - $1"; }
@@ -100,7 +100,21 @@ sys.exit(1 if bad else 0)
 PY
 }
 # found FILE CHECK KIND TECHNIQUE FIELD=VALUE...: a finding of that check and kind with that
-# technique whose subject or detail has each FIELD=VALUE (subject=..., module=..., ...)
+# technique whose subject or detail has each FIELD=VALUE (subject=..., module=..., ...;
+# FIELD~=PREFIX for a prefix)
+# check_clean FILE CHECK: that check ran and raised nothing
+check_clean() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["check"] == sys.argv[2]:
+        for f in r.get("findings", []):
+            print("#", f["kind"], f["subject"], json.dumps(f.get("detail")))
+        sys.exit(0 if r["ok"] and not r.get("findings") else 1)
+sys.exit(1)
+PY
+}
 found() {
   python3 - "$@" <<'PY'
 import json, sys
@@ -109,6 +123,11 @@ def matches(f):
     d = dict(f.get("detail") or {})
     d["subject"] = f["subject"]
     for w in want:
+        if "~=" in w:  # FIELD~=PREFIX
+            k, v = w.split("~=", 1)
+            if not str(d.get(k)).startswith(v):
+                return False
+            continue
         k, v = w.split("=", 1)
         if str(d.get(k)) != v:
             return False
@@ -190,9 +209,11 @@ hook() {
   local mod=$1 kind=$2 tech=$3 proof=$4; shift 4
   if insmod "$mod.ko" "$@"; then
     checkx "${mod}_live_in_the_guest" "$proof"
-    sweep "$URI_B" "$WORK/$mod.jsonl" hooks
-    checkx "${mod}_detected_${kind}" 'found "$WORK/$mod.jsonl" hooks "$kind" "$tech" module="$mod"'
-    checkx "${mod}_unloads_clean_again" 'rmmod "$mod" && sweep "$URI_B" "$WORK/$mod-after.jsonl" hooks &&
+    sweep "$URI_B" "$WORK/$mod.jsonl" hooks text
+    # what the kernel patched for it (ftrace sites, static keys) is not a text finding
+    checkx "${mod}_detected_${kind}_text_sees_only_the_kernels_patching" 'found "$WORK/$mod.jsonl" hooks "$kind" "$tech" module="$mod" &&
+      { [ "$mod" = rk_tcp_seq ] || check_clean "$WORK/$mod.jsonl" text; }'
+    checkx "${mod}_unloads_clean_again" 'rmmod "$mod" && sweep "$URI_B" "$WORK/$mod-after.jsonl" hooks text &&
       clean "$WORK/$mod-after.jsonl"'
   else
     for t in live detected unloads; do not_ok "${mod}_$t" "insmod failed"; done
@@ -217,6 +238,8 @@ hook rk_keyboard keyboard_notifier T1056.001 'keys'
 g 'mkdir -p /tmp/www; setsid httpd -f -p 127.0.0.1:4444 -h /tmp/www </dev/null >/dev/null 2>&1 & sleep 1'
 hook rk_tcp_seq seq_ops_hooked T1014 '[ "$(g "grep -c :115C /proc/net/tcp")" = 0 ] &&
   g "nc -w 3 127.0.0.1 4444 </dev/null >/dev/null"' port=4444
+checkx "rk_tcp_seq_rodata_change_detected_text" 'found "$WORK/rk_tcp_seq.jsonl" text rodata_modified T1014 \
+  symbol="tcp4_seq_ops+0x18" module=rk_tcp_seq'
 g 'killall httpd 2>/dev/null; true'
 
 # --- rk_syscall: sys_call_table[__NR_kill] replaced (CR0.WP, then through a vmap alias) -----
@@ -226,13 +249,37 @@ for how in cr0 alias; do
   if insmod rk_syscall.ko $args; then
     entry=$(p rk_syscall entry); hook=$(p rk_syscall hook)
     note "rk_syscall ($how): slot $(p rk_syscall slot) = $entry, hook $hook, dispatch=$(p rk_syscall dispatch)"
-    sweep "$URI_B" "$WORK/sys-$how.jsonl" syscalls
+    sweep "$URI_B" "$WORK/sys-$how.jsonl" syscalls text
     checkx "syscall_${how}_table_entry_hooked_detected" '[ -n "$hook" ] && [ "$entry" = "$hook" ] &&
-      found "$WORK/sys-$how.jsonl" syscalls syscall_hooked T1014 subject="x64 62 kill" module=rk_syscall'
-    checkx "syscall_${how}_unloads_clean_again" 'rmmod rk_syscall && sweep "$URI_B" "$WORK/sys-$how-after.jsonl" syscalls &&
+      found "$WORK/sys-$how.jsonl" syscalls syscall_hooked T1014 subject="x64 62 kill" module=rk_syscall &&
+      found "$WORK/sys-$how.jsonl" text rodata_modified T1014 symbol="sys_call_table+0x1f0" module=rk_syscall'
+    checkx "syscall_${how}_unloads_clean_again" 'rmmod rk_syscall && sweep "$URI_B" "$WORK/sys-$how-after.jsonl" syscalls text &&
       clean "$WORK/sys-$how-after.jsonl"'
   else
     not_ok "syscall_${how}_table_entry_hooked_detected" "insmod failed"; not_ok "syscall_${how}_unloads_clean_again" "not loaded"
+  fi
+done
+
+# --- rk_patch_text: the ftrace NOP at __x64_sys_sethostname's entry replaced ---------------
+# hook: by a call into the module (sethostname runs module code); nop: by other NOPs
+for spec in "hook:" "nop:mode=nop rk_alias=1"; do
+  m=${spec%%:*}; args=${spec#*:}
+  # shellcheck disable=SC2086
+  if insmod rk_patch_text.ko $args; then
+    bytes=$(p rk_patch_text bytes); h0=$(p rk_patch_text hits)
+    name=$(g 'hostname testvm && hostname'); h1=$(p rk_patch_text hits)
+    note "rk_patch_text mode=$m: $(p rk_patch_text site) = $bytes, hits $h0 -> $h1"
+    if [ $m = hook ]; then proof='[ "${bytes:0:2}" = e8 ] && [ "$name" = testvm ] && [ "${h1:-0}" -gt "${h0:-0}" ]'
+    else proof='[ "$bytes" = 9090909090 ] && [ "$name" = testvm ]'; fi
+    checkx "patch_text_${m}_applied_and_kernel_works" "$proof"
+    sweep "$URI_B" "$WORK/patch-$m.jsonl" text
+    want='found "$WORK/patch-$m.jsonl" text ftrace_site_altered T1014 symbol~=__x64_sys_sethostname'
+    [ $m = hook ] && want="$want module=rk_patch_text"
+    checkx "patch_text_${m}_detected_text" "$want"
+    checkx "patch_text_${m}_unloads_clean_again" 'rmmod rk_patch_text && sweep "$URI_B" "$WORK/patch-$m-after.jsonl" text &&
+      clean "$WORK/patch-$m-after.jsonl"'
+  else
+    for t in applied detected unloads; do not_ok "patch_text_${m}_$t" "insmod failed"; done
   fi
 done
 
