@@ -276,6 +276,8 @@ int64_t agent_shm_timeout_ns(struct agent_loop *l)
 			    (ev && shm_conn_ready(&s->sc, ev, want) != 0)) {
 				/* spin: the next request of a scan is usually microseconds away */
 				t = 0;
+				if (s->region.bell)
+					shm_conn_spin_tick(&s->sc, (int64_t)now);
 				c->shm_sleep_ns = 0;
 			} else {
 				/* sleep about as long as the session has been quiet: a request

@@ -156,6 +156,8 @@ static void on_spin(uv_idle_t *i)
 {
 	struct rpc_client *c = i->data;
 
+	if (c->shm->has_bell)
+		shm_conn_spin_tick(&c->shm->sc, clock_mono_ns());
 	shm_pump(c);
 	if (!c->closing)
 		shm_update(c);

@@ -103,13 +103,14 @@
  *     that wants finer steps lowers it with prctl(PR_SET_TIMERSLACK).)
  *   Both ends of a region should use the same mode; a futex sleeper whose peer polls still
  *   works, waking every SHM_FUTEX_SLICE_NS.
- * Event loops: the region has no fd. A poll(2)/libuv loop calls
+ * Event loops: in bell mode the loop polls the bell's fd (shm_conn_arm before sleeping,
+ * shm_conn_disarm after). Without a bell the region has no fd: a poll(2)/libuv loop calls
  * shm_conn_poll_timeout_ms() before it sleeps, sleeps at most that long (poll timeout or
  * uv_timer), then calls shm_conn_recv_nb()/shm_conn_send_nb(). The returned timeout is 0
  * while something is pending and grows (1, 2, 4 ... ms up to the loop cap) while the region
  * stays idle, so an idle connection costs a few hundred wake-ups per second at most and a
- * busy one adds at most one cap's latency. (An eventfd fed by a helper thread blocked on the
- * futex would remove the polling on hosts; not built, since the agent is single-threaded.)
+ * busy one adds at most one cap's latency. Use shm+ivshmem:// between host processes for
+ * doorbells instead.
  * ---------------------------------------------------------------------------------------
  */
 #ifndef SEVMON_SHM_H
@@ -317,15 +318,29 @@ struct shm_conn {
 	int idle_ms;          /* poll_timeout backoff state */
 	uint32_t spin_skip;   /* adaptive spin: waits left without spinning */
 	uint32_t spin_misses; /* spins in a row the peer did not answer within */
+	int64_t spin_last_ns; /* the last spin turn's clock, 0 outside a spin */
+	int spin_preempted;   /* this spin lost the CPU at least once */
 };
 
 /* Adaptive spin (bell mode). Spinning pays only while the peer has a core of its own: then
  * a reply comes back within the window and no wake-up is spent. When the peer shares our
- * core (another process keeps the other one busy), every spin only delays it, so after
- * SHM_SPIN_MISSES windows in a row that ended in a sleep, the next SHM_SPIN_SKIP waits go
- * straight to the bell; then one probe spins again. */
-#define SHM_SPIN_MISSES 2u
-#define SHM_SPIN_SKIP 1024u
+ * core (another process keeps the other one busy), every spin only delays it. A spin
+ * that sees a gap of more than SHM_SPIN_PREEMPT_NS between two of its turns lost the CPU
+ * meanwhile: that is the sign of a shared core. After SHM_SPIN_MISSES such windows in a
+ * row that ended in a sleep, the next SHM_SPIN_SKIP waits go straight to the bell; then one
+ * probe spins again. A window that ends in a sleep without ever losing the CPU is a slow
+ * peer (asleep itself, or an emulated guest), not contention: it changes nothing. */
+#define SHM_SPIN_MISSES 4u
+#define SHM_SPIN_SKIP 64u
+/* A turn of a spin takes a microsecond or two; a gap this long is a time slice lost. */
+#define SHM_SPIN_PREEMPT_NS 30000
+/* Call on every turn of a spin (now: the monotonic clock). */
+static inline void shm_conn_spin_tick(struct shm_conn *c, int64_t now)
+{
+	if (c->spin_last_ns && now - c->spin_last_ns > SHM_SPIN_PREEMPT_NS)
+		c->spin_preempted = 1;
+	c->spin_last_ns = now;
+}
 /* The spin window the next wait may use: opt.spin_ns, or 0 while backing off. */
 static inline uint32_t shm_conn_spin_budget(const struct shm_conn *c)
 {

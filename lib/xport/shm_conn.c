@@ -319,11 +319,14 @@ int shm_conn_wait(struct shm_conn *c, unsigned events, size_t send_len, int64_t 
 
 void shm_conn_spin_outcome(struct shm_conn *c, int caught)
 {
+	int preempted = c->spin_preempted;
+	c->spin_preempted = 0;
+	c->spin_last_ns = 0;
 	if (c->spin_skip) {
 		c->spin_skip--;
 		return;
 	}
-	if (caught) {
+	if (caught || !preempted) {
 		c->spin_misses = 0;
 	} else if (++c->spin_misses >= SHM_SPIN_MISSES) {
 		c->spin_misses = 0;

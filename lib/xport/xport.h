@@ -14,8 +14,10 @@
  *                                vhost-device-vsock: Unix socket, "CONNECT <PORT>\n",
  *                                reply "OK <hostport>\n"
  *   shm:///dev/shm/NAME, shm+pci://[DDDD:]BB:DD.F
- *                                recognised, not implemented yet: parse succeeds (so
- *                                configs and logs work), listen/connect give SEVMON_ENOTSUP
+ *                                recognised here (parse succeeds, so configs and logs
+ *                                work), but listen/connect give SEVMON_ENOTSUP: the agent
+ *                                loop and the RPC client serve them, and shm+ivshmem:///SOCK,
+ *                                through lib/xport/shm.h
  *
  * Not supported: percent-encoding, IPv6 zone ids ("[fe80::1%25eth0]"), abstract
  * unix sockets; add them when a deployment needs one.

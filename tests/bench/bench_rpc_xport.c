@@ -3,7 +3,8 @@
  * and TCP between two host processes, in one run: small-RPC latency (64-byte echo, one in
  * flight: median, p99), bulk throughput (1 MiB replies, 4 in flight), and what an idle
  * shm session costs in CPU on each side. Figures, not a test (tests/bench/shm-bench).
- * usage: bench_rpc_xport [small round trips, default 5000]
+ * usage: bench_rpc_xport [small round trips, default 5000] [bell]   (bell: the shm rows over
+ *        the region and doorbells of an ivshmem server the bench starts, shm+ivshmem://)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -24,6 +26,7 @@
 
 #include "agent_loop.h"
 #include "err.h"
+#include "ivshmem.h"
 #include "rbuf.h"
 #include "rpc_client.h"
 #include "shm.h"
@@ -122,6 +125,8 @@ static void on_reply(void *user, int status, const char *errmsg, const uint8_t *
 	if (status)
 		d->err = status;
 }
+
+static void on_tick(uv_timer_t *t) { (void)t; }
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -245,7 +250,11 @@ static void bench(const char *kind, uint32_t spin_ns, int small, pid_t agent)
 
 	if (!strcmp(kind, "shm") && spin_ns == RPC_CLIENT_SHM_SPIN_NS) {
 		/* an idle session: nothing in flight for 3 s */
-		/* the client's own pump timer wakes uv_run (RPC_CLIENT_SHM_IDLE_MS) */
+		/* the client's own pump timer wakes uv_run (RPC_CLIENT_SHM_IDLE_MS); on a
+		 * doorbell it has none, so a 0.5 s tick ends UV_RUN_ONCE */
+		uv_timer_t tick;
+		uv_timer_init(&loop, &tick);
+		uv_timer_start(&tick, on_tick, 500, 500);
 		a0 = cpu_s_of(agent);
 		c0 = self_cpu_s();
 		w0 = now_s();
@@ -256,6 +265,8 @@ static void bench(const char *kind, uint32_t spin_ns, int small, pid_t agent)
 		c1 = self_cpu_s();
 		printf("%-16s idle session, 3 s: cpu agent %.2f%%  client %.2f%%\n", label,
 		       100 * (a1 - a0) / (w1 - w0), 100 * (c1 - c0) / (w1 - w0));
+		uv_close((uv_handle_t *)&tick, NULL);
+		uv_run(&loop, UV_RUN_NOWAIT);
 	}
 	close_client(&loop, c);
 	uv_loop_close(&loop);
@@ -269,6 +280,24 @@ int main(int argc, char **argv)
 	snprintf(sock_path, sizeof sock_path, "/tmp/sevmon-bench-%d.sock", (int)getpid());
 	snprintf(shm_path, sizeof shm_path, "/dev/shm/sevmon-bench-%d", (int)getpid());
 	snprintf(shm_uri, sizeof shm_uri, "shm://%s?size=4M", shm_path);
+	if (argc > 2 && !strcmp(argv[2], "bell")) {
+		/* the shm rows over doorbells: an ivshmem server of our own, in a child */
+		snprintf(shm_path, sizeof shm_path, "/tmp/sevmon-bench-%d.ivs", (int)getpid());
+		snprintf(shm_uri, sizeof shm_uri, "shm+ivshmem://%s", shm_path);
+		int shm = memfd_create("bench", MFD_CLOEXEC);
+		struct ivshmem_server_cfg cfg = { shm_path, shm, 1, 4 };
+		struct ivshmem_server *srv;
+		if (shm < 0 || ftruncate(shm, 4 << 20) < 0 || ivshmem_server_new(&cfg, &srv) < 0) {
+			perror("ivshmem server");
+			return 1;
+		}
+		if (fork() == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			ivshmem_server_run(srv, -1);
+			_exit(0);
+		}
+		close(shm);
+	}
 
 	struct sockaddr_un ua = { .sun_family = AF_UNIX };
 	snprintf(ua.sun_path, sizeof ua.sun_path, "%s", sock_path);

@@ -2,6 +2,7 @@
  * fuzz_seeds.c — the seed corpora, made from real data at test time (nothing large is
  * committed): `fuzz_seeds NAME OUTDIR SRCDIR [DUMPDIR]` writes NAME's seeds into OUTDIR.
  *   frame_rpc   framed RPC envelopes: one request, a fragmented one, a cancel
+ *   ivshmem     an ivshmem server's set-up for a peer, with peers coming and going
  *   session     a msg1-sized and a msg2-sized frame for each role
  *   evidence    the real AMD reports, VCEKs and chains of tests/data/snp, as evidence
  *   vmcoreinfo  the VMCOREINFO note of the test guest's dump (DUMPDIR/vmcoreinfo.note),
@@ -72,6 +73,29 @@ static void put_pb(int prefix, const ProtobufCMessage *m, int with_method)
 	protobuf_c_message_pack(m, b + h);
 	put(b, n + h);
 	free(b);
+}
+
+/* fuzz_ivshmem's script: [u8 flags][i64 LE] per message, flags bit 0 = with an fd */
+static void ivs_msg(uint8_t *b, size_t *o, int64_t v, int fd)
+{
+	b[(*o)++] = (uint8_t)(fd ? 1 : 0);
+	for (int i = 0; i < 8; i++)
+		b[(*o)++] = (uint8_t)((uint64_t)v >> (8 * i));
+}
+
+static void seeds_ivshmem(void)
+{
+	uint8_t b[256];
+	size_t o = 0;
+	ivs_msg(b, &o, 0, 0);  /* version */
+	ivs_msg(b, &o, 3, 0);  /* own id */
+	ivs_msg(b, &o, -1, 1); /* the region */
+	ivs_msg(b, &o, 1, 1);  /* peer 1, vector 0 */
+	ivs_msg(b, &o, 3, 1);  /* own vector 0 */
+	put(b, o);
+	ivs_msg(b, &o, 5, 1);  /* peer 5 comes */
+	ivs_msg(b, &o, 1, 0);  /* peer 1 leaves */
+	put(b, o);
 }
 
 static void seeds_frame_rpc(void)
@@ -328,6 +352,7 @@ int main(int argc, char **argv)
 	const char *name = argv[1], *src = argv[3], *dump = argc > 4 ? argv[4] : NULL;
 	outdir = argv[2];
 	if (!strcmp(name, "frame_rpc")) seeds_frame_rpc();
+	else if (!strcmp(name, "ivshmem")) seeds_ivshmem();
 	else if (!strcmp(name, "session")) seeds_session();
 	else if (!strcmp(name, "evidence")) seeds_evidence(src);
 	else if (!strcmp(name, "vmcoreinfo")) seeds_vmcoreinfo(dump);
