@@ -10,6 +10,7 @@
 #include "baseline.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,8 +114,11 @@ int baseline_save(const struct baseline *b, const char *path)
 		return SEVMON_EINTERNAL;
 	}
 	crypto_generichash(f + w.len, MEM_DIGEST_LEN, f, w.len, NULL, 0);
+	/* a name per process and call: sevmond's workers may record one build's baseline at
+	 * once (its first scan of several targets); rename() makes the last one win */
+	static atomic_uint seq;
 	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&seq, 1u));
 	FILE *fp = fopen(tmp, "w");
 	rc = fp ? 0 : sevmon_from_errno(errno);
 	size_t nb = b->text_len + b->rodata_len;
