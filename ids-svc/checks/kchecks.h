@@ -75,6 +75,6 @@ void kcopy_name(char *dst, const uint8_t *src, size_t n);
 /* The rows (registry.c puts them in its table). */
 extern const struct check_def check_banner, check_ps, check_modules, check_attest;
 extern const struct check_def check_hidden_procs, check_hidden_modules, check_syscalls, check_idt,
-	check_hooks, check_text;
+	check_hooks, check_text, check_bpf, check_creds;
 
 #endif

@@ -14,6 +14,7 @@ static const struct kview_loader_ops *const loaders[] = {
 	&kv_banner_ops, &kv_tasks_ops, &kv_pids_ops, &kv_runq_ops, &kv_modules_ops,
 	&kv_kset_ops, &kv_carve_ops, &kv_systab_ops, &kv_idt_ops, &kv_ftrace_ops, &kv_kprobes_ops,
 	&kv_netfilter_ops, &kv_notifiers_ops, &kv_seqops_ops, &kv_procfops_ops, &kv_text_ops,
+	&kv_bpf_ops,
 };
 #define NLOADERS (sizeof loaders / sizeof loaders[0])
 

@@ -31,6 +31,8 @@ static const struct check_def *const table[] = {
 	&check_idt,
 	&check_hooks,
 	&check_text,
+	&check_bpf,
+	&check_creds,
 	CHECK_REGISTRY_EXTRA
 };
 #define NCHECKS (sizeof table / sizeof table[0])

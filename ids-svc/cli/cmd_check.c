@@ -366,6 +366,11 @@ int cmd_modules(int argc, char **argv)
 	return cmd_kernel(KCMD_ONE, check_find("modules"), "modules", argc, argv);
 }
 
+int cmd_bpf(int argc, char **argv)
+{
+	return cmd_kernel(KCMD_ONE, check_find("bpf"), "bpf", argc, argv);
+}
+
 int cmd_profile(int argc, char **argv)
 {
 	return cmd_kernel(KCMD_PROFILE, NULL, "profile", argc, argv);
