@@ -155,9 +155,9 @@ static void bpf_release(struct kview *kv, void *state)
 	free(s->b);
 }
 
-static void bpf_free(struct kview *kv)
+static void bpf_free(struct kview *kv, unsigned part)
 {
-	void **slot = kview_ext(kv, KV_BPF);
+	void **slot = kview_ext(kv, part);
 	struct kv_bpf *v = *slot;
 	if (v)
 		free(v->v);
@@ -277,10 +277,7 @@ static void bpf_print(const void *res, FILE *f)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct kv_bpf_prog *e = &r->v[i];
 		char name[BPF_NAME_LEN + 1];
-		size_t j = 0;
-		for (const char *c = e->name; *c; c++)
-			name[j++] = (unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f ? *c : '?';
-		name[j] = '\0';
+		ksafe_copy(name, sizeof name, e->name);
 		fprintf(f, "%6" PRIu32 " %-16s %-16s ", e->id, r->tname[i], name);
 		for (size_t k = 0; k < BPF_TAG_LEN; k++)
 			fprintf(f, "%02x", e->tag[k]);
@@ -290,22 +287,28 @@ static void bpf_print(const void *res, FILE *f)
 		fprintf(f, "(partial: the program IDR or a program could not be read whole)\n");
 }
 
+struct prog_arg {
+	const struct bpf_result *r;
+	size_t i;
+};
+
+static void prog_detail(struct jw *w, const void *arg)
+{
+	const struct prog_arg *a = arg;
+	prog_json(w, a->r, a->i);
+}
+
 static int bpf_findings(const void *res, struct check_findings *out)
 {
 	const struct bpf_result *r = res;
 	for (size_t i = 0; i < r->n; i++) {
 		if (!r->finding[i])
 			continue;
-		char subject[96], *detail = NULL;
-		struct jw w;
+		char subject[96];
 		snprintf(subject, sizeof subject, "%" PRIu32 ":%s %s", r->v[i].id, r->v[i].name, r->tname[i]);
-		jw_init(&w, 4096);
-		prog_json(&w, r, i);
-		int rc = jw_finish(&w, &detail, NULL);
-		if (rc == 0)
-			rc = check_finding_addt(out, STORE_SEV_MEDIUM, "bpf_program", subject,
-						CHECK_T_ROOTKIT, detail);
-		free(detail);
+		const struct prog_arg a = { r, i };
+		int rc = check_finding_jw(out, STORE_SEV_MEDIUM, "bpf_program", subject, CHECK_T_ROOTKIT,
+					  prog_detail, &a);
 		if (rc < 0)
 			return rc;
 	}

@@ -198,8 +198,9 @@ static void task_json(struct jw *w, const struct kv_task *t)
 	jw_obj_end(w);
 }
 
-static void issue_json(struct jw *w, const struct cred_issue *c)
+static void issue_json(struct jw *w, const void *arg)
 {
+	const struct cred_issue *c = arg;
 	jw_obj(w);
 	jw_key(w, "issue");
 	jw_str(w, c->kind);
@@ -254,15 +255,9 @@ static int creds_findings(const void *res, struct check_findings *out)
 	const struct creds_result *r = res;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct cred_issue *c = &r->v[i];
-		char subject[64], *detail = NULL;
-		struct jw w;
+		char subject[64];
 		snprintf(subject, sizeof subject, "%" PRId32 ":%s", c->t.pid, c->t.comm);
-		jw_init(&w, 4096);
-		issue_json(&w, c);
-		int rc = jw_finish(&w, &detail, NULL);
-		if (rc == 0)
-			rc = check_finding_addt(out, c->sev, c->kind, subject, CHECK_T_PRIV_ESC, detail);
-		free(detail);
+		int rc = check_finding_jw(out, c->sev, c->kind, subject, CHECK_T_PRIV_ESC, issue_json, c);
 		if (rc < 0)
 			return rc;
 	}

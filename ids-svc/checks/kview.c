@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "kchecks.h"
 
 /* Every loader, by part. A part without a loader here cannot be asked for. */
 static const struct kview_loader_ops *const loaders[] = {
@@ -50,7 +51,7 @@ void kview_free(struct kview *kv)
 		return;
 	for (size_t i = 0; i < NLOADERS; i++)
 		if (loaders[i]->free_data)
-			loaders[i]->free_data(kv);
+			loaders[i]->free_data(kv, loaders[i]->part);
 	free(kv);
 }
 
@@ -194,4 +195,10 @@ void **kview_ext(struct kview *kv, unsigned part)
 {
 	int i = part_index(part);
 	return i < 0 ? NULL : &kv->ext[i];
+}
+
+void kv_release_walk(struct kview *kv, void *state)
+{
+	(void)kv;
+	kwalk_free(state); /* the walk's buffers are the state's first member */
 }

@@ -268,7 +268,7 @@ struct kview_loader_ops {
 	size_t state_size;
 	int (*step)(struct kview *kv, void *state, struct gmem_round *q);
 	void (*release)(struct kview *kv, void *state);
-	void (*free_data)(struct kview *kv); /* the part's data in kv (at kview_free) */
+	void (*free_data)(struct kview *kv, unsigned part); /* the part's data (at kview_free) */
 };
 
 /* The loaders, in one table (kview.c). */
@@ -277,7 +277,10 @@ extern const struct kview_loader_ops kv_banner_ops, kv_tasks_ops, kv_pids_ops, k
 	kv_kprobes_ops, kv_netfilter_ops, kv_notifiers_ops, kv_seqops_ops, kv_procfops_ops,
 	kv_text_ops, kv_bpf_ops;
 
-/* Helpers the loaders share (kview_util.c). */
+/* Helpers the loaders share. The release of a loader whose state holds one walk, first
+ * (struct { struct gmem_walk_out wo; ... }); the free of a hook part (struct kv_hooks). */
+void kv_release_walk(struct kview *kv, void *state);
+void kv_hooks_free(struct kview *kv, unsigned part);
 /* Walk buffers for up to max nodes of req (kwalk_alloc's). */
 int kv_walk_alloc(struct gmem_walk_out *o, const struct gmem_walk_req *req);
 /* A task's fields from a node read with the task windows (kv_task_windows): the windows of

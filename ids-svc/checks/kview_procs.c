@@ -183,10 +183,10 @@ static int confirm_result(const struct kprofile *p, const struct kv_task *t, con
 /* ---- the task list ------------------------------------------------------------------- */
 
 struct tasks_st {
+	struct gmem_walk_out wo; /* first: kv_release_walk */
 	int stage, st;
 	struct gmem_window w[KV_TASK_NWIN];
 	struct gmem_walk_req req;
-	struct gmem_walk_out wo;
 };
 
 static int tasks_step(struct kview *kv, void *state, struct gmem_round *q)
@@ -216,14 +216,9 @@ static int tasks_step(struct kview *kv, void *state, struct gmem_round *q)
 	return 0;
 }
 
-static void tasks_release(struct kview *kv, void *state)
+static void tasks_free(struct kview *kv, unsigned part)
 {
-	(void)kv;
-	kwalk_free(&((struct tasks_st *)state)->wo);
-}
-
-static void tasks_free(struct kview *kv)
-{
+	(void)part;
 	free(kv->tasks.v);
 	free(kv->pids.v);
 	free(kv->pids.unindexed);
@@ -232,7 +227,7 @@ static void tasks_free(struct kview *kv)
 
 const struct kview_loader_ops kv_tasks_ops = {
 	.part = KV_TASKS, .state_size = sizeof(struct tasks_st), .step = tasks_step,
-	.release = tasks_release, .free_data = tasks_free,
+	.release = kv_release_walk, .free_data = tasks_free,
 };
 
 /* ---- the PID namespace's IDR --------------------------------------------------------- */

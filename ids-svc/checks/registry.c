@@ -232,6 +232,21 @@ int check_finding_add(struct check_findings *f, enum store_severity sev, const c
 	return check_finding_addt(f, sev, kind, subject, NULL, detail_json);
 }
 
+int check_finding_jw(struct check_findings *f, enum store_severity sev, const char *kind,
+		     const char *subject, const char *technique,
+		     void (*detail)(struct jw *w, const void *arg), const void *arg)
+{
+	struct jw w;
+	char *json = NULL;
+	jw_init(&w, STORE_SMALL_JSON_MAX); /* what the store takes as a finding's detail */
+	detail(&w, arg);
+	int rc = jw_finish(&w, &json, NULL);
+	if (rc == 0)
+		rc = check_finding_addt(f, sev, kind, subject, technique, json);
+	free(json);
+	return rc;
+}
+
 int check_finding_addt(struct check_findings *f, enum store_severity sev, const char *kind,
 		       const char *subject, const char *technique, const char *detail_json)
 {
