@@ -568,9 +568,7 @@ static int runq_step(struct kview *kv, void *state, struct gmem_round *q)
 				e->linked = 1; /* the group is exiting */
 				continue;
 			}
-			confirm_queue(q, p, &leader, &s->cf[i]);
-			/* keep the leader's link for the result */
-			s->lr[i].st = 0;
+			confirm_queue(q, p, &leader, &s->cf[i]); /* judged with lr[i]'s link, next */
 		}
 		s->stage = 5;
 		return 1;
