@@ -226,7 +226,7 @@ static void creds_encode(const void *res, struct jw *w)
 {
 	const struct creds_result *r = res;
 	jw_obj(w);
-	jw_key(w, "processes");
+	jw_key(w, "processes_checked");
 	jw_uint(w, r->tasks);
 	jw_key(w, "root_processes");
 	jw_uint(w, r->privileged);
