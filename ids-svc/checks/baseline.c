@@ -113,9 +113,14 @@ int baseline_save(const struct baseline *b, const char *path)
 		return SEVMON_EINTERNAL;
 	}
 	crypto_generichash(f + w.len, MEM_DIGEST_LEN, f, w.len, NULL, 0);
+	/* a name of its own per call: threads of one process (sevmon scan's workers, sevmond's
+	 * jobs) record the same build's baseline at once, and the last rename wins whole */
 	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-	FILE *fp = fopen(tmp, "w");
+	snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+	int tfd = mkstemp(tmp);
+	FILE *fp = tfd >= 0 ? fdopen(tfd, "w") : NULL;
+	if (tfd >= 0 && !fp)
+		close(tfd);
 	rc = fp ? 0 : sevmon_from_errno(errno);
 	size_t nb = b->text_len + b->rodata_len;
 	if (fp && (fwrite(f, 1, len, fp) != len) + (fwrite(b->bytes, 1, nb, fp) != nb) +

@@ -166,6 +166,10 @@ int check_finding_add(struct check_findings *f, enum store_severity sev, const c
 /* The same with a MITRE ATT&CK technique (NULL: none). */
 int check_finding_addt(struct check_findings *f, enum store_severity sev, const char *kind,
 		       const char *subject, const char *technique, const char *detail_json);
+/* A finding whose evidence detail(w, arg) writes (one JSON value, bounded to 64 KiB). */
+int check_finding_jw(struct check_findings *f, enum store_severity sev, const char *kind,
+		     const char *subject, const char *technique,
+		     void (*detail)(struct jw *w, const void *arg), const void *arg);
 void check_findings_free(struct check_findings *f);
 
 #endif

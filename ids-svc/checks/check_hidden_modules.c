@@ -175,11 +175,28 @@ static int hidden_modules_run(const struct check_env *env, void *res)
 
 static void views(struct jw *w, unsigned m)
 {
-	jw_arr(w);
-	for (unsigned i = 0; i < 3; i++)
-		if (m & (1u << i))
-			jw_str(w, view_name[i]);
-	jw_arr_end(w);
+	kviews_json(w, m, view_name, 3);
+}
+
+/* A hidden module: an entry of the payload, and its finding's evidence. */
+static void mod_json(struct jw *w, const void *arg)
+{
+	const struct hidden_mod *h = arg;
+	jw_obj(w);
+	jw_key(w, "module");
+	jw_str(w, h->name);
+	jw_key(w, "addr");
+	jw_hex(w, h->addr);
+	jw_key(w, "text");
+	if (h->text)
+		jw_hex(w, h->text);
+	else
+		jw_null(w);
+	jw_key(w, "in");
+	views(w, h->in);
+	jw_key(w, "missing_from");
+	views(w, h->missing);
+	jw_obj_end(w);
 }
 
 static void hidden_modules_encode(const void *res, struct jw *w)
@@ -208,24 +225,8 @@ static void hidden_modules_encode(const void *res, struct jw *w)
 	jw_obj_end(w);
 	jw_key(w, "hidden");
 	jw_arr(w);
-	for (size_t i = 0; i < r->n; i++) {
-		const struct hidden_mod *h = &r->v[i];
-		jw_obj(w);
-		jw_key(w, "name");
-		jw_str(w, h->name);
-		jw_key(w, "addr");
-		jw_hex(w, h->addr);
-		jw_key(w, "text");
-		if (h->text)
-			jw_hex(w, h->text);
-		else
-			jw_null(w);
-		jw_key(w, "in");
-		views(w, h->in);
-		jw_key(w, "missing_from");
-		views(w, h->missing);
-		jw_obj_end(w);
-	}
+	for (size_t i = 0; i < r->n; i++)
+		mod_json(w, &r->v[i]);
 	jw_arr_end(w);
 	jw_key(w, "partial");
 	jw_bool(w, r->h.partial);
@@ -234,12 +235,7 @@ static void hidden_modules_encode(const void *res, struct jw *w)
 
 static void print_views(FILE *f, unsigned m)
 {
-	const char *sep = "";
-	for (unsigned i = 0; i < 3; i++)
-		if (m & (1u << i)) {
-			fprintf(f, "%s%s", sep, view_name[i]);
-			sep = ",";
-		}
+	kviews_print(f, m, view_name, 3);
 }
 
 static void hidden_modules_print(const void *res, FILE *f)
@@ -257,10 +253,7 @@ static void hidden_modules_print(const void *res, FILE *f)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct hidden_mod *h = &r->v[i];
 		char name[KMOD_NAME_LEN + 1];
-		size_t j = 0;
-		for (const char *s = h->name; *s; s++)
-			name[j++] = (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?';
-		name[j] = '\0';
+		ksafe_copy(name, sizeof name, h->name);
 		fprintf(f, "%-24s 0x%016" PRIx64 " in ", name, h->addr);
 		print_views(f, h->in);
 		fprintf(f, ", not in ");
@@ -276,28 +269,8 @@ static int hidden_modules_findings(const void *res, struct check_findings *out)
 	const struct hidden_modules_result *r = res;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct hidden_mod *h = &r->v[i];
-		struct jw w;
-		char *detail = NULL;
-		jw_init(&w, 4096);
-		jw_obj(&w);
-		jw_key(&w, "module");
-		jw_str(&w, h->name);
-		jw_key(&w, "addr");
-		jw_hex(&w, h->addr);
-		if (h->text) {
-			jw_key(&w, "text");
-			jw_hex(&w, h->text);
-		}
-		jw_key(&w, "in");
-		views(&w, h->in);
-		jw_key(&w, "missing_from");
-		views(&w, h->missing);
-		jw_obj_end(&w);
-		int rc = jw_finish(&w, &detail, NULL);
-		if (rc == 0)
-			rc = check_finding_addt(out, STORE_SEV_HIGH, "hidden_module", h->name,
-						CHECK_T_ROOTKIT, detail);
-		free(detail);
+		int rc = check_finding_jw(out, STORE_SEV_HIGH, "hidden_module", h->name, CHECK_T_ROOTKIT,
+					  mod_json, h);
 		if (rc < 0)
 			return rc;
 	}

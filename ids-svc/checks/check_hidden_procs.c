@@ -93,11 +93,33 @@ static int hidden_procs_run(const struct check_env *env, void *res)
 
 static void views(struct jw *w, unsigned m)
 {
-	jw_arr(w);
-	for (unsigned i = 0; i < 3; i++)
-		if (m & (1u << i))
-			jw_str(w, view_name[i]);
-	jw_arr_end(w);
+	kviews_json(w, m, view_name, 3);
+}
+
+/* A hidden process: an entry of the payload, and its finding's evidence. */
+static void proc_json(struct jw *w, const void *arg)
+{
+	const struct hidden_proc *h = arg;
+	jw_obj(w);
+	jw_key(w, "pid");
+	jw_int(w, h->pid);
+	jw_key(w, "tgid");
+	jw_int(w, h->tgid);
+	jw_key(w, "comm");
+	jw_str(w, h->comm);
+	jw_key(w, "task");
+	jw_hex(w, h->task);
+	jw_key(w, "in");
+	views(w, h->in);
+	jw_key(w, "missing_from");
+	views(w, h->missing);
+	if (h->cpu >= 0) {
+		jw_key(w, "cpu");
+		jw_int(w, h->cpu);
+	}
+	jw_key(w, "confirmed");
+	jw_bool(w, h->confirmed);
+	jw_obj_end(w);
 }
 
 static void hidden_procs_encode(const void *res, struct jw *w)
@@ -120,49 +142,17 @@ static void hidden_procs_encode(const void *res, struct jw *w)
 	jw_obj_end(w);
 	jw_key(w, "hidden");
 	jw_arr(w);
-	for (size_t i = 0; i < r->n; i++) {
-		const struct hidden_proc *h = &r->v[i];
-		jw_obj(w);
-		jw_key(w, "pid");
-		jw_int(w, h->pid);
-		jw_key(w, "tgid");
-		jw_int(w, h->tgid);
-		jw_key(w, "comm");
-		jw_str(w, h->comm);
-		jw_key(w, "task");
-		jw_hex(w, h->task);
-		jw_key(w, "in");
-		views(w, h->in);
-		jw_key(w, "missing_from");
-		views(w, h->missing);
-		if (h->cpu >= 0) {
-			jw_key(w, "cpu");
-			jw_int(w, h->cpu);
-		}
-		jw_key(w, "confirmed");
-		jw_bool(w, h->confirmed);
-		jw_obj_end(w);
-	}
+	for (size_t i = 0; i < r->n; i++)
+		proc_json(w, &r->v[i]);
 	jw_arr_end(w);
 	jw_key(w, "partial");
 	jw_bool(w, r->h.partial);
 	jw_obj_end(w);
 }
 
-static void print_comm(FILE *f, const char *s)
-{
-	for (; *s; s++)
-		fputc((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?', f);
-}
-
 static void print_views(FILE *f, unsigned m)
 {
-	const char *sep = "";
-	for (unsigned i = 0; i < 3; i++)
-		if (m & (1u << i)) {
-			fprintf(f, "%s%s", sep, view_name[i]);
-			sep = ",";
-		}
+	kviews_print(f, m, view_name, 3);
 }
 
 static void hidden_procs_print(const void *res, FILE *f)
@@ -179,7 +169,7 @@ static void hidden_procs_print(const void *res, FILE *f)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct hidden_proc *h = &r->v[i];
 		fprintf(f, "%7" PRId32 " %7" PRId32 "  ", h->pid, h->tgid);
-		print_comm(f, h->comm);
+		kprint_safe(f, h->comm);
 		fprintf(f, "%*s 0x%016" PRIx64 " ", (int)(16 - strlen(h->comm)) > 0 ? (int)(16 - strlen(h->comm)) : 0,
 			"", h->task);
 		print_views(f, h->in);
@@ -196,27 +186,10 @@ static int hidden_procs_findings(const void *res, struct check_findings *out)
 	const struct hidden_procs_result *r = res;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct hidden_proc *h = &r->v[i];
-		struct jw w;
-		char subject[64], *detail = NULL;
+		char subject[64];
 		snprintf(subject, sizeof subject, "%" PRId32 ":%s", h->pid, h->comm);
-		jw_init(&w, 4096);
-		jw_obj(&w);
-		jw_key(&w, "pid");
-		jw_int(&w, h->pid);
-		jw_key(&w, "comm");
-		jw_str(&w, h->comm);
-		jw_key(&w, "task");
-		jw_hex(&w, h->task);
-		jw_key(&w, "in");
-		views(&w, h->in);
-		jw_key(&w, "missing_from");
-		views(&w, h->missing);
-		jw_obj_end(&w);
-		int rc = jw_finish(&w, &detail, NULL);
-		if (rc == 0)
-			rc = check_finding_addt(out, STORE_SEV_HIGH, "hidden_process", subject,
-						CHECK_T_ROOTKIT, detail);
-		free(detail);
+		int rc = check_finding_jw(out, STORE_SEV_HIGH, "hidden_process", subject,
+					  CHECK_T_ROOTKIT, proc_json, h);
 		if (rc < 0)
 			return rc;
 	}

@@ -147,8 +147,9 @@ static int hooks_run(const struct check_env *env, void *res)
 	return any ? 0 : SEVMON_ENOTSUP;
 }
 
-static void finding_json(struct jw *w, const struct hook_finding *f)
+static void finding_json(struct jw *w, const void *arg)
 {
+	const struct hook_finding *f = arg;
 	jw_obj(w);
 	jw_key(w, "hook");
 	jw_str(w, f->kind);
@@ -230,16 +231,10 @@ static int hooks_findings(const void *res, struct check_findings *out)
 	const struct hooks_result *r = res;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct hook_finding *x = &r->v[i];
-		char subject[KSYMS_NAME_LEN + 160], *detail = NULL;
-		struct jw w;
+		char subject[KSYMS_NAME_LEN + 160];
 		snprintf(subject, sizeof subject, "%s -> %s", x->attach,
 			 x->module[0] ? x->module : "no module");
-		jw_init(&w, 8192);
-		finding_json(&w, x);
-		int rc = jw_finish(&w, &detail, NULL);
-		if (rc == 0)
-			rc = check_finding_addt(out, x->sev, x->kind, subject, x->technique, detail);
-		free(detail);
+		int rc = check_finding_jw(out, x->sev, x->kind, subject, x->technique, finding_json, x);
 		if (rc < 0)
 			return rc;
 	}

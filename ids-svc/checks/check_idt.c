@@ -47,9 +47,9 @@ static int idt_step(struct kview *kv, void *state, struct gmem_round *q)
 	return t->st;
 }
 
-static void idt_free(struct kview *kv)
+static void idt_free(struct kview *kv, unsigned part)
 {
-	void **slot = kview_ext(kv, KV_IDT);
+	void **slot = kview_ext(kv, part);
 	free(*slot);
 	*slot = NULL;
 }
@@ -112,8 +112,9 @@ static void opt_str(struct jw *w, const char *key, const char *s)
 		jw_null(w);
 }
 
-static void gate_json(struct jw *w, const struct idt_gate *g)
+static void gate_json(struct jw *w, const void *arg)
 {
+	const struct idt_gate *g = arg;
 	jw_obj(w);
 	jw_key(w, "vector");
 	jw_uint(w, g->vector);
@@ -167,16 +168,10 @@ static int idt_findings(const void *res, struct check_findings *out)
 {
 	const struct idt_result *r = res;
 	for (size_t i = 0; i < r->n; i++) {
-		char subject[32], *detail = NULL;
-		struct jw w;
+		char subject[32];
 		snprintf(subject, sizeof subject, "vector 0x%02" PRIx32, r->v[i].vector);
-		jw_init(&w, 4096);
-		gate_json(&w, &r->v[i]);
-		int rc = jw_finish(&w, &detail, NULL);
-		if (rc == 0)
-			rc = check_finding_addt(out, STORE_SEV_HIGH, "idt_gate_changed", subject,
-						CHECK_T_ROOTKIT, detail);
-		free(detail);
+		int rc = check_finding_jw(out, STORE_SEV_HIGH, "idt_gate_changed", subject,
+					  CHECK_T_ROOTKIT, gate_json, &r->v[i]);
 		if (rc < 0)
 			return rc;
 	}

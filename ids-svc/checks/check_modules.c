@@ -108,10 +108,7 @@ static void modules_print(const void *res, FILE *f)
 	const struct modules_result *r = res;
 	for (size_t i = 0; i < r->n; i++) {
 		char name[KMOD_NAME_LEN + 1];
-		size_t j = 0;
-		for (const char *s = r->v[i].name; *s; s++) /* the guest's bytes: printable only */
-			name[j++] = (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?';
-		name[j] = '\0';
+		ksafe_copy(name, sizeof name, r->v[i].name); /* the guest's bytes: printable only */
 		fprintf(f, "%-24s %-10s 0x%016" PRIx64 "\n", name, r->state[i], r->v[i].addr);
 	}
 	if (r->h.partial)

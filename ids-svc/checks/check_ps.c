@@ -167,13 +167,6 @@ static void ps_encode(const void *res, struct jw *w)
 	jw_obj_end(w);
 }
 
-/* A comm is the guest's bytes: print only what a terminal shows as itself. */
-static void print_comm(FILE *f, const char *s)
-{
-	for (; *s; s++)
-		fputc((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?', f);
-}
-
 static void ps_print(const void *res, FILE *f)
 {
 	const struct ps_result *r = res;
@@ -187,7 +180,7 @@ static void ps_print(const void *res, FILE *f)
 			snprintf(uid, sizeof uid, "%" PRIu32, p->uid);
 		fprintf(f, "%7" PRId32 " %7" PRId32 " %7s %6s  %s", p->pid, p->tgid, ppid, uid,
 			p->kthread ? "[" : "");
-		print_comm(f, p->comm);
+		kprint_safe(f, p->comm); /* the guest's bytes: printable only */
 		fprintf(f, "%s%s\n", p->kthread ? "]" : "", p->exiting ? " <exiting>" : "");
 	}
 	if (r->h.partial)

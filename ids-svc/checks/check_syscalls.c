@@ -63,9 +63,9 @@ static int systab_step(struct kview *kv, void *state, struct gmem_round *q)
 	return t->st[KPROFILE_SYSTAB_X64];
 }
 
-static void systab_free(struct kview *kv)
+static void systab_free(struct kview *kv, unsigned part)
 {
-	void **slot = kview_ext(kv, KV_SYSTAB);
+	void **slot = kview_ext(kv, part);
 	struct kv_systab *t = *slot;
 	for (int i = 0; t && i < KPROFILE_NSYSTABS; i++)
 		free(t->v[i]);
@@ -163,6 +163,39 @@ static int syscalls_run(const struct check_env *env, void *res)
 	return 0;
 }
 
+/* One hooked entry: the payload's and its finding's evidence. */
+static void hook_json(struct jw *w, const void *arg)
+{
+	const struct syscall_hook *h = arg;
+	jw_obj(w);
+	jw_key(w, "table");
+	jw_str(w, table_name[h->table]);
+	jw_key(w, "nr");
+	jw_uint(w, h->nr);
+	jw_key(w, "syscall");
+	jw_str(w, h->name);
+	jw_key(w, "expected");
+	if (h->expected)
+		jw_hex(w, h->expected);
+	else
+		jw_null(w);
+	jw_key(w, "target");
+	jw_hex(w, h->target);
+	jw_key(w, "target_symbol");
+	if (h->target_sym[0])
+		jw_str(w, h->target_sym);
+	else
+		jw_null(w);
+	jw_key(w, "module");
+	if (h->module[0])
+		jw_str(w, h->module);
+	else
+		jw_null(w);
+	jw_key(w, "at_profile_build");
+	jw_bool(w, h->at_build);
+	jw_obj_end(w);
+}
+
 static void syscalls_encode(const void *res, struct jw *w)
 {
 	const struct syscalls_result *r = res;
@@ -179,36 +212,8 @@ static void syscalls_encode(const void *res, struct jw *w)
 	jw_obj_end(w);
 	jw_key(w, "hooked");
 	jw_arr(w);
-	for (size_t i = 0; i < r->nv; i++) {
-		const struct syscall_hook *h = &r->v[i];
-		jw_obj(w);
-		jw_key(w, "table");
-		jw_str(w, table_name[h->table]);
-		jw_key(w, "nr");
-		jw_uint(w, h->nr);
-		jw_key(w, "syscall");
-		jw_str(w, h->name);
-		jw_key(w, "expected");
-		if (h->expected)
-			jw_hex(w, h->expected);
-		else
-			jw_null(w);
-		jw_key(w, "target");
-		jw_hex(w, h->target);
-		jw_key(w, "target_symbol");
-		if (h->target_sym[0])
-			jw_str(w, h->target_sym);
-		else
-			jw_null(w);
-		jw_key(w, "module");
-		if (h->module[0])
-			jw_str(w, h->module);
-		else
-			jw_null(w);
-		jw_key(w, "at_profile_build");
-		jw_bool(w, h->at_build);
-		jw_obj_end(w);
-	}
+	for (size_t i = 0; i < r->nv; i++)
+		hook_json(w, &r->v[i]);
 	jw_arr_end(w);
 	jw_key(w, "partial");
 	jw_bool(w, r->h.partial);
@@ -237,38 +242,10 @@ static int syscalls_findings(const void *res, struct check_findings *out)
 	const struct syscalls_result *r = res;
 	for (size_t i = 0; i < r->nv; i++) {
 		const struct syscall_hook *h = &r->v[i];
-		char subject[128], *detail = NULL;
-		struct jw w;
+		char subject[128];
 		snprintf(subject, sizeof subject, "%s %" PRIu32 " %s", table_name[h->table], h->nr, h->name);
-		jw_init(&w, 4096);
-		jw_obj(&w);
-		jw_key(&w, "table");
-		jw_str(&w, table_name[h->table]);
-		jw_key(&w, "nr");
-		jw_uint(&w, h->nr);
-		jw_key(&w, "syscall");
-		jw_str(&w, h->name);
-		jw_key(&w, "target");
-		jw_hex(&w, h->target);
-		if (h->target_sym[0]) {
-			jw_key(&w, "target_symbol");
-			jw_str(&w, h->target_sym);
-		}
-		jw_key(&w, "module");
-		if (h->module[0])
-			jw_str(&w, h->module);
-		else
-			jw_null(&w);
-		if (h->at_build) {
-			jw_key(&w, "at_profile_build");
-			jw_bool(&w, 1);
-		}
-		jw_obj_end(&w);
-		int rc = jw_finish(&w, &detail, NULL);
-		if (rc == 0)
-			rc = check_finding_addt(out, STORE_SEV_HIGH, "syscall_hooked", subject,
-						CHECK_T_ROOTKIT, detail);
-		free(detail);
+		int rc = check_finding_jw(out, STORE_SEV_HIGH, "syscall_hooked", subject, CHECK_T_ROOTKIT,
+					  hook_json, h);
 		if (rc < 0)
 			return rc;
 	}

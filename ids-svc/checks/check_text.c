@@ -264,8 +264,9 @@ static int text_run(const struct check_env *env, void *res)
 	return 0;
 }
 
-static void altered_json(struct jw *w, const struct altered *a)
+static void altered_json(struct jw *w, const void *arg)
 {
+	const struct altered *a = arg;
 	jw_obj(w);
 	jw_key(w, "change");
 	jw_str(w, alt_kind[a->kind]);
@@ -342,15 +343,8 @@ static int text_findings(const void *res, struct check_findings *out)
 	const struct text_result *r = res;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct altered *a = &r->v[i];
-		char *detail = NULL;
-		struct jw w;
-		jw_init(&w, 4096);
-		altered_json(&w, a);
-		int rc = jw_finish(&w, &detail, NULL);
-		if (rc == 0)
-			rc = check_finding_addt(out, STORE_SEV_HIGH, alt_kind[a->kind], a->symbol,
-						CHECK_T_ROOTKIT, detail);
-		free(detail);
+		int rc = check_finding_jw(out, STORE_SEV_HIGH, alt_kind[a->kind], a->symbol,
+					  CHECK_T_ROOTKIT, altered_json, a);
 		if (rc < 0)
 			return rc;
 	}

@@ -71,10 +71,17 @@ struct attest_result {
 int kwalk_alloc(struct gmem_walk_out *o, size_t max, size_t stride);
 void kwalk_free(struct gmem_walk_out *o);
 void kcopy_name(char *dst, const uint8_t *src, size_t n);
+/* A guest's string shown to a terminal: printable characters only, '?' for the others
+ * (copied into dst of cap bytes, or printed). */
+void ksafe_copy(char *dst, size_t cap, const char *s);
+void kprint_safe(FILE *f, const char *s);
+/* The names of the bits set in m (names[0..n)), as a JSON array / a comma-separated list. */
+void kviews_json(struct jw *w, unsigned m, const char *const *names, unsigned n);
+void kviews_print(FILE *f, unsigned m, const char *const *names, unsigned n);
 
 /* The rows (registry.c puts them in its table). */
 extern const struct check_def check_banner, check_ps, check_modules, check_attest;
 extern const struct check_def check_hidden_procs, check_hidden_modules, check_syscalls, check_idt,
-	check_hooks, check_text;
+	check_hooks, check_text, check_bpf, check_creds;
 
 #endif

@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "err.h"
+#include "kchecks.h"
 
 /* Every loader, by part. A part without a loader here cannot be asked for. */
 static const struct kview_loader_ops *const loaders[] = {
 	&kv_banner_ops, &kv_tasks_ops, &kv_pids_ops, &kv_runq_ops, &kv_modules_ops,
 	&kv_kset_ops, &kv_carve_ops, &kv_systab_ops, &kv_idt_ops, &kv_ftrace_ops, &kv_kprobes_ops,
 	&kv_netfilter_ops, &kv_notifiers_ops, &kv_seqops_ops, &kv_procfops_ops, &kv_text_ops,
+	&kv_bpf_ops,
 };
 #define NLOADERS (sizeof loaders / sizeof loaders[0])
 
@@ -49,7 +51,7 @@ void kview_free(struct kview *kv)
 		return;
 	for (size_t i = 0; i < NLOADERS; i++)
 		if (loaders[i]->free_data)
-			loaders[i]->free_data(kv);
+			loaders[i]->free_data(kv, loaders[i]->part);
 	free(kv);
 }
 
@@ -193,4 +195,10 @@ void **kview_ext(struct kview *kv, unsigned part)
 {
 	int i = part_index(part);
 	return i < 0 ? NULL : &kv->ext[i];
+}
+
+void kv_release_walk(struct kview *kv, void *state)
+{
+	(void)kv;
+	kwalk_free(state); /* the walk's buffers are the state's first member */
 }

@@ -268,16 +268,19 @@ struct kview_loader_ops {
 	size_t state_size;
 	int (*step)(struct kview *kv, void *state, struct gmem_round *q);
 	void (*release)(struct kview *kv, void *state);
-	void (*free_data)(struct kview *kv); /* the part's data in kv (at kview_free) */
+	void (*free_data)(struct kview *kv, unsigned part); /* the part's data (at kview_free) */
 };
 
 /* The loaders, in one table (kview.c). */
 extern const struct kview_loader_ops kv_banner_ops, kv_tasks_ops, kv_pids_ops, kv_runq_ops,
 	kv_modules_ops, kv_kset_ops, kv_carve_ops, kv_systab_ops, kv_idt_ops, kv_ftrace_ops,
 	kv_kprobes_ops, kv_netfilter_ops, kv_notifiers_ops, kv_seqops_ops, kv_procfops_ops,
-	kv_text_ops;
+	kv_text_ops, kv_bpf_ops;
 
-/* Helpers the loaders share (kview_util.c). */
+/* Helpers the loaders share. The release of a loader whose state holds one walk, first
+ * (struct { struct gmem_walk_out wo; ... }); the free of a hook part (struct kv_hooks). */
+void kv_release_walk(struct kview *kv, void *state);
+void kv_hooks_free(struct kview *kv, unsigned part);
 /* Walk buffers for up to max nodes of req (kwalk_alloc's). */
 int kv_walk_alloc(struct gmem_walk_out *o, const struct gmem_walk_req *req);
 /* A task's fields from a node read with the task windows (kv_task_windows): the windows of
@@ -286,6 +289,28 @@ int kv_walk_alloc(struct gmem_walk_out *o, const struct gmem_walk_req *req);
 size_t kv_task_windows(const struct kprofile *p, struct gmem_window *w);
 void kv_task_parse(const struct kprofile *p, const uint8_t *d, uint32_t faults, uint64_t addr,
 		   struct kv_task *t);
+/* An XArray (IDR) read level by level, one round each (kview_xa.c): call kv_xa_step with
+ * stage 0, 1, 2, ... while it returns 1 (a level queued); at 0, leaves[0..nleaves) holds
+ * every entry (at most max; more: partial). kv_xa_free at the end. */
+struct xa_node_buf {
+	uint64_t addr;
+	uint8_t *b; /* shift byte + slots */
+	int st;
+};
+struct xa_walk {
+	const struct kprofile *p;
+	struct xa_node_buf *nodes; /* this level's */
+	size_t n, total;
+	uint64_t *leaves;
+	size_t nleaves, cap;
+	uint8_t head[8];
+	int head_st, depth, partial;
+	size_t nslots;
+};
+int kv_xa_step(struct xa_walk *x, const struct kprofile *p, uint64_t head, int stage,
+	       struct gmem_round *q, size_t max);
+void kv_xa_free(struct xa_walk *x);
+
 /* The slot of a part defined by a check file (its data in kv->ext). */
 void **kview_ext(struct kview *kv, unsigned part);
 /* ENOTSUP unless every KPROFILE_OFF_* in ids (ending with -1) is in this kernel's BTF. */

@@ -53,7 +53,7 @@ static struct kv_hooks *hooks_of(struct kview *kv, unsigned part)
 	return *slot;
 }
 
-static void hooks_free_part(struct kview *kv, unsigned part)
+void kv_hooks_free(struct kview *kv, unsigned part)
 {
 	void **slot = kview_ext(kv, part);
 	struct kv_hooks *h = *slot;
@@ -66,10 +66,10 @@ static void hooks_free_part(struct kview *kv, unsigned part)
 /* ---- ftrace ---------------------------------------------------------------------------- */
 
 struct ftrace_st {
+	struct gmem_walk_out wo; /* first: kv_release_walk */
 	int stage, st;
 	struct gmem_window w[3];
 	struct gmem_walk_req req;
-	struct gmem_walk_out wo;
 };
 
 static int ftrace_step(struct kview *kv, void *state, struct gmem_round *q)
@@ -115,20 +115,9 @@ static int ftrace_step(struct kview *kv, void *state, struct gmem_round *q)
 	return 0;
 }
 
-static void ftrace_release(struct kview *kv, void *state)
-{
-	(void)kv;
-	kwalk_free(&((struct ftrace_st *)state)->wo);
-}
-
-static void ftrace_free(struct kview *kv)
-{
-	hooks_free_part(kv, KV_FTRACE);
-}
-
 const struct kview_loader_ops kv_ftrace_ops = {
 	.part = KV_FTRACE, .state_size = sizeof(struct ftrace_st), .step = ftrace_step,
-	.release = ftrace_release, .free_data = ftrace_free,
+	.release = kv_release_walk, .free_data = kv_hooks_free,
 };
 
 /* ---- kprobes --------------------------------------------------------------------------- */
@@ -300,14 +289,9 @@ static void kprobes_release(struct kview *kv, void *state)
 	free(s->kret);
 }
 
-static void kprobes_free(struct kview *kv)
-{
-	hooks_free_part(kv, KV_KPROBES);
-}
-
 const struct kview_loader_ops kv_kprobes_ops = {
 	.part = KV_KPROBES, .state_size = sizeof(struct kprobes_st), .step = kprobes_step,
-	.release = kprobes_release, .free_data = kprobes_free,
+	.release = kprobes_release, .free_data = kv_hooks_free,
 };
 
 /* ---- netfilter ------------------------------------------------------------------------- */
@@ -447,23 +431,18 @@ static void nf_release(struct kview *kv, void *state)
 		free(s->blob[i].b);
 }
 
-static void nf_free(struct kview *kv)
-{
-	hooks_free_part(kv, KV_NETFILTER);
-}
-
 const struct kview_loader_ops kv_netfilter_ops = {
 	.part = KV_NETFILTER, .state_size = sizeof(struct nf_st), .step = nf_step,
-	.release = nf_release, .free_data = nf_free,
+	.release = nf_release, .free_data = kv_hooks_free,
 };
 
 /* ---- notifier chains ------------------------------------------------------------------- */
 
 struct notif_st {
+	struct gmem_walk_out wo; /* first: kv_release_walk */
 	int stage, st;
 	struct gmem_window w[1];
 	struct gmem_walk_req req;
-	struct gmem_walk_out wo;
 };
 
 static int notif_step(struct kview *kv, void *state, struct gmem_round *q)
@@ -503,20 +482,9 @@ static int notif_step(struct kview *kv, void *state, struct gmem_round *q)
 	return 0;
 }
 
-static void notif_release(struct kview *kv, void *state)
-{
-	(void)kv;
-	kwalk_free(&((struct notif_st *)state)->wo);
-}
-
-static void notif_free(struct kview *kv)
-{
-	hooks_free_part(kv, KV_NOTIFIERS);
-}
-
 const struct kview_loader_ops kv_notifiers_ops = {
 	.part = KV_NOTIFIERS, .state_size = sizeof(struct notif_st), .step = notif_step,
-	.release = notif_release, .free_data = notif_free,
+	.release = kv_release_walk, .free_data = kv_hooks_free,
 };
 
 /* ---- /proc/net seq_operations ---------------------------------------------------------- */
@@ -574,13 +542,8 @@ static int seq_step(struct kview *kv, void *state, struct gmem_round *q)
 	return 0;
 }
 
-static void seq_free(struct kview *kv)
-{
-	hooks_free_part(kv, KV_SEQOPS);
-}
-
 const struct kview_loader_ops kv_seqops_ops = {
-	.part = KV_SEQOPS, .state_size = sizeof(struct seq_st), .step = seq_step, .free_data = seq_free,
+	.part = KV_SEQOPS, .state_size = sizeof(struct seq_st), .step = seq_step, .free_data = kv_hooks_free,
 };
 
 /* ---- the /proc root's file operations -------------------------------------------------- */
@@ -682,12 +645,7 @@ static void procfs_release(struct kview *kv, void *state)
 	free(s->pf);
 }
 
-static void procfs_free(struct kview *kv)
-{
-	hooks_free_part(kv, KV_PROCFOPS);
-}
-
 const struct kview_loader_ops kv_procfops_ops = {
 	.part = KV_PROCFOPS, .state_size = sizeof(struct procfs_st), .step = procfs_step,
-	.release = procfs_release, .free_data = procfs_free,
+	.release = procfs_release, .free_data = kv_hooks_free,
 };

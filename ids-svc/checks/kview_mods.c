@@ -52,11 +52,11 @@ static void regions_parse(const struct kprofile *p, const uint8_t *d, uint32_t l
 /* ---- the module list ----------------------------------------------------------------- */
 
 struct mods_st {
+	struct gmem_walk_out wo; /* first: kv_release_walk */
 	int stage, st;
 	uint32_t lo, hi;
 	struct gmem_window w[3];
 	struct gmem_walk_req req;
-	struct gmem_walk_out wo;
 };
 
 static int mods_step(struct kview *kv, void *state, struct gmem_round *q)
@@ -97,14 +97,9 @@ static int mods_step(struct kview *kv, void *state, struct gmem_round *q)
 	return 0;
 }
 
-static void mods_release(struct kview *kv, void *state)
+static void mods_free(struct kview *kv, unsigned part)
 {
-	(void)kv;
-	kwalk_free(&((struct mods_st *)state)->wo);
-}
-
-static void mods_free(struct kview *kv)
-{
+	(void)part;
 	free(kv->modules.v);
 	free(kv->kset.v);
 	free(kv->carve.v);
@@ -112,17 +107,17 @@ static void mods_free(struct kview *kv)
 
 const struct kview_loader_ops kv_modules_ops = {
 	.part = KV_MODULES, .state_size = sizeof(struct mods_st), .step = mods_step,
-	.release = mods_release, .free_data = mods_free,
+	.release = kv_release_walk, .free_data = mods_free,
 };
 
 /* ---- /sys/module: the module kset ----------------------------------------------------- */
 
 struct kset_st {
+	struct gmem_walk_out wo; /* first: kv_release_walk */
 	int stage, st;
 	uint8_t ptr[8];
 	struct gmem_window w[2];
 	struct gmem_walk_req req;
-	struct gmem_walk_out wo;
 };
 
 static int kset_step(struct kview *kv, void *state, struct gmem_round *q)
@@ -180,15 +175,9 @@ static int kset_step(struct kview *kv, void *state, struct gmem_round *q)
 	}
 }
 
-static void kset_release(struct kview *kv, void *state)
-{
-	(void)kv;
-	kwalk_free(&((struct kset_st *)state)->wo);
-}
-
 const struct kview_loader_ops kv_kset_ops = {
 	.part = KV_KSET, .state_size = sizeof(struct kset_st), .step = kset_step,
-	.release = kset_release,
+	.release = kv_release_walk,
 };
 
 /* ---- carving ------------------------------------------------------------------------- */

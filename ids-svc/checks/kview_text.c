@@ -343,9 +343,9 @@ static void text_release(struct kview *kv, void *state)
 	kwalk_free(&s->wo);
 }
 
-static void text_free(struct kview *kv)
+static void text_free(struct kview *kv, unsigned part)
 {
-	void **slot = kview_ext(kv, KV_TEXT);
+	void **slot = kview_ext(kv, part);
 	struct kv_text *t = *slot;
 	if (t) {
 		baseline_free(&t->b);

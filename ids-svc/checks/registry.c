@@ -31,6 +31,8 @@ static const struct check_def *const table[] = {
 	&check_idt,
 	&check_hooks,
 	&check_text,
+	&check_bpf,
+	&check_creds,
 	CHECK_REGISTRY_EXTRA
 };
 #define NCHECKS (sizeof table / sizeof table[0])
@@ -125,7 +127,7 @@ int check_set_parse(const char *list, check_set *out, char *err, size_t errcap)
 void check_print_help(FILE *f, int indent)
 {
 	for (size_t i = 0; i < NCHECKS; i++)
-		fprintf(f, "%*s%-10s %s%s\n", indent, "", table[i]->name, table[i]->summary,
+		fprintf(f, "%*s%-15s %s%s\n", indent, "", table[i]->name, table[i]->summary,
 			table[i]->in_default ? "" : " [not in the default sweep]");
 }
 
@@ -228,6 +230,21 @@ int check_finding_add(struct check_findings *f, enum store_severity sev, const c
 		      const char *subject, const char *detail_json)
 {
 	return check_finding_addt(f, sev, kind, subject, NULL, detail_json);
+}
+
+int check_finding_jw(struct check_findings *f, enum store_severity sev, const char *kind,
+		     const char *subject, const char *technique,
+		     void (*detail)(struct jw *w, const void *arg), const void *arg)
+{
+	struct jw w;
+	char *json = NULL;
+	jw_init(&w, STORE_SMALL_JSON_MAX); /* what the store takes as a finding's detail */
+	detail(&w, arg);
+	int rc = jw_finish(&w, &json, NULL);
+	if (rc == 0)
+		rc = check_finding_addt(f, sev, kind, subject, technique, json);
+	free(json);
+	return rc;
 }
 
 int check_finding_addt(struct check_findings *f, enum store_severity sev, const char *kind,

@@ -38,6 +38,7 @@ int cmd_bench_kernel(int argc, char **argv);
 int cmd_banner(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_modules(int argc, char **argv);
+int cmd_bpf(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -23,12 +23,15 @@
 enum kcmd { KCMD_CHECK, KCMD_ONE, KCMD_PROFILE };
 
 static const char check_usage[] =
-	"usage: sevmon check URI|IMAGE [NAME...] [--json] [--stats] [--probe-kaslr] [channel options]\n"
+	"usage: sevmon check URI|IMAGE [NAME...] [--json] [--stats] [--probe-kaslr] [--baseline FILE]\n"
+	"       [channel options]\n"
 	"Run checks on one agent, or on a memory image read here (offline: LiME, ELF core or\n"
 	"raw, plain or sealed to --key): the named ones, or the default sweep. Each prints its\n"
 	"table (or, with --json, one JSON line: {\"check\",\"ok\",\"result\",\"findings\",\"ms\",\n"
 	"\"requests\",\"bytes\"}) and the findings it raised. Checks:\n";
 static const char check_usage_tail[] =
+	"--baseline FILE: the text check's baseline (default: the profile cache's, by BUILD-ID;\n"
+	"the first scan of a build records it there).\n"
 	"Exit status: 0 every check ran and none raised a high finding; 1 a check failed,\n"
 	"was partial or raised a high finding; 2 usage; 3 cannot connect; 4 timeout;\n"
 	"5 connection lost; 6 local failure.\n";
@@ -71,6 +74,7 @@ static void usage(FILE *f, enum kcmd which, const struct check_def *one, int ful
 
 struct kopts {
 	int json, stats, probe;
+	const char *baseline;
 	int named; /* check names were given */
 	struct cli_conn_opts conn;
 	const char *uri;
@@ -85,6 +89,7 @@ static int parse(enum kcmd which, const struct check_def *one, int argc, char **
 		{ "json", no_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "probe-kaslr", no_argument, NULL, 'P' },
+		{ "baseline", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_CONN_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -92,7 +97,7 @@ static int parse(enum kcmd which, const struct check_def *one, int argc, char **
 	int c;
 	memset(o, 0, sizeof *o);
 	cli_conn_opts_init(&o->conn);
-	while ((c = getopt_long(argc, argv, "jsPh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jsPB:h", opts, NULL)) != -1) {
 		int r = cli_conn_opt(&o->conn, c, optarg);
 		if (r < 0)
 			return CLI_EUSAGE;
@@ -107,6 +112,9 @@ static int parse(enum kcmd which, const struct check_def *one, int argc, char **
 			break;
 		case 'P':
 			o->probe = 1;
+			break;
+		case 'B':
+			o->baseline = optarg;
 			break;
 		case 'h':
 			usage(stdout, which, one, 1);
@@ -297,7 +305,7 @@ static int cmd_kernel(enum kcmd which, const struct check_def *one, const char *
 				      : "agent reads kernel-virtual memory");
 	}
 	/* one sweep: the checks that compare kernel views read them together */
-	struct check_env sweep = { .k = kk ? &kk->k : NULL };
+	struct check_env sweep = { .k = kk ? &kk->k : NULL, .baseline = o.baseline };
 	uint64_t r0 = 0, b0 = 0, r1, b1, rt0 = kk ? kk->mem->rounds : 0;
 	int64_t t0 = clock_mono_ns();
 	wire(conn, kk, &r0, &b0);
@@ -356,6 +364,11 @@ int cmd_ps(int argc, char **argv)
 int cmd_modules(int argc, char **argv)
 {
 	return cmd_kernel(KCMD_ONE, check_find("modules"), "modules", argc, argv);
+}
+
+int cmd_bpf(int argc, char **argv)
+{
+	return cmd_kernel(KCMD_ONE, check_find("bpf"), "bpf", argc, argv);
 }
 
 int cmd_profile(int argc, char **argv)

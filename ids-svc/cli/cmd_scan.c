@@ -232,6 +232,12 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 	}
 	struct check_env env = { .k = need_kernel ? &w->kk->k : NULL,
 				 .evidence = &w->pol.peer.last };
+	check_set set = 0;
+	for (size_t i = 0; i < ctx->nchecks; i++)
+		set |= 1ull << check_index(ctx->checks[i]->name);
+	/* one sweep: the kernel views its checks compare are read together */
+	if (check_sweep_begin(&env, set) < 0)
+		env.kv = NULL; /* each check reads its own, then */
 	for (size_t i = 0; i < ctx->nchecks; i++) {
 		const struct check_def *c = ctx->checks[i];
 		char *pl = NULL, cerr[256] = "";
@@ -256,6 +262,7 @@ static void scan_one(struct scan_worker *w, const struct scan_target *t)
 		check_findings_free(&fnd);
 		free(pl);
 	}
+	check_sweep_end(&env);
 	rpc_client_get_stats(conn.rpc, &st1);
 	if (need_kernel)
 		ids_kernel_close(w->kk);

@@ -25,6 +25,7 @@ static const struct subcommand subcommands[] = {
 	{ "banner", cmd_banner, "the guest kernel's version banner (linux_banner)" },
 	{ "ps", cmd_ps, "the guest's processes, from the kernel's task list (--json)" },
 	{ "modules", cmd_modules, "the guest's loaded kernel modules (--json)" },
+	{ "bpf", cmd_bpf, "the guest's loaded eBPF programs (--json)" },
 	{ "profile", cmd_profile, "the kernel profile: release, KASLR slide, symbols, offsets" },
 	{ "scan", cmd_scan, "checks on many agents at once (--targets FILE), JSON lines out" },
 	{ "acquire", cmd_acquire, "the guest's physical memory into a LiME / ELF image, sealed" },

@@ -264,7 +264,21 @@ const char *ktypes_enum_name(const struct btf *btf, const char *type_name, int64
 	X(ftrace_page_next, "ftrace_page", "next")                                        \
 	X(ftrace_page_records, "ftrace_page", "records")                                  \
 	X(ftrace_page_index, "ftrace_page", "index")                                      \
-	X(dyn_ftrace_ip, "dyn_ftrace", "ip")
+	X(dyn_ftrace_ip, "dyn_ftrace", "ip")                                              \
+	/* eBPF: the program IDR */                                                       \
+	X(idr_xa_head, "idr", "idr_rt.xa_head")                                           \
+	X(bpf_prog_type, "bpf_prog", "type")                                              \
+	X(bpf_prog_attach_type, "bpf_prog", "expected_attach_type")                       \
+	X(bpf_prog_tag, "bpf_prog", "tag")                                                \
+	X(bpf_prog_aux, "bpf_prog", "aux")                                                \
+	X(bpf_aux_id, "bpf_prog_aux", "id")                                               \
+	X(bpf_aux_name, "bpf_prog_aux", "name")                                           \
+	X(bpf_aux_attach_func_name, "bpf_prog_aux", "attach_func_name")                   \
+	/* credentials: the executable of a task that became root */                      \
+	X(mm_exe_file, "mm_struct", "exe_file")                                           \
+	X(file_inode, "file", "f_inode")                                                  \
+	X(inode_mode, "inode", "i_mode")                                                  \
+	X(inode_uid, "inode", "i_uid")
 
 struct kprofile_off {
 	uint32_t off, size;
@@ -349,6 +363,9 @@ struct kprofile_table {
 	uint32_t off[KPROFILE_SYSTAB_MAX];
 };
 
+/* The name of enumerator id of KPROFILE_ENUMS ("BPF_PROG_TYPE_KPROBE"); NULL if out of range. */
+const char *kprofile_enum_name(int id);
+
 /* The states of a module (enum module_state), by the words the checks show. */
 #define KPROFILE_MODULE_STATES(X)                                                         \
 	X(live, "MODULE_STATE_LIVE")                                                      \
@@ -361,7 +378,24 @@ struct kprofile_table {
 	X(FTRACE_OPS_FL_IPMODIFY)                                                         \
 	X(FTRACE_OPS_FL_SAVE_REGS)                                                        \
 	X(NF_INET_NUMHOOKS)                                                               \
-	X(NFPROTO_NUMPROTO)
+	X(NFPROTO_NUMPROTO)                                                               \
+	X(BPF_PROG_TYPE_SOCKET_FILTER)                                                    \
+	X(BPF_PROG_TYPE_KPROBE)                                                           \
+	X(BPF_PROG_TYPE_SCHED_CLS)                                                        \
+	X(BPF_PROG_TYPE_SCHED_ACT)                                                        \
+	X(BPF_PROG_TYPE_TRACEPOINT)                                                       \
+	X(BPF_PROG_TYPE_XDP)                                                              \
+	X(BPF_PROG_TYPE_PERF_EVENT)                                                       \
+	X(BPF_PROG_TYPE_CGROUP_SKB)                                                       \
+	X(BPF_PROG_TYPE_CGROUP_SOCK)                                                      \
+	X(BPF_PROG_TYPE_RAW_TRACEPOINT)                                                   \
+	X(BPF_PROG_TYPE_CGROUP_DEVICE)                                                    \
+	X(BPF_PROG_TYPE_TRACING)                                                          \
+	X(BPF_PROG_TYPE_STRUCT_OPS)                                                       \
+	X(BPF_PROG_TYPE_EXT)                                                              \
+	X(BPF_PROG_TYPE_LSM)                                                              \
+	X(BPF_PROG_TYPE_SYSCALL)                                                          \
+	X(BPF_PROG_TYPE_NETFILTER)
 enum kprofile_enum_id {
 #define KPROFILE_ENUM_ID(name) KPROFILE_ENUM_##name,
 	KPROFILE_ENUMS(KPROFILE_ENUM_ID)

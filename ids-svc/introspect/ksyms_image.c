@@ -8,6 +8,7 @@
  * ours, but read as untrusted all the same: counts, lengths and order are checked.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,8 @@ int ksyms_save_image(const struct ksyms *ks, const struct kprofile *p, const cha
 	int rc = image_path(path, dir, p->build_id);
 	if (rc < 0)
 		return rc;
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	static atomic_uint seq; /* a name per process and call (sevmond's workers) */
+	snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&seq, 1u));
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		return sevmon_from_errno(errno);

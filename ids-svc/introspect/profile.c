@@ -197,6 +197,11 @@ static const char *const enum_name[KPROFILE_NENUMS] = {
 #undef KPROFILE_ENUM_NAME
 };
 
+const char *kprofile_enum_name(int id)
+{
+	return id >= 0 && id < KPROFILE_NENUMS ? enum_name[id] : NULL;
+}
+
 static void module_states(struct kprofile *p, const struct btf *btf)
 {
 	for (int i = 0; i < KPROFILE_NMODULE_STATES; i++)
@@ -560,7 +565,7 @@ out:
 
 /* The cache file's format: a file of another format (older builds knew fewer offsets or
  * none of the enum values) is not used but rebuilt, never read with fields missing. */
-#define KPROFILE_FORMAT 8
+#define KPROFILE_FORMAT 10
 /* Paths are built from a directory and a hex build-id. */
 #define KPROFILE_MAX_PATH 4096
 

@@ -56,6 +56,8 @@ struct rest_route; /* one row of a routing table, below */
 #define REST_TOKENS_MAX 16u
 /* Findings returned by one request; paging is by `since`. */
 #define REST_FINDINGS_LIMIT_MAX 1000u
+/* A check's name in a query (the registry's CHECK_NAME_MAX). */
+#define REST_CHECK_NAME_MAX 32u
 #define REST_FINDINGS_LIMIT_DEFAULT 100u
 
 /* ---------------------------------------------------------------- backend */
@@ -99,6 +101,8 @@ struct rest_findings_query {
 	const char *target;
 	int64_t since;
 	enum rest_severity min_severity;
+	const char *check;     /* NULL: every check's; else [a-z0-9_]{1,32} */
+	const char *technique; /* NULL: any; else a MITRE ATT&CK id, T1234[.567] */
 	unsigned limit;
 };
 

@@ -307,6 +307,21 @@ static int parse_uint(const char *s, long long lo, long long hi, long long *out)
 	return 1;
 }
 
+/* [a-z0-9_]{1,REST_CHECK_NAME_MAX}: a check's name. */
+static int check_word(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 1 && n <= REST_CHECK_NAME_MAX && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+/* T1234 or T1234.567 */
+static int technique_id(const char *s)
+{
+	size_t n = strlen(s);
+	return (n == 5 || n == 9) && s[0] == 'T' && strspn(s + 1, "0123456789") == 4 &&
+	       (n == 5 || (s[5] == '.' && strspn(s + 6, "0123456789") == 3));
+}
+
 static void h_findings(struct rest_request *r)
 {
 	struct rest_findings_query q = { .limit = REST_FINDINGS_LIMIT_DEFAULT };
@@ -352,6 +367,21 @@ static void h_findings(struct rest_request *r)
 	}
 	if (rc == 1)
 		q.limit = (unsigned)v;
+	char check[REST_CHECK_NAME_MAX + 2], tech[16];
+	if ((rc = rest_query_get(r, "check", check, sizeof check)) < 0 ||
+	    (rc == 1 && !check_word(check))) {
+		rest_reply_error(r, 400, "bad_request", "check: a check name");
+		return;
+	}
+	if (rc == 1)
+		q.check = check;
+	if ((rc = rest_query_get(r, "technique", tech, sizeof tech)) < 0 ||
+	    (rc == 1 && !technique_id(tech))) {
+		rest_reply_error(r, 400, "bad_request", "technique: a MITRE ATT&CK id (T1234 or T1234.567)");
+		return;
+	}
+	if (rc == 1)
+		q.technique = tech;
 	json_t *out = NULL;
 	rc = r->be->findings(r->bctx, &q, &out);
 	reply_result(r, rc, out, 200);

@@ -257,6 +257,10 @@ static int job_run(struct svd_job *j, int reused)
 	atomic_store(&t->state, SVD_READY);
 	struct check_env env = { .k = t->kernel_open ? &t->kk.k : NULL,
 				 .evidence = &t->pol.peer.last };
+	/* one sweep: the kernel views its checks compare are read together, once (a
+	 * failure to allocate them only costs round trips: each check reads its own) */
+	if (check_sweep_begin(&env, want) < 0)
+		env.kv = NULL;
 	for (size_t i = 0; i < check_count(); i++) {
 		if (!(want & (1ull << i)))
 			continue;
@@ -275,17 +279,21 @@ static int job_run(struct svd_job *j, int reused)
 		if (t->conn.lost) {
 			int lost = t->conn.lost;
 			session_fail(j, lost, "connection lost");
-			if (reused && first)
+			if (reused && first) {
+				check_sweep_end(&env);
 				return 1;
+			}
 			/* the checks not run yet fail with the session */
 			for (size_t k = i + 1; k < check_count(); k++) {
 				j->out[k].rc = lost;
 				svd_copy(j->out[k].err, sizeof j->out[k].err, j->session_err);
 			}
+			check_sweep_end(&env);
 			return 0;
 		}
 		first = 0;
 	}
+	check_sweep_end(&env);
 	if (j->kind == SVD_JOB_ACQUIRE) {
 		svd_acquire_work(j);
 		if (t->conn.lost)

@@ -23,6 +23,7 @@ static struct store_finding_in *findings_in(const struct check_findings *f)
 	for (size_t i = 0; v && i < f->n; i++)
 		v[i] = (struct store_finding_in){ .severity = f->v[i].severity, .kind = f->v[i].kind,
 						  .subject = f->v[i].subject,
+						  .technique = f->v[i].technique,
 						  .detail_json = f->v[i].detail_json };
 	return v;
 }
@@ -432,6 +433,8 @@ int svd_findings_json(struct svd *d, const struct rest_findings_query *q, json_t
 		.target = q->target,
 		.since = q->since * 1000,
 		.min_severity = (enum store_severity)q->min_severity,
+		.check = q->check,
+		.technique = q->technique,
 		.limit = q->limit,
 	};
 	struct store_finding *v;
@@ -450,6 +453,10 @@ int svd_findings_json(struct svd *d, const struct rest_findings_query *q, json_t
 				      store_severity_name(x->severity), "time",
 				      (json_int_t)(x->at / 1000), "detail", detail, "subject",
 				      x->subject, "scan", (json_int_t)x->scan_id);
+		if (x->check[0])
+			json_object_set_new(o, "check", json_string(x->check));
+		if (x->technique[0])
+			json_object_set_new(o, "technique", json_string(x->technique));
 		if (x->detail_json) {
 			json_t *dj = json_loads(x->detail_json, 0, NULL);
 			if (dj)

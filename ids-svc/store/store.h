@@ -88,6 +88,8 @@
 #define STORE_ERROR_MAX 4096
 /* Finding kinds ("process_appeared", ...): [a-z0-9_], 1..48 bytes. */
 #define STORE_KIND_MAX 48
+/* A MITRE ATT&CK technique id: T1234 or T1234.567 (attack.mitre.org). */
+#define STORE_TECHNIQUE_MAX 16
 /* Finding subjects ("1234:bash", a module name): a comm or module name plus a pid. */
 #define STORE_SUBJECT_MAX 256
 /* A check's JSON payload. A process list of a busy guest (tens of thousands of tasks at
@@ -240,6 +242,7 @@ struct store_finding_in {
 	enum store_severity severity;
 	const char *kind;        /* [a-z0-9_]{1,STORE_KIND_MAX} */
 	const char *subject;     /* at most STORE_SUBJECT_MAX bytes */
+	const char *technique;   /* NULL, or a MITRE ATT&CK id (T1014, T1547.006) */
 	const char *detail_json; /* NULL or JSON of at most STORE_SMALL_JSON_MAX */
 };
 /* Findings one result may carry. */
@@ -338,6 +341,8 @@ struct store_finding {
 	enum store_severity severity;
 	char kind[STORE_KIND_MAX + 1];
 	char subject[STORE_SUBJECT_MAX + 1];
+	char check[STORE_CHECK_MAX + 1];         /* the check that raised it ("" none) */
+	char technique[STORE_TECHNIQUE_MAX + 1]; /* its MITRE ATT&CK technique ("" none) */
 	char *detail_json; /* owned; NULL if none */
 };
 void store_finding_clear(struct store_finding *f);
@@ -354,6 +359,8 @@ struct store_finding_filter {
 	int64_t scan_id;               /* 0: all */
 	int64_t since;                 /* only findings at >= since; 0: all */
 	enum store_severity min_severity;
+	const char *check;             /* NULL: every check's */
+	const char *technique;         /* NULL: any technique */
 	size_t offset;
 	size_t limit;                  /* capped to STORE_LIST_MAX; 0 means the cap */
 };

@@ -189,6 +189,7 @@ static int validate_result(struct store *s, const struct store_result_in *r)
 					  (int)f->severity);
 		if ((rc = store_check_word(s, "finding kind", f->kind, STORE_KIND_MAX)) < 0 ||
 		    (rc = store_check_text(s, "finding subject", f->subject, STORE_SUBJECT_MAX)) < 0 ||
+		    (rc = store_check_technique(s, f->technique)) < 0 ||
 		    (rc = store_check_json(s, "finding detail", f->detail_json, STORE_SMALL_JSON_MAX)) < 0)
 			return rc;
 	}
@@ -265,7 +266,9 @@ int store_findings_list(struct store *s, const struct store_finding_filter *f,
 	if (!f)
 		f = &all;
 	int rc;
-	if (f->target && (rc = store_check_name(s, "target name", f->target)) < 0)
+	if ((f->target && (rc = store_check_name(s, "target name", f->target)) < 0) ||
+	    (f->check && (rc = store_check_word(s, "check name", f->check, STORE_CHECK_MAX)) < 0) ||
+	    (rc = store_check_technique(s, f->technique)) < 0)
 		return rc;
 	if (!store_severity_name(f->min_severity))
 		return store_fail(s, SEVMON_EINVAL, "severity %d out of range", (int)f->min_severity);

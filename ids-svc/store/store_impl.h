@@ -57,6 +57,7 @@ int store_writable(struct store *s);
 /* Validation, each with the field's name for the message. */
 int store_check_name(struct store *s, const char *what, const char *v); /* target names */
 int store_check_word(struct store *s, const char *what, const char *v, size_t max); /* [a-z0-9_] */
+int store_check_technique(struct store *s, const char *v); /* NULL, or T1234[.567] */
 /* v present, at most max bytes, valid UTF-8. */
 int store_check_text(struct store *s, const char *what, const char *v, size_t max);
 /* v must be JSON of at most max bytes. NULL passes (absent). */

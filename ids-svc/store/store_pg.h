@@ -86,9 +86,9 @@ int pg_retention_apply(struct store *s);
  * caller's transaction (scan_id 0: every one). Returns how many finished. */
 int pg_scans_complete(struct store *s, int64_t scan_id);
 /* store_pg_finding.c */
-int pg_findings_insert(struct store *s, int64_t scan_id, const char *target,
+int pg_findings_insert(struct store *s, int64_t scan_id, const char *target, const char *check,
 		       const struct store_diff *d);
-int pg_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
+int pg_findings_insert_in(struct store *s, int64_t scan_id, const char *target, const char *check,
 			  const struct store_finding_in *v, size_t n);
 
 int pg_target_upsert(struct store *s, const char *name, const char *uri, const char *pinned_key,

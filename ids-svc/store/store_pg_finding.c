@@ -56,30 +56,34 @@ static void ab_elem(struct abuf *b, const char *v, int first)
 	ab_put(b, "\"", 1);
 }
 
-/* The findings (severity, kind, subject, detail) of one result, as four arrays. */
+/* The findings (severity, kind, subject, technique, detail) of one result, as arrays. */
 struct farrays {
-	struct abuf sev, kind, subj, det;
+	struct abuf sev, kind, subj, tech, det;
 };
 
 static void fa_add(struct farrays *a, int first, enum store_severity sev, const char *kind,
-		   const char *subject, const char *detail)
+		   const char *subject, const char *technique, const char *detail)
 {
 	char num[16];
 	snprintf(num, sizeof num, "%s%d", first ? "" : ",", (int)sev);
 	ab_put(&a->sev, num, strlen(num));
 	ab_elem(&a->kind, kind, first);
 	ab_elem(&a->subj, subject, first);
+	ab_elem(&a->tech, technique ? technique : "", first);
 	ab_elem(&a->det, detail, first);
 }
 
-static int fa_insert(struct store *s, struct farrays *a, int64_t scan_id, const char *target)
+static int fa_insert(struct store *s, struct farrays *a, int64_t scan_id, const char *target,
+		     const char *check)
 {
-	ab_put(&a->sev, "}", 1);
-	ab_put(&a->kind, "}", 1);
-	ab_put(&a->subj, "}", 1);
-	ab_put(&a->det, "}", 1);
+	struct abuf *all[] = { &a->sev, &a->kind, &a->subj, &a->tech, &a->det };
+	int oom = 0;
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		ab_put(all[i], "}", 1);
+		oom |= all[i]->oom;
+	}
 	int rc;
-	if (a->sev.oom || a->kind.oom || a->subj.oom || a->det.oom) {
+	if (oom) {
 		rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
 	} else {
 		struct pg_params p = { 0 };
@@ -90,16 +94,17 @@ static int fa_insert(struct store *s, struct farrays *a, int64_t scan_id, const 
 		pp_text(&p, a->kind.p);
 		pp_text(&p, a->subj.p);
 		pp_text(&p, a->det.p);
+		pp_text(&p, check ? check : "");
+		pp_text(&p, a->tech.p);
 		rc = pg_run(s, "INSERT INTO findings (scan_id, target, at, severity, kind, subject, "
-			       "detail) SELECT nullif($1::bigint, 0), $2, $3, u.sev, u.kind, u.subj, "
-			       "u.det FROM unnest($4::int[], $5::text[], $6::text[], $7::text[]) AS "
-			       "u(sev, kind, subj, det)",
+			       "detail, check_name, technique) SELECT nullif($1::bigint, 0), $2, $3, "
+			       "u.sev, u.kind, u.subj, u.det, $8, u.tech FROM unnest($4::int[], "
+			       "$5::text[], $6::text[], $7::text[], $9::text[]) AS "
+			       "u(sev, kind, subj, det, tech)",
 			    &p, 0, NULL, "finding add");
 	}
-	free(a->sev.p);
-	free(a->kind.p);
-	free(a->subj.p);
-	free(a->det.p);
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		free(all[i]->p);
 	return rc;
 }
 
@@ -109,10 +114,11 @@ static void fa_open(struct farrays *a)
 	ab_put(&a->sev, "{", 1);
 	ab_put(&a->kind, "{", 1);
 	ab_put(&a->subj, "{", 1);
+	ab_put(&a->tech, "{", 1);
 	ab_put(&a->det, "{", 1);
 }
 
-int pg_findings_insert(struct store *s, int64_t scan_id, const char *target,
+int pg_findings_insert(struct store *s, int64_t scan_id, const char *target, const char *check,
 		       const struct store_diff *d)
 {
 	if (d->n == 0)
@@ -120,12 +126,12 @@ int pg_findings_insert(struct store *s, int64_t scan_id, const char *target,
 	struct farrays a;
 	fa_open(&a);
 	for (size_t i = 0; i < d->n; i++)
-		fa_add(&a, i == 0, d->v[i].severity, d->v[i].kind, d->v[i].subject,
+		fa_add(&a, i == 0, d->v[i].severity, d->v[i].kind, d->v[i].subject, NULL,
 		       d->v[i].detail_json);
-	return fa_insert(s, &a, scan_id, target);
+	return fa_insert(s, &a, scan_id, target, check);
 }
 
-int pg_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
+int pg_findings_insert_in(struct store *s, int64_t scan_id, const char *target, const char *check,
 			  const struct store_finding_in *v, size_t n)
 {
 	if (n == 0)
@@ -133,8 +139,9 @@ int pg_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
 	struct farrays a;
 	fa_open(&a);
 	for (size_t i = 0; i < n; i++)
-		fa_add(&a, i == 0, v[i].severity, v[i].kind, v[i].subject, v[i].detail_json);
-	return fa_insert(s, &a, scan_id, target);
+		fa_add(&a, i == 0, v[i].severity, v[i].kind, v[i].subject, v[i].technique,
+		       v[i].detail_json);
+	return fa_insert(s, &a, scan_id, target, check);
 }
 
 int64_t pg_finding_add(struct store *s, int64_t scan_id, const char *target,
@@ -199,9 +206,18 @@ int pg_findings_list(struct store *s, const struct store_finding_filter *f,
 		pp_int(&p, (int64_t)f->min_severity);
 		w += (size_t)snprintf(where + w, sizeof where - w, " AND severity >= $%d", p.n);
 	}
+	if (f->check) {
+		pp_text(&p, f->check);
+		w += (size_t)snprintf(where + w, sizeof where - w, " AND check_name = $%d", p.n);
+	}
+	if (f->technique) {
+		pp_text(&p, f->technique);
+		w += (size_t)snprintf(where + w, sizeof where - w, " AND technique = $%d", p.n);
+	}
 	snprintf(sql, sizeof sql,
-		 "SELECT id, coalesce(scan_id, 0), target, at, severity, kind, subject, detail "
-		 "FROM findings WHERE true%s ORDER BY id DESC LIMIT $1 OFFSET $2", where);
+		 "SELECT id, coalesce(scan_id, 0), target, at, severity, kind, subject, detail, "
+		 "check_name, technique FROM findings WHERE true%s ORDER BY id DESC LIMIT $1 "
+		 "OFFSET $2", where);
 	PGresult *r = NULL;
 	int rc = pg_run(s, sql, &p, 0, &r, "finding list");
 	if (rc < 0)
@@ -219,6 +235,8 @@ int pg_findings_list(struct store *s, const struct store_finding_filter *f,
 		x->severity = (enum store_severity)pg_col_int(r, i, 4);
 		pg_col_copy(r, i, 5, x->kind, sizeof(x->kind));
 		pg_col_copy(r, i, 6, x->subject, sizeof(x->subject));
+		pg_col_copy(r, i, 8, x->check, sizeof(x->check));
+		pg_col_copy(r, i, 9, x->technique, sizeof(x->technique));
 		if (pg_col_dup(r, i, 7, &x->detail_json) < 0) {
 			store_findings_free(v, (size_t)i + 1);
 			v = NULL;

@@ -113,8 +113,17 @@ static const char schema_v1[] =
 	"CREATE INDEX scan_jobs_target ON scan_jobs (target, state);"
 	"CREATE INDEX scan_jobs_open ON scan_jobs (scan_id) WHERE state != 'done';";
 
+/* Findings name the check that raised them and, for a detection, its MITRE ATT&CK
+ * technique (as SQLite's schema v3); rows from before carry '' in both. */
+static const char schema_v2[] =
+	"ALTER TABLE findings ADD COLUMN check_name text NOT NULL DEFAULT '';"
+	"ALTER TABLE findings ADD COLUMN technique text NOT NULL DEFAULT '';"
+	"CREATE INDEX findings_check ON findings (check_name, id);"
+	"CREATE INDEX findings_technique ON findings (technique, id);";
+
 static const char *const migrations[] = {
 	schema_v1, /* 0 -> 1 */
+	schema_v2, /* 1 -> 2 */
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

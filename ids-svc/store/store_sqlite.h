@@ -37,9 +37,9 @@ int sq_schema_apply(struct store *s);
 /* store_sqlite_retention.c: retention inside the caller's transaction; rows deleted. */
 int sq_retention_apply(struct store *s);
 /* store_sqlite_finding.c: findings into the table, inside the caller's transaction. */
-int sq_findings_insert(struct store *s, int64_t scan_id, const char *target,
+int sq_findings_insert(struct store *s, int64_t scan_id, const char *target, const char *check,
 		       const struct store_diff *d);
-int sq_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
+int sq_findings_insert_in(struct store *s, int64_t scan_id, const char *target, const char *check,
 			  const struct store_finding_in *v, size_t n);
 
 /* The ops, one file per table. */

@@ -11,8 +11,8 @@
 #include "store_sqlite.h"
 
 static int insert_one(struct store *s, sqlite3_stmt *st, int64_t scan_id, const char *target,
-		      enum store_severity sev, const char *kind, const char *subject,
-		      const char *detail, int64_t *id)
+		      const char *check, const char *technique, enum store_severity sev,
+		      const char *kind, const char *subject, const char *detail, int64_t *id)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -25,6 +25,8 @@ static int insert_one(struct store *s, sqlite3_stmt *st, int64_t scan_id, const 
 	sqlite3_bind_text(st, 6, subject, -1, SQLITE_STATIC);
 	if (detail)
 		sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, check ? check : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, technique ? technique : "", -1, SQLITE_STATIC);
 	int sr = sqlite3_step(st);
 	if (sr != SQLITE_DONE)
 		return sq_err(s, sr, "finding add");
@@ -34,10 +36,10 @@ static int insert_one(struct store *s, sqlite3_stmt *st, int64_t scan_id, const 
 }
 
 #define FINDING_INSERT                                                                  \
-	"INSERT INTO findings (scan_id, target, at, severity, kind, subject, detail) "  \
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	"INSERT INTO findings (scan_id, target, at, severity, kind, subject, detail, "  \
+	"check_name, technique) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 
-int sq_findings_insert(struct store *s, int64_t scan_id, const char *target,
+int sq_findings_insert(struct store *s, int64_t scan_id, const char *target, const char *check,
 			  const struct store_diff *d)
 {
 	if (d->n == 0)
@@ -45,13 +47,13 @@ int sq_findings_insert(struct store *s, int64_t scan_id, const char *target,
 	sqlite3_stmt *st = NULL;
 	int rc = sq_prepare(s, FINDING_INSERT, &st);
 	for (size_t i = 0; rc == 0 && i < d->n; i++)
-		rc = insert_one(s, st, scan_id, target, d->v[i].severity, d->v[i].kind,
+		rc = insert_one(s, st, scan_id, target, check, NULL, d->v[i].severity, d->v[i].kind,
 				d->v[i].subject, d->v[i].detail_json, NULL);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int sq_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
+int sq_findings_insert_in(struct store *s, int64_t scan_id, const char *target, const char *check,
 			  const struct store_finding_in *v, size_t n)
 {
 	if (n == 0)
@@ -59,8 +61,8 @@ int sq_findings_insert_in(struct store *s, int64_t scan_id, const char *target,
 	sqlite3_stmt *st = NULL;
 	int rc = sq_prepare(s, FINDING_INSERT, &st);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = insert_one(s, st, scan_id, target, v[i].severity, v[i].kind, v[i].subject,
-				v[i].detail_json, NULL);
+		rc = insert_one(s, st, scan_id, target, check, v[i].technique, v[i].severity,
+				v[i].kind, v[i].subject, v[i].detail_json, NULL);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -90,7 +92,8 @@ int64_t sq_finding_add(struct store *s, int64_t scan_id, const char *target,
 	sqlite3_finalize(st);
 	st = NULL;
 	if (rc < 0 || (rc = sq_prepare(s, FINDING_INSERT, &st)) < 0 ||
-	    (rc = insert_one(s, st, scan_id, target, sev, kind, subject, detail_json, &id)) < 0)
+	    (rc = insert_one(s, st, scan_id, target, NULL, NULL, sev, kind, subject, detail_json,
+			     &id)) < 0)
 		goto out;
 	rc = sq_commit(s);
 out:
@@ -108,12 +111,14 @@ int sq_findings_list(struct store *s, const struct store_finding_filter *f,
 	int rc;
 	/* Only the filters given go into the query, so SQLite can pick the index that fits
 	 * (an "?1 IS NULL OR target = ?1" form would make it scan the table). */
-	char sql[512];
+	char sql[640];
 	snprintf(sql, sizeof(sql),
-		 "SELECT id, coalesce(scan_id, 0), target, at, severity, kind, subject, detail "
-		 "FROM findings WHERE 1%s%s%s%s ORDER BY id DESC LIMIT ?5 OFFSET ?6",
+		 "SELECT id, coalesce(scan_id, 0), target, at, severity, kind, subject, detail, "
+		 "check_name, technique FROM findings WHERE 1%s%s%s%s%s%s ORDER BY id DESC "
+		 "LIMIT ?5 OFFSET ?6",
 		 f->target ? " AND target = ?1" : "", f->scan_id ? " AND scan_id = ?2" : "",
-		 f->since ? " AND at >= ?3" : "", f->min_severity ? " AND severity >= ?4" : "");
+		 f->since ? " AND at >= ?3" : "", f->min_severity ? " AND severity >= ?4" : "",
+		 f->check ? " AND check_name = ?7" : "", f->technique ? " AND technique = ?8" : "");
 	sqlite3_stmt *st = NULL;
 	if ((rc = sq_prepare(s, sql, &st)) < 0)
 		return rc;
@@ -124,6 +129,10 @@ int sq_findings_list(struct store *s, const struct store_finding_filter *f,
 	sqlite3_bind_int(st, 4, (int)f->min_severity);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)f->limit);
 	sqlite3_bind_int64(st, 6, f->offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)f->offset);
+	if (f->check)
+		sqlite3_bind_text(st, 7, f->check, -1, SQLITE_STATIC);
+	if (f->technique)
+		sqlite3_bind_text(st, 8, f->technique, -1, SQLITE_STATIC);
 	struct store_finding *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int sr;
@@ -141,6 +150,8 @@ int sq_findings_list(struct store *s, const struct store_finding_filter *f,
 		x->severity = (enum store_severity)sqlite3_column_int(st, 4);
 		sq_col_copy(st, 5, x->kind, sizeof(x->kind));
 		sq_col_copy(st, 6, x->subject, sizeof(x->subject));
+		sq_col_copy(st, 8, x->check, sizeof(x->check));
+		sq_col_copy(st, 9, x->technique, sizeof(x->technique));
 		if (sq_col_dup(st, 7, &x->detail_json) < 0) {
 			rc = store_fail(s, SEVMON_ENOMEM, "out of memory");
 			goto out;

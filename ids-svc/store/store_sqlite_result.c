@@ -138,8 +138,8 @@ int sq_result_add(struct store *s, int64_t scan_id, const struct store_result_in
 	if ((rc = check_scan_target(s, scan_id, r->target)) < 0 || (rc = check_fence(s, r)) < 0 ||
 	    (store_result_wants_baseline(r) && (rc = diff_against_baseline(s, scan_id, r, &d)) < 0) ||
 	    (rc = insert_result(s, scan_id, r, d.ident, d.ident_len)) < 0 ||
-	    (rc = sq_findings_insert(s, scan_id, r->target, &d.findings)) < 0 ||
-	    (rc = sq_findings_insert_in(s, scan_id, r->target, r->findings, r->nfindings)) < 0 ||
+	    (rc = sq_findings_insert(s, scan_id, r->target, r->check, &d.findings)) < 0 ||
+	    (rc = sq_findings_insert_in(s, scan_id, r->target, r->check, r->findings, r->nfindings)) < 0 ||
 	    (rc = sq_commit(s)) < 0)
 		goto out;
 	rc = (int)(d.findings.n + r->nfindings);

@@ -113,9 +113,18 @@ static const char schema_v2[] =
 	") WITHOUT ROWID;"
 	"CREATE INDEX scan_jobs_target ON scan_jobs (target, state);";
 
+/* Findings name the check that raised them and, for a detection, its MITRE ATT&CK
+ * technique; rows from before carry '' in both. */
+static const char schema_v3[] =
+	"ALTER TABLE findings ADD COLUMN check_name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE findings ADD COLUMN technique TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX findings_check ON findings (check_name, id);"
+	"CREATE INDEX findings_technique ON findings (technique, id);";
+
 static const char *const migrations[] = {
 	schema_v1, /* 0 -> 1 */
 	schema_v2, /* 1 -> 2 */
+	schema_v3, /* 2 -> 3 */
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -90,6 +90,16 @@ int store_check_name(struct store *s, const char *what, const char *v)
 	return 0;
 }
 
+int store_check_technique(struct store *s, const char *v)
+{
+	if (!v)
+		return 0;
+	size_t n = strlen(v);
+	int ok = (n == 5 || n == 9) && v[0] == 'T' && strspn(v + 1, "0123456789") == 4 &&
+		 (n == 5 || (v[5] == '.' && strspn(v + 6, "0123456789") == 3));
+	return ok ? 0 : store_fail(s, SEVMON_EINVAL, "technique: a MITRE ATT&CK id (T1234 or T1234.567)");
+}
+
 int store_check_word(struct store *s, const char *what, const char *v, size_t max)
 {
 	int rc = store_check_text(s, what, v, max);

@@ -141,14 +141,15 @@ reads() { # 5 reads of the pattern by the allowed IDS
 reads # while the flood is still arriving (the backlog lets it in over seconds)
 # Not all 1,500 reach the agent: a handshake completed while the backlog was full is one
 # the kernel dropped on its side (the client, which never sends, does not learn it). Wait
-# until no more arrive (the count stays for 2 s).
+# until no more arrive (the count stays for 2 s). How many get in depends on the machine's
+# load (500 to 1,000 here); at least 100 is already six times every slot the agent has.
 last=-1
 for _ in $(seq 30); do ev=$(grep -c "reason=evicted" "$LOG3"); [ "$ev" = "$last" ] && break; last=$ev; sleep 2; done
 reads # all of it that gets through has reached the agent, and is held
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
 held=$(kill -0 $fl 2>/dev/null && echo yes || echo no)
 ev=$(grep -c "reason=evicted" "$LOG3")
-check channel_allowed_ids_gets_through_1500_idle_tcp '[ "$held" = yes ] && [ $good = 10 ] && [ "${flood%% *}" = connected ] && [ "$(echo "$flood" | cut -d" " -f2)" -ge 1400 ] && [ "$ev" -ge 500 ]' \
+check channel_allowed_ids_gets_through_1500_idle_tcp '[ "$held" = yes ] && [ $good = 10 ] && [ "${flood%% *}" = connected ] && [ "$(echo "$flood" | cut -d" " -f2)" -ge 1400 ] && [ "$ev" -ge 100 ]' \
   "flood: $flood held=$held good=$good evicted=$ev $(cat "$T"/fl.*.err 2>/dev/null | head -3)"
 wait $bg
 check channel_session_before_flood_served '[ "$(cat "$T/before.rc")" = 0 ] && cmp -s "$T/before.out" "$T/mem.img"' "$(cat "$T/before.err")"

@@ -27,7 +27,7 @@ IMG=$("$FLEET" image 2>"$WORK/image.log") || bail "no guest image: $(tail -n 3 "
 mapfile -t CLI <"$WORK/f/cli.args"
 
 # --- 1: the whole fleet, every check ------------------------------------------------------
-"$SEVMON" scan "${CLI[@]}" --targets "$WORK/f/targets" --concurrency 8 --out "$WORK/r1.jsonl" \
+"$SEVMON" scan "${CLI[@]}" --targets "$WORK/f/targets" --checks banner,ps,modules --concurrency 8 --out "$WORK/r1.jsonl" \
   2>"$WORK/scan1.err"
 rc=$?
 if [ $rc -eq 0 ]; then ok "fleet_scan_all_ok_exit_0"; else not_ok "fleet_scan_all_ok_exit_0" "exit $rc" "$(tail -n 3 "$WORK/scan1.err")"; fi
@@ -104,19 +104,22 @@ other=$(sed -n 4p "$WORK/f/targets" | grep -o 'pin=[^ ]*')
 } >"$WORK/mixed"
 "$SEVMON" scan "${CLI[@]}" --targets "$WORK/mixed" --concurrency 3 --out "$WORK/r2.jsonl" 2>"$WORK/scan2.err"
 rc=$?
-res=$(python3 - "$WORK/r2.jsonl" <<'PY'
+res=$(python3 - "$WORK/r2.jsonl" 2>"$WORK/mixed.why" <<'PY'
 import json, sys
-by = {}
+by, why = {}, {}
 for l in open(sys.argv[1]):
     d = json.loads(l); by.setdefault(d["target"], []).append(d["ok"])
+    if not d["ok"]: why.setdefault(d["target"], "%s: %s" % (d["check"], d.get("error")))
 print(" ".join("%s=%s" % (t, "ok" if all(v) else "fail" if not any(v) else "mixed") for t, v in sorted(by.items())))
+for t, v in sorted(by.items()):
+    if any(v) and not all(v): print("mixed %s: %s" % (t, why[t]), file=sys.stderr)
 PY
 )
 want="vm0000=fail vm0001=ok vm0002=ok vm0003=ok vm0004=ok wrongmeas=fail wrongpin=fail"
 if [ $rc -eq 1 ] && [ "$res" = "$want" ] && grep -q "7 targets: 4 ok, 3 failed" "$WORK/scan2.err"; then
   ok "fleet_scan_bad_targets_fail_alone_exit_1"
 else
-  not_ok "fleet_scan_bad_targets_fail_alone_exit_1" "exit $rc" "got:  $res" "want: $want" "$(head -n 3 "$WORK/scan2.err")"
+  not_ok "fleet_scan_bad_targets_fail_alone_exit_1" "exit $rc" "got:  $res" "want: $want" "$(head -n 3 "$WORK/scan2.err")" "$(head -n 3 "$WORK/mixed.why")"
 fi
 
 # --- 7: the error says why --------------------------------------------------------------------

@@ -215,7 +215,12 @@ req GET '/v1/findings?severity=high' -H "$AUTH"
 check "findings of severity >= high: two" eval 'code_is 200 && [ "$(count)" = 2 ]'
 req GET '/v1/findings?since=1700000250&limit=1' -H "$AUTH"
 check "findings since, limited to one" eval 'code_is 200 && [ "$(count)" = 1 ] && body_has syscall_hooked'
-for q in 'limit=0' 'limit=1001' 'limit=x' 'since=-1' 'severity=bogus' 'target=a%2fb' 'target=a&target=b' 'since=%zz'; do
+req GET '/v1/findings?technique=T1014' -H "$AUTH"
+check "findings of technique T1014: one" eval 'code_is 200 && [ "$(count)" = 1 ] && body_has syscall_hooked'
+req GET '/v1/findings?check=ps&target=vm2' -H "$AUTH"
+check "findings of check ps on vm2: one" eval 'code_is 200 && [ "$(count)" = 1 ] && body_has process_vanished'
+for q in 'limit=0' 'limit=1001' 'limit=x' 'since=-1' 'severity=bogus' 'target=a%2fb' 'target=a&target=b' 'since=%zz' \
+    'technique=T14' 'technique=rootkit' 'check=Bad-Name' 'check=' ; do
   req GET "/v1/findings?$q" -H "$AUTH"
   check "findings?$q: 400" err_is 400 bad_request
 done

@@ -1,8 +1,9 @@
 /*
  * fuzz_kernel.c — the kernel checks over a guest whose kernel an intruder owns: a real
  * guest's memory (a dump made at test time) with the bytes the checks read replaced as the
- * input says, driven through banner, ps (the task list with its real_parent and cred
- * derefs) and modules. Pointers then lead anywhere: into other read pages (cycles, cross-
+ * input says, driven through banner and every kernel check of the registry (ps with its
+ * real_parent and cred derefs, modules, and the rootkit checks' views: the pid IDR,
+ * runqueues, module kset and carved modules, syscall tables, IDT, hook lists, BPF). Pointers then lead anywhere: into other read pages (cycles, cross-
  * links), into pages the dump has but the clean run never read (faults here), or nowhere.
  * Every walk must stay bounded and every result say partial where it is.
  *
@@ -20,14 +21,13 @@
 #include "err.h"
 #include "ids_kernel.h"
 #include "introspect.h"
+#include "check.h"
 #include "kchecks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define PAGE 4096u
 #define MAX_PAGES 8192u
-#define MAX_PROCS 4096u
-#define MAX_MODS 512u
 
 static struct ids_kernel kk;
 static struct kintro k;     /* the profile of kk, over the fuzzed pages */
@@ -94,19 +94,39 @@ static int fz_gather(void *ctx, struct gmem_range *r, size_t n)
 }
 static const struct gmem_ops fz_ops = { .gather = fz_gather };
 
+/* Every kernel check of the registry (rootkit checks included) but text, whose input is
+ * the whole text and rodata (tens of MiB of pages) and a baseline file of its own. */
 static void run_checks(struct kintro *kt)
 {
-	static struct kproc procs[MAX_PROCS];
-	static struct kmod mods[MAX_MODS];
 	char banner[KPROFILE_MAX_BANNER];
-	int partial;
 	(void)kintro_banner(kt, banner, sizeof banner);
-	int n = kcheck_ps(kt, procs, MAX_PROCS, &partial);
-	if (n > (int)MAX_PROCS)
-		abort();
-	n = kcheck_modules(kt, mods, MAX_MODS, &partial);
-	if (n > (int)MAX_MODS)
-		abort();
+	struct check_env env = { .k = kt };
+	check_set set = 0;
+	for (size_t i = 0; i < check_count(); i++) {
+		const struct check_def *c = check_at(i);
+		if ((c->needs & CHECK_NEEDS_KERNEL) && !(c->needs & CHECK_NEEDS_EVIDENCE) &&
+		    strcmp(c->name, "text"))
+			set |= 1ull << i;
+	}
+	if (check_sweep_begin(&env, set) < 0)
+		return;
+	for (size_t i = 0; i < check_count(); i++) {
+		const struct check_def *c = check_at(i);
+		if (!(set & (1ull << i)))
+			continue;
+		void *res = calloc(1, c->result_size);
+		if (!res)
+			abort();
+		if (c->run(&env, res) == 0 && c->findings) {
+			struct check_findings f = { 0 };
+			(void)c->findings(res, &f);
+			check_findings_free(&f);
+		}
+		if (c->release)
+			c->release(res);
+		free(res);
+	}
+	check_sweep_end(&env);
 }
 
 static void setup(void)
@@ -140,7 +160,7 @@ static void setup(void)
 	fz_g = (struct gmem){ .ops = &fz_ops, .virt = 1 };
 	k = kk.k;
 	k.g = &fz_g;
-	fprintf(stderr, "fuzz_kernel: %zu pages read by banner, ps and modules of %s\n", npages, spec);
+	fprintf(stderr, "fuzz_kernel: %zu pages read by the kernel checks of %s\n", npages, spec);
 	state = 1;
 }
 

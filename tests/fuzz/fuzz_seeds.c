@@ -14,6 +14,7 @@
  *   reply       one encoded message per kind
  *   kernel      no patch (the clean guest) and one patch
  *   rest        a request for each kind of route, with and without the token, pipelined
+ *   shm         rings holding records, one wrapped
  */
 #include <errno.h>
 #include <stdio.h>
@@ -343,6 +344,20 @@ static void seeds_rest(void)
 		put(req[i], strlen(req[i]));
 }
 
+/* a ring holding two records (u16 BE length + body), and one wrapped at the end */
+static void seeds_shm(void)
+{
+	uint8_t b[8 + 4096] = { 0 };
+	uint32_t head = 2 + 5 + 2 + 3, tail = 0;
+	memcpy(b, &head, 4), memcpy(b + 4, &tail, 4);
+	memcpy(b + 8, "\0\5hello\0\3abc", 12);
+	put(b, sizeof b);
+	head = 4096 + 4, tail = 4090;
+	memcpy(b, &head, 4), memcpy(b + 4, &tail, 4);
+	memcpy(b + 8 + 4090, "\0\6wr", 4), memcpy(b + 8, "apme", 4);
+	put(b, sizeof b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -363,6 +378,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(name, "reply")) seeds_reply();
 	else if (!strcmp(name, "kernel")) seeds_kernel();
 	else if (!strcmp(name, "rest")) seeds_rest();
+	else if (!strcmp(name, "shm")) seeds_shm();
 	else {
 		fprintf(stderr, "fuzz_seeds: no seeds for %s\n", name);
 		return 2;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_harness.sh HARNESS NAME FUZZ_SEEDS — one harness as a test (TAP, 2 cases):
 #   1. its regression inputs (tests/fuzz/regress/NAME/*, every crash ever found) replayed;
-#   2. a run of FUZZ_SECONDS (default 20) from its seeds (made now by FUZZ_SEEDS from real
+#   2. a run of FUZZ_SECONDS (default 15) from its seeds (made now by FUZZ_SEEDS from real
 #      data) and the corpus kept in the build dir between runs.
 # A crash leaves its input in the build dir's fuzz-work/NAME/artifacts/ (cleared at each run); copy it into
 # tests/fuzz/regress/NAME/ with the fix, so the normal fuzz step replays it for good.
@@ -9,7 +9,7 @@ set -uo pipefail
 exe=$1 name=$2 seeds_exe=$3
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-secs=${FUZZ_SECONDS:-20}
+secs=${FUZZ_SECONDS:-15}
 work=$(dirname "$exe")/fuzz-work/$name
 rm -rf "$work/seeds" "$work/artifacts"; mkdir -p "$work/seeds" "$work/corpus" "$work/artifacts"
 dump=$repo/.cache/introspect-dump

@@ -218,12 +218,13 @@ static const struct {
 	const char *target, *kind, *detail;
 	enum rest_severity sev;
 	int64_t time;
+	const char *check, *technique;
 } findings[] = {
-	{ "vm1", "process_appeared", "pid 4242 comm nc", REST_SEV_MEDIUM, 1700000100 },
-	{ "vm1", "module_appeared", "module rootkit_x", REST_SEV_CRITICAL, 1700000200 },
+	{ "vm1", "process_appeared", "pid 4242 comm nc", REST_SEV_MEDIUM, 1700000100, "ps", NULL },
+	{ "vm1", "module_appeared", "module rootkit_x", REST_SEV_CRITICAL, 1700000200, "modules", NULL },
 	{ "vm2", "syscall_hooked", "sys_call_table[59] outside kernel text", REST_SEV_HIGH,
-	  1700000300 },
-	{ "vm2", "process_vanished", "pid 611 comm cron", REST_SEV_INFO, 1700000400 },
+	  1700000300, "syscalls", "T1014" },
+	{ "vm2", "process_vanished", "pid 611 comm cron", REST_SEV_INFO, 1700000400, "ps", NULL },
 };
 
 static int tb_findings(void *ctx, const struct rest_findings_query *q, json_t **out)
@@ -236,6 +237,9 @@ static int tb_findings(void *ctx, const struct rest_findings_query *q, json_t **
 		if (q->target && strcmp(q->target, findings[i].target) != 0)
 			continue;
 		if (findings[i].time < q->since || findings[i].sev < q->min_severity)
+			continue;
+		if ((q->check && strcmp(q->check, findings[i].check)) ||
+		    (q->technique && (!findings[i].technique || strcmp(q->technique, findings[i].technique))))
 			continue;
 		json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:s, s:I, s:s}", "id",
 						   (json_int_t)(i + 1), "target", findings[i].target,

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 CLEAN_B=3 # clean sweeps in placement (b); (a) gets one: its agent runs under TCG
-if [ -n "${RK_CLEAN_ONLY:-}" ]; then N=$((CLEAN_B + 3)); else N=49; fi
+if [ -n "${RK_CLEAN_ONLY:-}" ]; then N=$((CLEAN_B + 3)); else N=53; fi
 echo "1..$N"
 K=0; FAILS=0
 ok() { K=$((K + 1)); echo "ok $K - $1"; }
@@ -60,7 +60,7 @@ note "kernel package $PKG -> release $REL"
 if [ -z "${RK_CLEAN_ONLY:-}" ]; then
   "$HERE/build-modules.sh" "$REL" "$KO" >"$WORK/modules.log" 2>&1 ||
     bail "module build failed: $(tail -n 5 "$WORK/modules.log")"
-  EXTRA=(--extra "$KO=/lib/rootkit")
+  EXTRA=(--extra "$KO=/lib/rootkit" --extra "$B/tests/rk_bpf_load=/bin/rk_bpf_load")
 else
   EXTRA=()
 fi
@@ -283,6 +283,15 @@ for spec in "hook:" "nop:mode=nop rk_alias=1"; do
   fi
 done
 
+# --- eBPF: a kprobe-type program loaded and held by a process --------------------------------
+g 'setsid /bin/rk_bpf_load rk_bpf_probe </dev/null >/tmp/bpf.out 2>&1 & sleep 1'
+checkx "bpf_program_loaded_in_the_guest" '[[ "$(g "cat /tmp/bpf.out")" == loaded* ]]'
+sweep "$URI_B" "$WORK/bpf.jsonl" bpf
+checkx "bpf_kprobe_program_detected_and_listed" 'found "$WORK/bpf.jsonl" bpf bpf_program T1014 name=rk_bpf_probe type=kprobe &&
+  "$SEVMON" bpf "$URI_B" "${KEYS_CLI[@]}" | grep -q " kprobe  *rk_bpf_probe "'
+checkx "bpf_program_unloaded_clean_again" 'g "killall rk_bpf_load; sleep 1"; sweep "$URI_B" "$WORK/bpf-after.jsonl" bpf &&
+  clean "$WORK/bpf-after.jsonl"'
+
 # --- rk_hide_module: off the module list (and off /sys/module) --------------------------------
 mviews() {
   g 'grep -q "^rk_hide_module " /proc/modules && echo -n procmod=1 || echo -n procmod=0
@@ -315,8 +324,17 @@ if insmod rk_hide_module.ko hide_sysfs=1; then
   # the sweep exits 1: a high finding
   sweep "$URI_B" "$WORK/final.jsonl"; rc=$?
   checkx "sweep_with_a_high_finding_exits_1" '[ $rc = 1 ]'
+  # offline: the same checks on a memory image of the guest, read here without an agent
+  if "$TESTVM" dump "$G" "$WORK/g.elf" >"$WORK/dump.log" 2>&1; then
+    "$SEVMON" check "$WORK/g.elf" hidden_modules hidden_procs syscalls text --json >"$WORK/offline.jsonl" 2>"$WORK/offline.err"
+    checkx "offline_image_hidden_module_found_other_checks_clean" 'found "$WORK/offline.jsonl" hidden_modules hidden_module \
+      T1014 module=rk_hide_module && check_clean "$WORK/offline.jsonl" syscalls && check_clean "$WORK/offline.jsonl" text'
+    rm -f "$WORK/g.elf"
+  else
+    not_ok "offline_image_hidden_module_found_other_checks_clean" "testvm dump failed: $(tail -n 2 "$WORK/dump.log")"
+  fi
 else
-  for t in fools detected exits; do not_ok "hide_module_sysfs_$t" "insmod failed"; done
+  for t in fools detected exits offline; do not_ok "hide_module_sysfs_$t" "insmod failed"; done
 fi
 checkx "no_kernel_splat" '[ -z "$(g "dmesg | grep -E \"BUG:|WARNING:|Oops|general protection\"")" ]'
 while [ $K -lt $N ]; do not_ok "test_count_short_of_plan"; done

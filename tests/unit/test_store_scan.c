@@ -266,6 +266,64 @@ TEST(store_findings_list_filters)
 	store_close(s);
 }
 
+/* A check's own findings carry the check's name and their technique; both filter. */
+TEST(store_findings_check_and_technique)
+{
+	struct store *s = two_targets();
+	const char *tg = "a", *ck[] = { "hidden_modules", "hooks" };
+	int64_t id = 0;
+	ASSERT_EQ(store_scan_begin(s, &tg, 1, ck, 2, &id), 0);
+	struct store_finding_in f1[] = {
+		{ .severity = STORE_SEV_HIGH, .kind = "hidden_module", .subject = "rk_hide_module",
+		  .technique = "T1014", .detail_json = "{\"module\":\"rk_hide_module\"}" },
+	};
+	struct store_finding_in f2[] = {
+		{ .severity = STORE_SEV_HIGH, .kind = "keyboard_notifier", .subject = "kbd -> rk_keyboard",
+		  .technique = "T1056.001" },
+		{ .severity = STORE_SEV_MEDIUM, .kind = "kprobe_hook", .subject = "openat -> rk_kprobe",
+		  .technique = "T1014" },
+	};
+	struct store_result_in r = { .target = "a", .check = "hidden_modules", .ok = true,
+				     .payload_json = "{}", .findings = f1, .nfindings = 1 };
+	ASSERT_EQ(store_result_add(s, id, &r), 1);
+	r.check = "hooks";
+	r.findings = f2;
+	r.nfindings = 2;
+	ASSERT_EQ(store_result_add(s, id, &r), 2);
+	struct store_finding *v = NULL;
+	size_t n = 0;
+	struct store_finding_filter f = { .technique = "T1014" };
+	ASSERT_EQ(store_findings_list(s, &f, &v, &n), 0);
+	ASSERT_EQ(n, 2);
+	ASSERT_STREQ(v[0].check, "hooks");
+	ASSERT_STREQ(v[0].technique, "T1014");
+	ASSERT_STREQ(v[1].check, "hidden_modules");
+	ASSERT_STREQ(v[1].detail_json, "{\"module\":\"rk_hide_module\"}");
+	store_findings_free(v, n);
+	f = (struct store_finding_filter){ .check = "hooks", .min_severity = STORE_SEV_HIGH };
+	ASSERT_EQ(store_findings_list(s, &f, &v, &n), 0);
+	ASSERT_EQ(n, 1);
+	ASSERT_STREQ(v[0].technique, "T1056.001");
+	store_findings_free(v, n);
+	/* a finding no check raised names none */
+	ASSERT(store_finding_add(s, 0, "b", STORE_SEV_HIGH, "attestation_failed", "b", NULL) > 0);
+	f = (struct store_finding_filter){ .target = "b" };
+	ASSERT_EQ(store_findings_list(s, &f, &v, &n), 0);
+	ASSERT_EQ(n, 1);
+	ASSERT_STREQ(v[0].check, "");
+	ASSERT_STREQ(v[0].technique, "");
+	store_findings_free(v, n);
+	/* techniques are ATT&CK ids */
+	f = (struct store_finding_filter){ .technique = "T14" };
+	ASSERT_EQ(store_findings_list(s, &f, &v, &n), SEVMON_EINVAL);
+	f1[0].technique = "rootkit";
+	r.check = "hidden_modules";
+	r.findings = f1;
+	r.nfindings = 1;
+	ASSERT_EQ(store_result_add(s, id, &r), SEVMON_EINVAL);
+	store_close(s);
+}
+
 TEST(store_finding_add_bad_inputs)
 {
 	struct store *s = two_targets();

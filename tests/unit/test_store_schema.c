@@ -55,7 +55,7 @@ TEST(store_open_new_file_creates_schema_in_wal)
 	struct stat sb;
 	ASSERT_EQ(stat(p, &sb), 0);
 	ASSERT_EQ(sb.st_mode & 0777, 0600); /* guest data: owner only */
-	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 2);
+	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 3);
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	ASSERT_EQ(sqlite3_open(p, &db), SQLITE_OK);
@@ -93,7 +93,7 @@ TEST(store_open_reopen_keeps_rows_and_version)
 	ASSERT_STREQ(t.policy_json, "{\"debug\":false}");
 	store_target_clear(&t);
 	store_close(s2);
-	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 2);
+	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 3);
 	st_cleanup();
 }
 
@@ -211,9 +211,11 @@ TEST(store_open_migrates_v1_to_v2)
 		    "ALTER TABLE targets DROP COLUMN last_scan_at; "
 		    "ALTER TABLE results DROP COLUMN replica; "
 		    "ALTER TABLE results DROP COLUMN started_at; ALTER TABLE scans DROP COLUMN jobs; "
-		    "PRAGMA user_version = 1");
+		    "DROP INDEX findings_check; DROP INDEX findings_technique; "
+		    "ALTER TABLE findings DROP COLUMN check_name; "
+		    "ALTER TABLE findings DROP COLUMN technique; PRAGMA user_version = 1");
 	s = st_open(p, NULL);
-	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 2);
+	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 3);
 	struct store_lease *v = NULL;
 	size_t n = 0;
 	ASSERT_EQ(store_leases_claim(s, "r1", 1000, 10, &v, &n), 0);
@@ -221,6 +223,33 @@ TEST(store_open_migrates_v1_to_v2)
 	ASSERT_STREQ(v[0].target, "vm1");
 	ASSERT_EQ(v[0].version, 1);
 	free(v);
+	store_close(s);
+	st_cleanup();
+}
+
+/* A version-2 file (findings without check and technique) is migrated; its findings keep
+ * every field and read '' for the new ones. */
+TEST(store_open_migrates_v2_to_v3_findings_check_technique)
+{
+	SQLITE_ONLY();
+	const char *p = st_db_path();
+	struct store *s = st_open(p, NULL);
+	ASSERT_EQ(store_target_upsert(s, "vm1", "unix:///a", NULL, NULL), 1);
+	ASSERT(store_finding_add(s, 0, "vm1", STORE_SEV_HIGH, "attestation_failed", "vm1", NULL) > 0);
+	store_close(s);
+	raw_exec(p, "DROP INDEX findings_check; DROP INDEX findings_technique; "
+		    "ALTER TABLE findings DROP COLUMN check_name; "
+		    "ALTER TABLE findings DROP COLUMN technique; PRAGMA user_version = 2");
+	s = st_open(p, NULL);
+	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), 3);
+	struct store_finding *v = NULL;
+	size_t n = 0;
+	ASSERT_EQ(store_findings_list(s, NULL, &v, &n), 0);
+	ASSERT_EQ(n, 1);
+	ASSERT_STREQ(v[0].kind, "attestation_failed");
+	ASSERT_STREQ(v[0].check, "");
+	ASSERT_STREQ(v[0].technique, "");
+	store_findings_free(v, n);
 	store_close(s);
 	st_cleanup();
 }
@@ -254,7 +283,7 @@ TEST(store_open_pg_creates_schema_and_reopens)
 	ASSERT_EQ(store_open(p, 0, NULL, &s, NULL, 0), 0); /* nothing is ever "interrupted" */
 	ASSERT_EQ(store_target_upsert(s, "vm1", "unix:///a", NULL, NULL), 1);
 	store_close(s);
-	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 1);
+	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 2);
 	static const char *const tables[] = { "targets", "scans", "scan_targets", "results",
 					      "findings", "replicas", "leases", "scan_jobs" };
 	for (size_t i = 0; i < 8; i++) {
@@ -271,7 +300,7 @@ TEST(store_open_pg_creates_schema_and_reopens)
 	ASSERT_EQ(store_target_upsert(b, "vm2", "unix:///b", NULL, NULL), 1);
 	store_close(b);
 	store_close(s);
-	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 1);
+	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 2);
 }
 
 TEST(store_open_pg_newer_schema_enotsup_reader_refuses_writes)
@@ -322,7 +351,7 @@ TEST(store_open_pg_concurrent_first_opens_migrate_once)
 		bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ASSERT_EQ(bad, 0);
 	ASSERT_EQ(pg_int(p, "SELECT count(*) FROM sevmon_schema"), 1);
-	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 1);
+	ASSERT_EQ(pg_int(p, "SELECT version FROM sevmon_schema"), 2);
 }
 
 TEST_MAIN()
