@@ -9,6 +9,7 @@
  * so a fast peer fills the ring, not our memory).
  */
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,10 @@
 /* First sleep of a quiet session after the spin window (then doubling to the region's
  * loop cap): about a cross-VM round trip, well under a millisecond poll(2) step. */
 #define AGENT_SHM_SLEEP_MIN_NS 20000u
+/* Spin this long without yielding: a peer on another CPU answers a small request in a
+ * microsecond or two; past that, each spin turn yields, so a peer the scheduler put on our
+ * CPU gets to run (spinning there would only keep it from answering). */
+#define AGENT_SHM_YIELD_AFTER_NS 2000u
 
 static void shm_read(struct agent_conn *c)
 {
@@ -45,6 +50,7 @@ static void shm_read(struct agent_conn *c)
 		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 		c->shm->frames++;
+		c->shm->sc.spin_last_ns = 0; /* serving is work, not a spin turn */
 		if (c->shm->region.bell) {
 			uint32_t spin = shm_conn_spin_budget(&c->shm->sc);
 			/* caught while spinning, or one wait fewer of a back-off */
@@ -82,8 +88,10 @@ static long shm_write(struct agent_conn *c, const uint8_t *p, size_t n)
 		off += FRAME_HDR_LEN + blen;
 		c->shm->frames++;
 	}
-	if (off)
+	if (off) {
 		c->shm_active_ns = ((uint64_t)clock_mono_ns());
+		c->shm->sc.spin_last_ns = 0;
+	}
 	return (long)off;
 }
 
@@ -276,8 +284,13 @@ int64_t agent_shm_timeout_ns(struct agent_loop *l)
 			    (ev && shm_conn_ready(&s->sc, ev, want) != 0)) {
 				/* spin: the next request of a scan is usually microseconds away */
 				t = 0;
-				if (s->region.bell)
+				if (s->region.bell) {
 					shm_conn_spin_tick(&s->sc, (int64_t)now);
+					/* a peer on this CPU can only answer if we let it run */
+					if (!c->closing && now - c->shm_active_ns >= AGENT_SHM_YIELD_AFTER_NS &&
+					    !(ev && shm_conn_ready(&s->sc, ev, want) != 0))
+						sched_yield();
+				}
 				c->shm_sleep_ns = 0;
 			} else {
 				/* sleep about as long as the session has been quiet: a request

@@ -144,6 +144,8 @@ int rpc_client_set_codec(struct rpc_client *c, const struct rpc_client_codec *co
  * do with its core; an idle client (nothing pending) never spins. */
 #define RPC_CLIENT_SHM_SPIN_NS 5000000u
 #define RPC_CLIENT_SHM_BELL_SPIN_NS 50000u
+/* On a doorbell, spin turns past this yield the CPU: the agent may share it. */
+#define RPC_CLIENT_SHM_YIELD_AFTER_NS 2000
 
 struct shm_conn;
 struct shm_region;

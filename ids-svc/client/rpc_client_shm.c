@@ -19,6 +19,7 @@
  * window the client raises its waiting flag (shm_conn_arm), and a uv_poll on the bell's fd
  * wakes it when the agent rings; idle or waiting, it costs nothing until then.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,8 +106,10 @@ static void shm_pump(struct rpc_client *c)
 	}
 	if (got && s->has_bell && s->spinning)
 		shm_conn_spin_outcome(&s->sc, 1); /* the reply came while we spun */
-	if (moved || got)
+	if (moved || got) {
 		s->active_ns = clock_mono_ns();
+		s->sc.spin_last_ns = 0; /* work, not a spin turn: the gap is not a lost CPU */
+	}
 }
 
 static void on_pump(uv_timer_t *t)
@@ -156,8 +159,14 @@ static void on_spin(uv_idle_t *i)
 {
 	struct rpc_client *c = i->data;
 
-	if (c->shm->has_bell)
-		shm_conn_spin_tick(&c->shm->sc, clock_mono_ns());
+	if (c->shm->has_bell) {
+		int64_t now = clock_mono_ns();
+		shm_conn_spin_tick(&c->shm->sc, now);
+		/* past the first microseconds, let a peer that shares our CPU run */
+		if (now - c->shm->active_ns >= RPC_CLIENT_SHM_YIELD_AFTER_NS &&
+		    !shm_conn_ready(&c->shm->sc, SHM_READABLE, 0))
+			sched_yield();
+	}
 	shm_pump(c);
 	if (!c->closing)
 		shm_update(c);

@@ -325,16 +325,23 @@ struct shm_conn {
 /* Adaptive spin (bell mode). Spinning pays only while the peer has a core of its own: then
  * a reply comes back within the window and no wake-up is spent. When the peer shares our
  * core (another process keeps the other one busy), every spin only delays it. A spin
- * that sees a gap of more than SHM_SPIN_PREEMPT_NS between two of its turns lost the CPU
+ * that sees a gap of more than SHM_SPIN_PREEMPT_NS between two of its idle turns lost the CPU
  * meanwhile: that is the sign of a shared core. After SHM_SPIN_MISSES such windows in a
  * row that ended in a sleep, the next SHM_SPIN_SKIP waits go straight to the bell; then one
  * probe spins again. A window that ends in a sleep without ever losing the CPU is a slow
- * peer (asleep itself, or an emulated guest), not contention: it changes nothing. */
+ * peer (asleep itself, or an emulated guest), not contention: it changes nothing.
+ * SHM_SPIN_SKIP is 0 (the back-off is off): measured on the 2-vCPU development VM, it did
+ * not make the busy-core case better (the figures stayed bimodal), and on a loaded machine
+ * it cost more than it saved, since a side that stops spinning is woken across vCPUs at
+ * ~100 us a time (docs/benchmarks.md, "Shared memory on doorbells"). */
 #define SHM_SPIN_MISSES 4u
-#define SHM_SPIN_SKIP 64u
-/* A turn of a spin takes a microsecond or two; a gap this long is a time slice lost. */
-#define SHM_SPIN_PREEMPT_NS 30000
-/* Call on every turn of a spin (now: the monotonic clock). */
+#define SHM_SPIN_SKIP 0u
+/* A turn of a spin takes a microsecond or two. A time slice lost to another runnable task
+ * is at least the scheduler's granularity (0.75-3 ms under CFS); shorter gaps are noise a
+ * VM's vCPU sees anyway (steal, interrupts) and must not stop the spin. */
+#define SHM_SPIN_PREEMPT_NS 500000
+/* Call on every turn of a spin (now: the monotonic clock); a turn that did work sets
+ * spin_last_ns to 0, so only idle turns are measured. */
 static inline void shm_conn_spin_tick(struct shm_conn *c, int64_t now)
 {
 	if (c->spin_last_ns && now - c->spin_last_ns > SHM_SPIN_PREEMPT_NS)

@@ -191,7 +191,7 @@ check "scan all: done" eval 'wait_scan $S1 && [ "$SCAN_STATE" = done ]'
 NDEF=$(curl -s -H "$AUTH" "$URL/v1/checks" | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.get("checks", d) if isinstance(d, dict) else d; print(sum(1 for c in d if c.get("default")))')
 req GET "/v1/scans/$S1/results" -H "$AUTH"
 check "results: 3 targets x $NDEF default checks, all ok, with data" eval 'jq_py "r=d[\"results\"]; assert len(r)==3*$NDEF, len(r); assert all(x[\"status\"]==\"ok\" and \"data\" in x for x in r)"'
-check "results: the guest's banner and processes" eval 'jq_py "r=d[\"results\"]; assert any(\"Linux version\" in x[\"data\"].get(\"banner\",\"\") for x in r); assert any(len(x[\"data\"].get(\"processes\",[]))>10 for x in r)"'
+check "results: the guest's banner and processes" eval 'jq_py "r=d[\"results\"]; assert any(\"Linux version\" in x[\"data\"].get(\"banner\",\"\") for x in r if x[\"check\"]==\"banner\"); assert any(len(x[\"data\"].get(\"processes\",[]))>10 for x in r if x[\"check\"]==\"ps\")"'
 
 # --- live views
 req GET /v1/targets/vma/banner -H "$AUTH"
