@@ -225,19 +225,18 @@ int svd_targets_seed(struct svd *d)
 {
 	/* every configured source's targets; a source that failed lists nothing and
 	 * removes nothing (loaded[i] == 0) */
-	struct svd_target_cfg *got[8] = { 0 };
-	size_t ngot[8] = { 0 };
-	int loaded[8] = { 0 };
+	struct svd_target_cfg *got[SVD_SOURCES_MAX] = { 0 };
+	size_t ngot[SVD_SOURCES_MAX] = { 0 };
+	int loaded[SVD_SOURCES_MAX] = { 0 };
 	int rc = 0;
 	unsigned added = 0, removed = 0;
-	_Static_assert(sizeof got / sizeof got[0] >= 2, "room for the sources");
-	for (size_t i = 0; i < svd_nsources && i < 8; i++)
+	for (size_t i = 0; i < svd_nsources; i++)
 		if (svd_sources[i].configured(&d->cfg))
 			loaded[i] = svd_sources[i].load(d, &got[i], &ngot[i]) == 0;
 	for (size_t i = 0; rc >= 0 && i < d->cfg.ntargets; i++)
 		if ((rc = svd_target_define(d, &d->cfg.targets[i], "config")) > 0)
 			added++;
-	for (size_t i = 0; i < svd_nsources && i < 8; i++)
+	for (size_t i = 0; i < svd_nsources; i++)
 		for (size_t k = 0; rc >= 0 && k < ngot[i]; k++) {
 			const char *name = got[i][k].name;
 			int earlier = 0; /* the config file's section wins, then the earlier row */
@@ -264,7 +263,7 @@ int svd_targets_seed(struct svd *d)
 			const char *from = NULL;
 			if (!strcmp(origin, "config") && !svd_config_target(&d->cfg, v[i].name))
 				from = "configuration";
-			for (size_t s = 0; !from && s < svd_nsources && s < 8; s++) {
+			for (size_t s = 0; !from && s < svd_nsources; s++) {
 				if (strcmp(origin, svd_sources[s].origin))
 					continue;
 				/* a source no longer configured lists nothing: its targets go */
@@ -283,7 +282,7 @@ int svd_targets_seed(struct svd *d)
 		off += n - gone; /* the list shifted by what went */
 		store_targets_free(v, n);
 	}
-	for (size_t i = 0; i < 8; i++)
+	for (size_t i = 0; i < svd_nsources; i++)
 		free(got[i]);
 	if (rc < 0) {
 		svd_log("targets: store: %s", store_last_error(d->store));

@@ -15,3 +15,5 @@ const struct svd_source svd_sources[] = {
 	{ "libvirt", libvirt_configured, libvirt_poll, svd_source_libvirt_load },
 };
 const size_t svd_nsources = sizeof svd_sources / sizeof svd_sources[0];
+_Static_assert(sizeof svd_sources / sizeof svd_sources[0] <= SVD_SOURCES_MAX,
+	       "svd_targets_seed holds SVD_SOURCES_MAX listings");

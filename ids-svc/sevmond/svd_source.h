@@ -29,6 +29,10 @@ struct svd_source {
 	int (*load)(struct svd *d, struct svd_target_cfg **v, size_t *n);
 };
 
+/* Rows the table may have (svd_targets_seed holds one listing per row; svd_source.c
+ * checks the table against it at compile time). */
+#define SVD_SOURCES_MAX 8u
+
 extern const struct svd_source svd_sources[];
 extern const size_t svd_nsources;
 

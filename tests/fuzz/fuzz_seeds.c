@@ -59,18 +59,17 @@ static uint8_t *slurp(const char *path, size_t *n)
 	return b;
 }
 
-/* [u8 prefix] + the packed message */
+/* [u8 prefix] (+ [u8 0]: a u16 LE method id) + the packed message */
 static void put_pb(int prefix, const ProtobufCMessage *m, int with_method)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t *b = malloc(n + 2);
+	if (!b)
+		exit(1);
 	size_t h = 0;
-	if (with_method) {
-		b[h++] = (uint8_t)prefix;
-		b[h++] = 0;
-	} else {
-		b[h++] = (uint8_t)prefix;
-	}
+	b[h++] = (uint8_t)prefix; /* the message index, or a method id's low byte */
+	if (with_method)
+		b[h++] = 0; /* its high byte */
 	protobuf_c_message_pack(m, b + h);
 	put(b, n + h);
 	free(b);
